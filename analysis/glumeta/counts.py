@@ -1,0 +1,66 @@
+"""Event counts from printed percentages (GRIM-style consistency).
+
+A trial report often prints "92.3% (of 13)" but not the count. The count is
+*derived*, never stored: it is accepted only when exactly one integer ``c`` in
+``0..n`` gives ``100·c/n`` within the rounding interval of the printed value
+(Brown & Heathers 2017, the GRIM test, applied to percentages).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["CountFromPercentage", "count_from_percentage", "printed_decimals"]
+
+
+def printed_decimals(value: float | str) -> int:
+    """Decimals as printed: ``"92.3"`` → 1, ``"57"`` → 0.
+
+    A float loses trailing zeros, so ``50.0`` counts as 0 decimals (the wider,
+    more permissive interval).
+    """
+    s = value if isinstance(value, str) else repr(float(value))
+    s = s.strip()
+    if "e" in s.lower():
+        return 6
+    if "." not in s:
+        return 0
+    frac = s.split(".", 1)[1]
+    if not isinstance(value, str):
+        frac = frac.rstrip("0")
+    return len(frac)
+
+
+@dataclass(frozen=True)
+class CountFromPercentage:
+    """Result of :func:`count_from_percentage`."""
+
+    percentage: float
+    n: int
+    decimals: int
+    candidates: tuple[int, ...]
+
+    @property
+    def count(self) -> int | None:
+        """The count when it is unique, else ``None``."""
+        return self.candidates[0] if len(self.candidates) == 1 else None
+
+
+def count_from_percentage(pct: float | str, n: int, decimals: int | None = None) -> CountFromPercentage:
+    """All counts out of *n* whose percentage rounds to *pct* at its printed precision.
+
+    ``c`` is a candidate when ``|100·c/n − pct| ≤ 0.5·10^(−decimals)`` (ties
+    accepted either way, since reports round half up or half to even).
+
+    Examples
+    --------
+    >>> count_from_percentage(92.3, 13).count
+    12
+    >>> count_from_percentage(50, 100).candidates
+    (50,)
+    """
+    d = printed_decimals(pct) if decimals is None else decimals
+    p = float(pct)
+    half = 0.5 * 10.0 ** (-d) + 1e-9
+    cands = tuple(c for c in range(int(n) + 1) if abs(100.0 * c / n - p) <= half)
+    return CountFromPercentage(p, int(n), d, cands)

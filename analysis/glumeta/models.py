@@ -1,0 +1,328 @@
+"""Pooled models (the ``rma`` layer): ``yi``, ``vi`` → pooled estimate, heterogeneity.
+
+Fixed-effect (inverse-variance) and random-effects models with the
+DerSimonian–Laird, Paule–Mandel, ML and REML estimators of τ², a z-test or the
+Knapp–Hartung (HKSJ) t-test, prediction intervals, Q, I², H², and Q-profile
+confidence intervals for τ², I² and H². Results match metafor's ``rma()``,
+``predict()`` and ``confint()`` (tests/test_metafor_reference.py).
+
+Why the estimators are written here and not delegated to pymare/statsmodels:
+
+* One vectorised core fits a *batch* of masked datasets at once (leave-one-out,
+  cumulative, subgroups, the estimator grid), which neither library offers for
+  ragged subsets.
+* Both libraries have faults for this use: statsmodels'
+  ``combine_effects(method_re="dl")`` returns a negative τ² instead of clipping it
+  at 0, and pymare's ``VarianceBasedLikelihoodEstimator`` silently defaults to a
+  Knapp–Hartung small-sample correction; pymare < 0.0.13 also had wrong SMD/RMD
+  variances. tests/test_library_crosscheck.py pins our results to both
+  libraries where they are right and documents where they are not.
+* ``import pymare`` costs about 2 s, beyond the CLI's start-up budget.
+
+The iterative estimators are solved to ~1e-12 (metafor's default threshold is
+1e-5; the reference script tightens it so that both sides are converged).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+from scipy import special
+
+__all__ = ["METHODS", "TESTS", "PoolResult", "fit_batch", "pool"]
+
+METHODS = ("FE", "DL", "PM", "ML", "REML")
+TESTS = ("z", "knha")
+_ITER = 1000
+_TOL = 1e-13
+
+
+def _sums(W, Y):
+    sw = W.sum(axis=1)
+    mu = (W * Y).sum(axis=1) / sw
+    return sw, mu
+
+
+def _qgen(tau2, Y, V, M):
+    """Generalised Q statistic ``Σ w*(y − μ*)²`` with ``w* = 1/(v + τ²)`` (per batch row)."""
+    W = np.where(M, 1.0 / (V + tau2[:, None]), 0.0)
+    sw, mu = _sums(W, Y)
+    return (W * (Y - mu[:, None]) ** 2).sum(axis=1)
+
+
+def _solve_decreasing(f, target, active, hi0):
+    """Vectorised bisection for ``f(x) = target`` with *f* decreasing in x ≥ 0.
+
+    Rows where ``f(0) <= target`` (or not *active*) return 0. Bisection is slow
+    but certain; 200 halvings reach machine precision.
+    """
+    B = target.shape[0]
+    lo = np.zeros(B)
+    hi = np.maximum(hi0, 1e-8)
+    need = active & (f(lo) > target)
+    # grow the bracket
+    for _ in range(200):
+        grow = need & (f(hi) > target)
+        if not grow.any():
+            break
+        hi = np.where(grow, hi * 4.0, hi)
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        above = f(mid) > target
+        lo = np.where(need & above, mid, lo)
+        hi = np.where(need & ~above, mid, hi)
+        if np.all(hi - lo <= 1e-15 * np.maximum(hi, 1e-300)):
+            break
+    return np.where(need, 0.5 * (lo + hi), 0.0)
+
+
+def _tau2(method, Y, V, M, k, Q, sw1, W1):
+    """τ² per batch row.
+
+    * FE: 0.
+    * DL: ``max(0, (Q − (k−1)) / (Σw − Σw²/Σw))`` (DerSimonian & Laird 1986),
+      clipped at 0 (unlike statsmodels ``combine_effects(method_re="dl")``).
+    * PM: root of ``Q_gen(τ²) = k − 1`` (Paule & Mandel 1982; DerSimonian & Kacker 2007).
+    * ML / REML: Fisher scoring on the (restricted) likelihood, truncated at 0
+      (Viechtbauer 2005, eqs. 8–12; metafor ``rma.uni``), started at the
+      Hedges (HE) estimator as metafor does.
+    """
+    B = Y.shape[0]
+    if method == "FE":
+        return np.zeros(B)
+    c = sw1 - (W1**2).sum(axis=1) / sw1
+    if method == "DL":
+        with np.errstate(invalid="ignore", divide="ignore"):
+            t = (Q - (k - 1)) / c
+        return np.where(k > 1, np.maximum(0.0, np.nan_to_num(t)), 0.0)
+    if method == "PM":
+        return _solve_decreasing(lambda t: _qgen(t, Y, V, M), (k - 1).astype(float), k > 1,
+                                 np.maximum(Q / np.maximum(c, 1e-300), 1.0))
+    if method in ("ML", "REML"):
+        # Hedges (HE) start: max(0, var(y) − mean(v))  (metafor's tau2.init)
+        kk = np.maximum(k, 1)
+        ybar = np.where(M, Y, 0).sum(axis=1) / kk
+        vary = np.where(M, (Y - ybar[:, None]) ** 2, 0).sum(axis=1) / np.maximum(k - 1, 1)
+        t = np.maximum(0.0, vary - np.where(M, V, 0).sum(axis=1) / kk)
+        for _ in range(_ITER):
+            W = np.where(M, 1.0 / (V + t[:, None]), 0.0)
+            sw, mu = _sums(W, Y)
+            r = np.where(M, Y - mu[:, None], 0.0)
+            sw2 = (W**2).sum(axis=1)
+            if method == "ML":
+                adj = ((W**2) * r**2).sum(axis=1) / sw2 - sw / sw2
+            else:
+                sw3 = (W**3).sum(axis=1)
+                ypppy = ((W * r) ** 2).sum(axis=1)
+                trp = sw - sw2 / sw
+                trpp = sw2 - 2 * sw3 / sw + (sw2 / sw) ** 2
+                adj = (ypppy - trp) / trpp
+            new = np.maximum(0.0, t + adj)
+            new = np.where(k > 1, new, 0.0)
+            done = np.abs(new - t) <= _TOL * np.maximum(1.0, t)
+            t = new
+            if done.all():
+                break
+        return t
+    raise ValueError(f"unknown method {method!r}; choose from {METHODS}")
+
+
+def fit_batch(Y, V, M=None, method="REML", test="z", level=95.0):
+    """Fit one model per batch row of masked data (vectorised).
+
+    Parameters
+    ----------
+    Y, V : array (B, k)
+        Effect sizes and sampling variances; entries outside *M* are ignored.
+    M : bool array (B, k), optional
+        Which studies each row includes (default: all).
+    method : {"FE", "DL", "PM", "ML", "REML"}
+    test : {"z", "knha"}
+        Normal-theory test, or Knapp & Hartung (2003) / Hartung & Knapp (2001):
+        ``SE² = Σw*(y−μ)² / ((k−1)Σw*)`` with a t(k−1) reference (metafor ``test="knha"``).
+    level : float
+        Confidence level in percent.
+
+    Returns
+    -------
+    dict of arrays (length B): ``k, estimate, se, ci_lower, ci_upper, pi_lower,
+    pi_upper, stat, df, p, tau2, q, q_df, q_p, i2, h2, weights`` (weights: (B, k), percent).
+
+    Notes
+    -----
+    * Estimate ``μ = Σw*y/Σw*``, ``SE = 1/√Σw*`` (Borenstein 2009, ch. 12).
+    * Prediction interval ``μ ± crit·√(SE² + τ²)`` (Riley et al. 2011; metafor ``predict``,
+      crit = z, or t(k−1) with Knapp–Hartung).
+    * ``Q = Σw(y − μ_FE)²``, df = k − 1 (Cochran 1954).
+    * Random effects: ``I² = 100·τ²/(τ² + s²)``, ``H² = (τ² + s²)/s²`` with the typical
+      within-study variance ``s² = (k−1)Σw / ((Σw)² − Σw²)`` (Higgins & Thompson 2002,
+      eq. 9; metafor). Fixed effect: ``I² = max(0, 100(Q − df)/Q)``, ``H² = Q/df``.
+    """
+    Y = np.atleast_2d(np.asarray(Y, dtype=float))
+    V = np.atleast_2d(np.asarray(V, dtype=float))
+    M = np.ones_like(Y, dtype=bool) if M is None else np.atleast_2d(np.asarray(M, dtype=bool))
+    if test not in TESTS:
+        raise ValueError(f"unknown test {test!r}; choose from {TESTS}")
+    Y = np.where(M, Y, 0.0)
+    V = np.where(M, V, 1.0)
+    k = M.sum(axis=1)
+    W1 = np.where(M, 1.0 / V, 0.0)
+    sw1, mu1 = _sums(W1, Y)
+    Q = (W1 * (Y - mu1[:, None]) ** 2).sum(axis=1)
+    tau2 = _tau2(method, Y, V, M, k, Q, sw1, W1)
+    W = np.where(M, 1.0 / (V + tau2[:, None]), 0.0)
+    sw, mu = _sums(W, Y)
+    se = 1.0 / np.sqrt(sw)
+    df = np.maximum(k - 1, 0).astype(float)
+    alpha = 1 - level / 100
+    if test == "knha":
+        with np.errstate(invalid="ignore", divide="ignore"):
+            se = np.sqrt((W * (Y - mu[:, None]) ** 2).sum(axis=1) / (df * sw))
+            crit = special.stdtrit(df, 1 - alpha / 2)
+            stat = mu / se
+            p = 2 * special.stdtr(df, -np.abs(stat))
+    else:
+        crit = np.full_like(mu, special.ndtri(1 - alpha / 2))
+        stat = mu / se
+        p = 2 * special.ndtr(-np.abs(stat))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        s2 = (k - 1) * sw1 / (sw1**2 - (W1**2).sum(axis=1))
+        q_p = np.where(k > 1, special.chdtrc(np.maximum(df, 1), Q), np.nan)
+        if method == "FE":
+            i2 = np.where(k > 1, np.maximum(0.0, 100 * (Q - df) / Q), np.nan)
+            h2 = np.where(k > 1, Q / df, np.nan)
+        else:
+            i2 = np.where(k > 1, 100 * tau2 / (tau2 + s2), np.nan)
+            h2 = np.where(k > 1, (tau2 + s2) / s2, np.nan)
+        i2 = np.where(np.isnan(i2) & (k > 1), 0.0, i2)
+        h2 = np.where(np.isnan(h2) & (k > 1), 1.0, h2)
+    pi_half = crit * np.sqrt(se**2 + tau2)
+    return {
+        "k": k,
+        "estimate": mu,
+        "se": se,
+        "ci_lower": mu - crit * se,
+        "ci_upper": mu + crit * se,
+        "pi_lower": mu - pi_half,
+        "pi_upper": mu + pi_half,
+        "stat": stat,
+        "df": df if test == "knha" else np.full_like(mu, np.nan),
+        "p": p,
+        "tau2": tau2,
+        "q": Q,
+        "q_df": df,
+        "q_p": q_p,
+        "i2": i2,
+        "h2": h2,
+        "weights": 100 * W / sw[:, None],
+        "_s2": s2,
+        "_Y": Y,
+        "_V": V,
+        "_M": M,
+    }
+
+
+def tau2_confint(fit, level=95.0):
+    """Q-profile confidence interval for τ², and the implied I² and H² limits.
+
+    Limits solve ``Q_gen(τ²) = χ²_{k−1, 1−α/2}`` (lower) and ``χ²_{k−1, α/2}`` (upper),
+    truncated at 0 (Viechtbauer 2007; metafor ``confint(type="QP")``).
+    I² and H² limits are the formulas of :func:`fit_batch` at the τ² limits.
+    """
+    Y, V, M = fit["_Y"], fit["_V"], fit["_M"]
+    k = fit["k"]
+    df = np.maximum(k - 1, 1).astype(float)
+    a = 1 - level / 100
+    active = k > 1
+    f = lambda t: _qgen(t, Y, V, M)  # noqa: E731
+    hi0 = np.maximum(fit["tau2"], 0.01) * 10 + np.where(M, V, 0).max(axis=1)
+    lo = _solve_decreasing(f, special.chdtri(df, a / 2), active, hi0)
+    hi = _solve_decreasing(f, special.chdtri(df, 1 - a / 2), active, hi0)
+    s2 = fit["_s2"]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        i2 = (100 * lo / (lo + s2), 100 * hi / (hi + s2))
+        h2 = ((lo + s2) / s2, (hi + s2) / s2)
+    nan = np.where(active, 1.0, np.nan)
+    return {"tau2": (lo * nan, hi * nan), "i2": (i2[0] * nan, i2[1] * nan), "h2": (h2[0] * nan, h2[1] * nan)}
+
+
+@dataclass(frozen=True)
+class PoolResult:
+    """One pooled model, in metafor's vocabulary (``yi``, ``vi``, ``method``, ``test``)."""
+
+    measure: str
+    method: str
+    test: str
+    level: float
+    k: int
+    estimate: float
+    se: float
+    ci_lower: float
+    ci_upper: float
+    pi_lower: float
+    pi_upper: float
+    z_or_t: float
+    df: float | None
+    p: float
+    tau2: float
+    tau2_ci: tuple[float, float]
+    i2: float
+    i2_ci: tuple[float, float]
+    h2: float
+    h2_ci: tuple[float, float]
+    q: float
+    q_df: int
+    q_p: float
+    yi: tuple[float, ...] = field(repr=False)
+    vi: tuple[float, ...] = field(repr=False)
+    weights: tuple[float, ...] = field(repr=False)
+
+    @property
+    def tau(self) -> float:
+        return float(np.sqrt(self.tau2))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def to_frame(self):
+        import pandas as pd
+
+        d = {k: v for k, v in self.to_dict().items() if k not in ("yi", "vi", "weights")}
+        return pd.DataFrame([d])
+
+
+def _f(x) -> float:
+    return float(x)
+
+
+def pool(yi, vi, method="REML", test="z", level=95.0, measure="GEN") -> PoolResult:
+    """Pool effect sizes *yi* with sampling variances *vi* (metafor ``rma(yi, vi, method, test)``).
+
+    Examples
+    --------
+    >>> r = pool([0.1, 0.3, 0.5], [0.01, 0.02, 0.03], method="DL")
+    >>> round(r.estimate, 4), r.tau2
+    (0.2273, 0.0)
+    """
+    yi = np.asarray(yi, dtype=float)
+    vi = np.asarray(vi, dtype=float)
+    if yi.ndim != 1 or yi.shape != vi.shape or yi.size == 0:
+        raise ValueError("yi and vi must be non-empty 1-d arrays of equal length")
+    if np.any(~np.isfinite(yi)) or np.any(~np.isfinite(vi)) or np.any(vi <= 0):
+        raise ValueError("yi must be finite and vi finite and positive")
+    fit = fit_batch(yi[None, :], vi[None, :], None, method, test, level)
+    ci = tau2_confint(fit, level) if method != "FE" else {
+        "tau2": (np.array([np.nan]),) * 2, "i2": (np.array([np.nan]),) * 2, "h2": (np.array([np.nan]),) * 2}
+    g = {k: v[0] for k, v in fit.items() if not k.startswith("_") and k != "weights"}
+    return PoolResult(
+        measure=measure, method=method, test=test, level=level, k=int(g["k"]),
+        estimate=_f(g["estimate"]), se=_f(g["se"]), ci_lower=_f(g["ci_lower"]), ci_upper=_f(g["ci_upper"]),
+        pi_lower=_f(g["pi_lower"]), pi_upper=_f(g["pi_upper"]), z_or_t=_f(g["stat"]),
+        df=None if test == "z" else _f(g["df"]), p=_f(g["p"]), tau2=_f(g["tau2"]),
+        tau2_ci=(_f(ci["tau2"][0][0]), _f(ci["tau2"][1][0])), i2=_f(g["i2"]),
+        i2_ci=(_f(ci["i2"][0][0]), _f(ci["i2"][1][0])), h2=_f(g["h2"]),
+        h2_ci=(_f(ci["h2"][0][0]), _f(ci["h2"][1][0])), q=_f(g["q"]), q_df=int(g["q_df"]),
+        q_p=_f(g["q_p"]), yi=tuple(map(float, yi)), vi=tuple(map(float, vi)),
+        weights=tuple(map(float, fit["weights"][0])),
+    )
