@@ -216,12 +216,13 @@ def log_or(e1, n1, e2, n2, add=0.5, to="only0"):
     return np.log(a * d / (b * c)), 1 / a + 1 / b + 1 / c + 1 / d
 
 
-def rd(e1, n1, e2, n2):
-    """Risk difference ``p1 − p2``, ``v = p1(1−p1)/n1 + p2(1−p2)/n2`` (Borenstein 2009; metafor ``measure="RD"``).
+def rd(e1, n1, e2, n2, add=0.5, to="only0"):
+    """Risk difference ``p1 − p2``, ``v = p1(1−p1)/n1 + p2(1−p2)/n2`` (Borenstein 2009, eq. 5.13).
 
-    No continuity correction: the RD is defined with zero cells (metafor
-    applies ``add`` to RD only when asked with ``addyi``/``addvi``).
+    As metafor ``escalc(measure="RD")`` with its defaults, a table with a zero cell
+    gets *add* in every cell first (otherwise a 0/n arm would have zero variance).
     """
-    e1, n1, e2, n2 = map(_a, (e1, n1, e2, n2))
-    p1, p2 = e1 / n1, e2 / n2
-    return p1 - p2, p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2
+    a, b, c, d = zero_cell_adjust(_a(e1), _a(n1) - _a(e1), _a(e2), _a(n2) - _a(e2), add, to)
+    n1a, n2a = a + b, c + d
+    p1, p2 = a / n1a, c / n2a
+    return p1 - p2, p1 * (1 - p1) / n1a + p2 * (1 - p2) / n2a

@@ -106,24 +106,25 @@ def _tau2(method, Y, V, M, k, Q, sw1, W1):
         vary = np.where(M, (Y - ybar[:, None]) ** 2, 0).sum(axis=1) / np.maximum(k - 1, 1)
         t = np.maximum(0.0, vary - np.where(M, V, 0).sum(axis=1) / kk)
         for _ in range(_ITER):
-            W = np.where(M, 1.0 / (V + t[:, None]), 0.0)
-            sw, mu = _sums(W, Y)
-            r = np.where(M, Y - mu[:, None], 0.0)
-            sw2 = (W**2).sum(axis=1)
-            if method == "ML":
-                adj = ((W**2) * r**2).sum(axis=1) / sw2 - sw / sw2
-            else:
-                sw3 = (W**3).sum(axis=1)
-                ypppy = ((W * r) ** 2).sum(axis=1)
-                trp = sw - sw2 / sw
-                trpp = sw2 - 2 * sw3 / sw + (sw2 / sw) ** 2
-                adj = (ypppy - trp) / trpp
-            new = np.maximum(0.0, t + adj)
-            new = np.where(k > 1, new, 0.0)
-            done = np.abs(new - t) <= _TOL * np.maximum(1.0, t)
-            t = new
-            if done.all():
-                break
+            with np.errstate(invalid="ignore", divide="ignore"):  # k = 1 rows: 0/0, set to 0 below
+                W = np.where(M, 1.0 / (V + t[:, None]), 0.0)
+                sw, mu = _sums(W, Y)
+                r = np.where(M, Y - mu[:, None], 0.0)
+                sw2 = (W**2).sum(axis=1)
+                if method == "ML":
+                    adj = ((W**2) * r**2).sum(axis=1) / sw2 - sw / sw2
+                else:
+                    sw3 = (W**3).sum(axis=1)
+                    ypppy = ((W * r) ** 2).sum(axis=1)
+                    trp = sw - sw2 / sw
+                    trpp = sw2 - 2 * sw3 / sw + (sw2 / sw) ** 2
+                    adj = (ypppy - trp) / trpp
+                new = np.maximum(0.0, t + adj)
+                new = np.where(k > 1, new, 0.0)
+                done = np.abs(new - t) <= _TOL * np.maximum(1.0, t)
+                t = new
+                if done.all():
+                    break
         return t
     raise ValueError(f"unknown method {method!r}; choose from {METHODS}")
 
@@ -176,19 +177,22 @@ def fit_batch(Y, V, M=None, method="REML", test="z", level=95.0):
     se = 1.0 / np.sqrt(sw)
     df = np.maximum(k - 1, 0).astype(float)
     alpha = 1 - level / 100
+    crit = np.full_like(mu, special.ndtri(1 - alpha / 2))
+    stat = mu / se
+    p = 2 * special.ndtr(-np.abs(stat))
     if test == "knha":
+        # Knapp-Hartung needs k >= 2 (df = k - 1); a single study keeps the z-test.
+        kh = k > 1
         with np.errstate(invalid="ignore", divide="ignore"):
-            se = np.sqrt((W * (Y - mu[:, None]) ** 2).sum(axis=1) / (df * sw))
-            crit = special.stdtrit(df, 1 - alpha / 2)
-            stat = mu / se
-            p = 2 * special.stdtr(df, -np.abs(stat))
-    else:
-        crit = np.full_like(mu, special.ndtri(1 - alpha / 2))
+            se_kh = np.sqrt((W * (Y - mu[:, None]) ** 2).sum(axis=1) / (df * sw))
+            crit_kh = special.stdtrit(df, 1 - alpha / 2)
+        se = np.where(kh, se_kh, se)
+        crit = np.where(kh, crit_kh, crit)
         stat = mu / se
-        p = 2 * special.ndtr(-np.abs(stat))
+        p = np.where(kh, 2 * special.stdtr(np.maximum(df, 1), -np.abs(stat)), p)
     with np.errstate(invalid="ignore", divide="ignore"):
         s2 = (k - 1) * sw1 / (sw1**2 - (W1**2).sum(axis=1))
-        q_p = np.where(k > 1, special.chdtrc(np.maximum(df, 1), Q), np.nan)
+        q_p = np.where(k > 1, special.chdtrc(np.maximum(df, 1), Q), 1.0)  # k = 1: Q = 0, p = 1 (as metafor)
         if method == "FE":
             i2 = np.where(k > 1, np.maximum(0.0, 100 * (Q - df) / Q), np.nan)
             h2 = np.where(k > 1, Q / df, np.nan)

@@ -1,0 +1,128 @@
+"""Command line: ``glumeta check | analyze | build | ledger``.
+
+Heavy modules are imported inside the commands so that start-up stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+
+__all__ = ["main"]
+
+
+def _cmd_check(args) -> int:
+    from .data import DATASETS, check, data_dir
+
+    d = data_dir(args.data_dir)
+    probs = check(d, args.names or DATASETS)
+    errors = [p for p in probs if p.severity == "error"]
+    for p in probs:
+        print(p, file=sys.stderr if p.severity == "error" else sys.stdout)
+    if errors:
+        print(f"glumeta check: {len(errors)} error(s) in {d}; nothing was analysed", file=sys.stderr)
+        return 1
+    n_warn = len(probs) - len(errors)
+    print(f"glumeta check: {len(args.names or DATASETS)} file(s) in {d} are valid"
+          + (f" ({n_warn} warning(s))" if n_warn else ""))
+    return 0
+
+
+def _fmt(x, nd=3):
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "–"
+    return f"{x:.{nd}f}"
+
+
+def _cmd_analyze(args) -> int:
+    from .analyses import analyze
+    from .data import DataError
+
+    try:
+        res = analyze(args.name, args.data_dir, method=args.method, test=args.test)
+    except DataError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    if args.json:
+        json.dump({"dataset": args.name, "analyses": res}, sys.stdout, indent=2, allow_nan=False)
+        print()
+        return 0
+    print(f"{args.name}: method {args.method}, test {args.test}")
+    head = f"{'id':34} {'k':>3} {'measure':>7} {'estimate':>9} {'95% CI':>20} {'p':>9} {'tau2':>8} {'I2 %':>6} {'pend':>4}"
+    print(head)
+    print("-" * len(head))
+    for a in res:
+        if a["id"].startswith("subgroups:"):
+            print(f"{a['id']:34} {a['k']:>3} {'':>7} Q_between = {_fmt(a['q_between'], 2)}, df = {a['df']}, p = {_fmt(a['p'], 4)}")
+            continue
+        est, lo, hi = a["estimate"], a["ci_lower"], a["ci_upper"]
+        meas = a["measure"]
+        if meas in ("RR", "OR"):
+            est, lo, hi = a["estimate_exp"], a["ci_lower_exp"], a["ci_upper_exp"]
+        ci = f"[{_fmt(lo)}, {_fmt(hi)}]"
+        print(f"{a['id']:34} {a['k']:>3} {meas:>7} {_fmt(est):>9} {ci:>20} {_fmt(a['p'], 4):>9} "
+              f"{_fmt(a['tau2'], 3):>8} {_fmt(a['i2'], 1):>6} {a['pending']:>4}")
+    return 0
+
+
+def _cmd_build(args) -> int:
+    from .build import build
+
+    return build(all_=args.all, data_dir=args.data_dir)
+
+
+def _cmd_ledger(args) -> int:
+    from .ledger import main as ledger_main
+
+    return ledger_main(json_out=args.json, data_dir=args.data_dir)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="glumeta", description=__doc__)
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    def data_opt(sp):
+        sp.add_argument("--data-dir", default=None,
+                        help="data folder (default: $GLUMETA_DATA_DIR or the repository's data/)")
+
+    c = sub.add_parser("check", help="validate the data files; exit 1 on any error")
+    c.add_argument("names", nargs="*", help="data file stems (default: all)")
+    data_opt(c)
+    c.set_defaults(func=_cmd_check)
+
+    a = sub.add_parser("analyze", help="pool one data file")
+    a.add_argument("name", help="data file stem, e.g. blood_glutamate")
+    a.add_argument("--method", default="REML", choices=["REML", "DL", "PM", "ML", "FE"])
+    a.add_argument("--test", default="z", choices=["z", "knha"])
+    a.add_argument("--json", action="store_true", help="machine-readable output")
+    data_opt(a)
+    a.set_defaults(func=_cmd_analyze)
+
+    b = sub.add_parser("build", help="validate data, then build the book (re-running changed chapters)")
+    b.add_argument("--all", action="store_true", help="rebuild and re-execute every chapter")
+    data_opt(b)
+    b.set_defaults(func=_cmd_build)
+
+    led = sub.add_parser("ledger", help="reported vs re-computed numbers; exit 1 on unexplained discrepancies")
+    led.add_argument("--json", action="store_true")
+    data_opt(led)
+    led.set_defaults(func=_cmd_ledger)
+
+    args = p.parse_args(argv)
+    if getattr(args, "data_dir", None):
+        os.environ["GLUMETA_DATA_DIR"] = os.path.abspath(args.data_dir)
+    try:
+        return args.func(args)
+    except BrokenPipeError:  # e.g. `glumeta analyze X --json | head`
+        sys.stderr.close()
+        return 0
+    except KeyError as exc:
+        print(f"glumeta: {exc.args[0]}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,150 @@
+"""Every effect size, variance and pooled quantity against R metafor.
+
+Reference values: tests/reference/metafor_reference.json, produced by
+tests/reference/metafor_reference.R (``make reference``) with metafor's
+convergence controls tightened (see the script's header). Tolerance: relative
+difference ≤ 1e-6 (absolute 1e-9 for values near zero) everywhere.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from glumeta import effects as es
+from glumeta.analyses import analyze, effect_table
+from glumeta.models import pool
+from glumeta.sensitivity import leave_one_out
+
+REF = json.loads((Path(__file__).parent / "reference" / "metafor_reference.json").read_text())
+RTOL, ATOL = 1e-6, 1e-9
+FIELDS = ["estimate", "se", "ci_lower", "ci_upper", "pi_lower", "pi_upper", "z_or_t", "p", "tau2",
+          "q", "q_p", "i2", "h2"]
+
+
+def close(a, b, what):
+    a = np.asarray(a, dtype=float)
+    b = np.asarray(b, dtype=float)
+    assert a.shape == b.shape, what
+    np.testing.assert_allclose(a, b, rtol=RTOL, atol=ATOL, err_msg=what)
+
+
+def compare_fit(yi, vi, ref, what):
+    r = pool(yi, vi, method=ref["method"], test=ref["test"])
+    assert r.k == ref["k"], what
+    for f in FIELDS:
+        if f in ref and ref[f] is not None:
+            close(getattr(r, f), ref[f], f"{what} {f}")
+    close(r.weights, np.atleast_1d(ref["weights"]), f"{what} weights")
+    for f in ("tau2_ci", "i2_ci", "h2_ci"):
+        if f in ref:
+            close(getattr(r, f), ref[f], f"{what} {f}")
+    if "loo_estimate" in ref:
+        loo = leave_one_out(yi, vi)
+        close(loo["estimate"], ref["loo_estimate"], f"{what} leave-one-out estimate")
+        close(loo["se"], ref["loo_se"], f"{what} leave-one-out se")
+        close(loo["tau2"], ref["loo_tau2"], f"{what} leave-one-out tau2")
+    return r
+
+
+def test_reference_is_metafor_3_8_or_later():
+    major, minor = map(int, REF["metafor_version"].split(".")[:2])
+    assert (major, minor) >= (3, 8)
+
+
+@pytest.mark.parametrize("name", sorted(REF["examples"]))
+def test_example_effect_sizes(name):
+    ex = REF["examples"][name]
+    i = ex["input"]
+    if ex["measure"] in ("SMD", "MD"):
+        f = es.smd if ex["measure"] == "SMD" else es.md
+        yi, vi = f(i["m1"], i["sd1"], i["n1"], i["m2"], i["sd2"], i["n2"])
+    else:
+        f = {"RR": es.log_rr, "OR": es.log_or, "RD": es.rd}[ex["measure"]]
+        yi, vi = f(i["e1"], i["n1"], i["e2"], i["n2"])
+    close(yi, ex["yi"], f"{name} yi")
+    close(vi, ex["vi"], f"{name} vi")
+
+
+FITS = [(n, key) for n, ex in sorted(REF["examples"].items()) for key in ex["fits"]]
+
+
+@pytest.mark.parametrize("name,key", FITS)
+def test_example_pooled(name, key):
+    ex = REF["examples"][name]
+    compare_fit(ex["yi"], ex["vi"], ex["fits"][key], f"{name} {key}")
+
+
+def test_workbook_blood_glutamate_effect_sizes():
+    ref = REF["workbook"]["blood_glutamate"]["rows"]
+    t = effect_table("blood_glutamate")
+    t = t[t["status"] == "complete"].set_index("study_id").loc[ref["key"]]
+    close(t["yi"], ref["yi"], "blood_glutamate yi")
+    close(t["vi"], ref["vi"], "blood_glutamate vi")
+
+
+@pytest.mark.parametrize("name", ["esketamine_madrs", "nitrous_oxide_hamd"])
+def test_workbook_contrast_effect_sizes(name):
+    ref = REF["workbook"][name]["rows"]
+    t = effect_table(name)
+    t = t[t["status"] == "complete"]
+    keys = t["study_id"] + " | " + t["comparison"] + " | " + t["time"]
+    assert list(keys) == ref["key"]
+    close(t["yi"], ref["yi"], f"{name} yi")
+    close(t["vi"], ref["vi"], f"{name} vi")
+
+
+def test_workbook_binary_effect_sizes():
+    ref = REF["workbook"]["ketamine_escitalopram"]["rows"]
+    for meas in ("RR", "OR", "RD"):
+        t = effect_table("ketamine_escitalopram", measure=meas)
+        t = t[t["status"] == "complete"]
+        close(t["yi"], ref[f"yi_{meas}"], f"binary yi {meas}")
+        close(t["vi"], ref[f"vi_{meas}"], f"binary vi {meas}")
+
+
+WB = [(n, aid, key) for n, d in sorted(REF["workbook"].items()) for aid, fits in d["analyses"].items()
+      if not aid.startswith("subgroups:") for key in fits]
+
+
+@pytest.mark.parametrize("name,aid,key", WB)
+def test_workbook_pooled(name, aid, key):
+    """The CLI's analyses (JSON) equal metafor for every method × test of each analysis."""
+    ref = REF["workbook"][name]["analyses"][aid][key]
+    method, test = key.split(":")
+    if name == "ketamine_escitalopram":
+        outcome, meas = aid.split(":")
+        want = f"overall:{outcome}" if meas == "RR" else f"{outcome}:{meas}"
+    else:
+        want = aid
+    res = {a["id"]: a for a in analyze(name, method=method, test=test)}
+    a = res[want]
+    assert a["k"] == ref["k"]
+    for f in FIELDS:
+        if f in ref and ref[f] is not None:
+            close(a[f] if a[f] is not None else math.nan, ref[f], f"{name} {aid} {key} {f}")
+    close([s["weight"] for s in a["studies"]], np.atleast_1d(ref["weights"]), f"{name} {aid} {key} weights")
+    for f in ("tau2_ci", "i2_ci", "h2_ci"):
+        if f in ref:
+            close(a[f], ref[f], f"{name} {aid} {key} {f}")
+
+
+SUBGROUP_TESTS = [(n, aid) for n, d in sorted(REF["workbook"].items()) for aid in d["analyses"]
+                  if aid.startswith("subgroups:")]
+
+
+def test_reference_has_subgroup_tests():
+    assert len(SUBGROUP_TESTS) >= 2
+
+
+@pytest.mark.parametrize("name,aid", SUBGROUP_TESTS)
+def test_workbook_subgroup_test(name, aid):
+    ref = REF["workbook"][name]["analyses"][aid]
+    a = {x["id"]: x for x in analyze(name)}[aid]
+    close(a["q_between"], ref["q_between"], "Q between")
+    close(a["p"], ref["p"], "p between")
+    assert a["df"] == ref["df"]
