@@ -33,6 +33,7 @@ from typing import Any, Iterable
 __all__ = [
     "DATASETS",
     "DataError",
+    "UndeclaredDataError",
     "Problem",
     "Table",
     "check",
@@ -88,6 +89,10 @@ class DataError(ValueError):
         lines = "\n".join(str(p) for p in errors[:50])
         more = f"\n... and {len(errors) - 50} more" if len(errors) > 50 else ""
         super().__init__(f"{len(errors)} data error(s):\n{lines}{more}")
+
+
+class UndeclaredDataError(RuntimeError):
+    """A book page read a table it does not declare (see glumeta.sphinxext)."""
 
 
 @dataclass
@@ -247,6 +252,11 @@ def _check_constraints(spec: dict, value: Any, raw: str) -> str | None:
 
 def read(name: str, directory=None) -> Table:
     """Read and validate one table; problems are collected, not raised."""
+    declared = os.environ.get("GLUMETA_DECLARED")
+    if declared is not None and name not in declared.split(","):
+        raise UndeclaredDataError(
+            f"this page reads data table '{name}' but its front matter declares only "
+            f"[{declared}]; add it under 'glumeta: data:' so that edits to it rebuild the page")
     d = data_dir(directory)
     pkg = load_package(d)
     res = _resource(pkg, name)
