@@ -111,7 +111,28 @@ def _merge(app, env, docnames, other):
             mine[d] = theirs[d]
 
 
+def _publish(app, exception):
+    """Copy figures and the data files into the HTML output so download links resolve.
+
+    Reads ``data/``; never writes there.
+    """
+    import shutil
+
+    if exception is not None or app.builder.format != "html":
+        return
+    out = Path(app.outdir)
+    figs = Path(app.srcdir) / "_build" / "figures"
+    if figs.is_dir():
+        shutil.copytree(figs, out / "figures", dirs_exist_ok=True)
+    d = data_dir()
+    (out / "data").mkdir(exist_ok=True)
+    for p in list(d.glob("*.csv")) + [d / "datapackage.json"]:
+        if p.exists():
+            shutil.copyfile(p, out / "data" / p.name)
+
+
 def setup(app):
+    app.connect("build-finished", _publish)
     app.connect("source-read", _source_read)
     app.connect("env-get-outdated", _outdated)
     app.connect("env-purge-doc", _purge)

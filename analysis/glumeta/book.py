@@ -1,0 +1,260 @@
+"""Chapter helpers (presentation layer): the short calls a chapter makes.
+
+Chapters stay thin: they call these functions, which read validated data,
+run :mod:`glumeta.analyses`, draw with :mod:`glumeta.forest`, and ``glue``
+numbers into the prose. No statistics are defined here.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from .analyses import analyze, effect_table
+from .data import data_version
+
+__all__ = ["Chapter", "fmt", "fmt_ci"]
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def fmt(x: float | None, nd: int = 2) -> str:
+    """A number for prose: fixed decimals, true minus sign."""
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "–"
+    return f"{x:.{nd}f}".replace("-", "−")
+
+
+def fmt_ci(lo, hi, nd=2) -> str:
+    return f"{fmt(lo, nd)} to {fmt(hi, nd)}"
+
+
+def _safe_url(u: str) -> str | None:
+    u = str(u).strip()
+    return u if u.startswith(("https://", "http://")) and '"' not in u and "<" not in u else None
+
+
+@dataclass
+class Chapter:
+    """Everything a chapter shows for one data file.
+
+    Examples
+    --------
+    ``ch = Chapter("esketamine_madrs", "esketamine")``, then ``ch.forest()``,
+    ``ch.data_table()``, ``ch.glue_analysis("overall", "esk")``.
+    """
+
+    name: str
+    slug: str
+    method: str = "REML"
+    test: str = "z"
+
+    def __post_init__(self):
+        self.table = effect_table(self.name)
+        self.analyses = analyze(self.name, method=self.method, test=self.test)
+        self.by_id = {a["id"]: a for a in self.analyses}
+
+    # ---------------------------------------------------------------- data
+    def version(self) -> dict:
+        return data_version([self.name])
+
+    def version_note(self):
+        """A one-line note: data version hash and row counts of the file the page read."""
+        from IPython.display import Markdown
+
+        v = self.version()
+        n = v["rows"][self.name]
+        done = int((self.table["status"] == "complete").sum())
+        return Markdown(f"*Built from `data/{self.name}.csv`: data version `{v['hash']}`, {n} rows "
+                        f"({done} complete, {n - done} pending).*")
+
+    def rows_of(self, aid: str):
+        """Effect-table rows of analysis *aid*, in the analysis' study order."""
+        a = self.by_id[aid]
+        t = self.table
+        done = t[(t["status"] == "complete") & t["yi"].notna()]
+        labels = [s["label"] for s in a["studies"]]
+        return done.set_index("label", drop=False).loc[labels].reset_index(drop=True)
+
+    def pending(self):
+        return self.table[self.table["status"] == "pending"]
+
+    def data_table(self, columns: list[str] | None = None):
+        """HTML table of every row (complete and pending) with source links; all text escaped."""
+        from IPython.display import HTML
+
+        t = self.table
+        cols = columns or [c for c in t.columns if c not in ("line", "measure", "sei", "ci_lower", "ci_upper",
+                                                                "source", "locator", "notes", "label")
+                           and not c.endswith("_used")]
+        head = "".join(f"<th>{html.escape(c)}</th>" for c in cols + ["source"])
+        body = []
+        for _, r in t.iterrows():
+            cells = []
+            for c in cols:
+                v = r[c]
+                if isinstance(v, float):
+                    s = "" if math.isnan(v) else (f"{v:.4g}" if c not in ("yi", "vi") else f"{v:.4f}")
+                else:
+                    s = "" if v is None or str(v) in ("<NA>", "nan") else str(v)
+                cells.append(f"<td>{html.escape(s)}</td>")
+            url = _safe_url(r["source"])
+            src = html.escape(str(r["source"]))
+            loc = html.escape(str(r["locator"]))
+            link = f'<a href="{html.escape(url)}" title="{loc}">{src[:60]}</a>' if url else f'<span title="{loc}">{src[:60]}</span>'
+            cls = ' class="glumeta-pending"' if r["status"] == "pending" else ""
+            body.append(f"<tr{cls}>{''.join(cells)}<td>{link}</td></tr>")
+        return HTML('<div class="glumeta-table"><table class="table">'
+                    f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>")
+
+    def gaps(self):
+        """Markdown list of pending rows (data gaps), each with its source."""
+        from IPython.display import Markdown
+
+        p = self.pending()
+        if p.empty:
+            return Markdown("No data gaps: every row is complete.")
+        items = []
+        for _, r in p.iterrows():
+            src = _safe_url(r["source"])
+            label = r["label"].replace("[", "\\[").replace("]", "\\]").replace("*", "\\*").replace("_", "\\_")
+            link = f"[source]({src})" if src else html.escape(str(r["source"]))
+            items.append(f"- {label} — {link}")
+        return Markdown("\n".join(items))
+
+    # ---------------------------------------------------------------- figures
+    def forest(self, aid: str = "overall", *, group_by: str | None = None, fig_name: str | None = None,
+               favours=("Favours arm 1", "Favours arm 2"), xlabel=None, title=None, sort="entered",
+               show_pending: bool = True):
+        """Draw, display and save a forest plot; writes SVG/PDF/PNG under ``_build/figures``."""
+        from .forest import forest_from_analysis, save_figure
+
+        a = self.by_id[aid]
+        fig = forest_from_analysis(self.rows_of(aid), a, self.name, group_by=group_by, analyses=self.analyses,
+                                   pending=self.pending() if show_pending else None, favours=favours,
+                                   xlabel=xlabel, title=title, sort=sort)
+        name = fig_name or f"forest-{aid.replace(':', '-').replace(' ', '_')}"
+        self.last_figure_paths = save_figure(fig, self.slug, name)
+        self.last_figure = fig
+        return _FigureHTML(fig, _alt_text(a))
+
+    def downloads(self):
+        """Links to the last figure's SVG, PDF and PNG and to the data file."""
+        from IPython.display import HTML
+
+        # glumeta.sphinxext copies _build/figures and data/ into the HTML output,
+        # so from a page in book/ these paths resolve on any static server.
+        paths = getattr(self, "last_figure_paths", {})
+        links = [f'<a href="../figures/{self.slug}/{p.name}" download>{ext.upper()}</a>' for ext, p in paths.items()]
+        links.append(f'<a href="../data/{self.name}.csv" download>data (CSV)</a>')
+        return HTML('<p class="glumeta-downloads">Download: ' + " · ".join(links) + "</p>")
+
+    # ---------------------------------------------------------------- numbers
+    def glue_analysis(self, aid: str, prefix: str, nd: int = 2):
+        """Glue the pooled numbers of analysis *aid* as ``<prefix>_est``, ``_ci``, ``_p``, ``_k``, ``_i2``, ``_tau2``.
+
+        Ratio measures are glued on the ratio scale.
+        """
+        from myst_nb import glue
+
+        a = self.by_id[aid]
+        ratio = a["measure"] in ("RR", "OR")
+        est = a["estimate_exp"] if ratio else a["estimate"]
+        lo = a["ci_lower_exp"] if ratio else a["ci_lower"]
+        hi = a["ci_upper_exp"] if ratio else a["ci_upper"]
+        vals = {
+            "est": fmt(est, nd), "ci": fmt_ci(lo, hi, nd), "k": str(a["k"]), "p": _p(a["p"]),
+            "i2": fmt(a["i2"], 0) if a["i2"] is not None else "–", "tau2": fmt(a["tau2"], 3),
+            "pi": fmt_ci(a["pi_lower"], a["pi_upper"], nd) if not ratio else
+                  fmt_ci(a["pi_lower_exp"], a["pi_upper_exp"], nd),
+            "pending": str(a["pending"]),
+        }
+        for k, v in vals.items():
+            glue(f"{prefix}_{k}", _Text(v), display=False)
+        return vals
+
+    def robustness(self, aid: str = "overall"):
+        """Estimator grid and leave-one-out for analysis *aid* (HTML tables)."""
+        from IPython.display import HTML
+
+        from .analyses import split_shared_control
+        from .sensitivity import estimator_grid, leave_one_out
+
+        rows = self.rows_of(aid)
+        vi, _ = split_shared_control(rows)
+        grid = estimator_grid(rows["yi"], vi)
+        out = ["<p><b>Estimator grid</b> (τ² estimator × test)</p>", _html_frame(grid)]
+        if len(rows) > 2:
+            loo = leave_one_out(rows["yi"], vi, labels=rows["label"], method=self.method, test=self.test)
+            out += ["<p><b>Leave-one-out</b></p>", _html_frame(loo)]
+        return HTML("".join(out))
+
+
+def _alt_text(a: dict) -> str:
+    ratio = a["measure"] in ("RR", "OR")
+    est = a["estimate_exp"] if ratio else a["estimate"]
+    lo = a["ci_lower_exp"] if ratio else a["ci_lower"]
+    hi = a["ci_upper_exp"] if ratio else a["ci_upper"]
+    names = ", ".join(s["label"] for s in a["studies"][:12]) + ("…" if len(a["studies"]) > 12 else "")
+    return (f"Forest plot of {a['label']}: {a['k']} comparisons ({names}); pooled {a['measure']} "
+            f"{fmt(est)} (95% CI {fmt_ci(lo, hi)}), I² {fmt(a['i2'], 0) if a['i2'] is not None else 'n/a'}%.")
+
+
+class _FigureHTML:
+    """A figure shown as an embedded PNG with alt text (the pooled result in words)."""
+
+    def __init__(self, fig, alt: str):
+        import base64
+        import io
+
+        import matplotlib.pyplot as plt
+
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=130, bbox_inches="tight", metadata={"Software": None})
+        plt.close(fig)
+        self.png = buf.getvalue()
+        self.alt = alt
+        self._b64 = base64.b64encode(self.png).decode()
+
+    def _repr_html_(self) -> str:
+        return (f'<figure class="glumeta-forest"><img src="data:image/png;base64,{self._b64}" '
+                f'alt="{html.escape(self.alt)}" style="max-width:100%"></figure>')
+
+    def __repr__(self) -> str:
+        return f"<forest plot: {self.alt}>"
+
+
+class _Text:
+    """A glued value shown as plain text (no quotes), e.g. ``{glue:text}`esk_est```."""
+
+    def __init__(self, s: str):
+        self.s = s
+
+    def __repr__(self) -> str:
+        return self.s
+
+    def _repr_html_(self) -> str:
+        return html.escape(self.s)
+
+
+def _p(p):
+    if p is None:
+        return "–"
+    if p < 0.001:
+        return "< 0.001"
+    return f"= {p:.3f}" if p < 0.01 else f"= {p:.2f}"
+
+
+def _html_frame(df) -> str:
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
+    body = []
+    for _, r in df.iterrows():
+        cells = []
+        for c in df.columns:
+            v = r[c]
+            s = f"{v:.3f}" if isinstance(v, float) else str(v)
+            cells.append(f"<td>{html.escape(s.replace('-', '−') if isinstance(v, float) else s)}</td>")
+        body.append(f"<tr>{''.join(cells)}</tr>")
+    return f'<div class="glumeta-table"><table class="table"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
