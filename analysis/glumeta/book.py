@@ -15,7 +15,7 @@ from pathlib import Path
 from .analyses import analyze, effect_table
 from .data import data_version
 
-__all__ = ["Chapter", "fmt", "fmt_ci"]
+__all__ = ["Chapter", "fmt", "fmt_ci", "summary_table", "table"]
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -192,6 +192,27 @@ class Chapter:
         return HTML("".join(out))
 
 
+def summary_table(names=None):
+    """One row per data file's main analysis (or analyses): k, estimate, CI, I², pending rows."""
+    import pandas as pd
+
+    from .data import DATASETS
+
+    rows = []
+    for name in names or DATASETS:
+        for a in analyze(name):
+            if not (a["id"] == "overall" or a["id"].startswith("overall:")):
+                continue
+            ratio = a["measure"] in ("RR", "OR")
+            est = a["estimate_exp"] if ratio else a["estimate"]
+            lo = a["ci_lower_exp"] if ratio else a["ci_lower"]
+            hi = a["ci_upper_exp"] if ratio else a["ci_upper"]
+            rows.append({"data file": name, "analysis": a["label"], "measure": a["measure"], "k": a["k"],
+                         "estimate": fmt(est), "95% CI": fmt_ci(lo, hi), "p": _p(a["p"]),
+                         "I² %": fmt(a["i2"], 0) if a["i2"] is not None else "–", "pending rows": a["pending"]})
+    return pd.DataFrame(rows)
+
+
 def _alt_text(a: dict) -> str:
     ratio = a["measure"] in ("RR", "OR")
     est = a["estimate_exp"] if ratio else a["estimate"]
@@ -247,14 +268,24 @@ def _p(p):
     return f"= {p:.3f}" if p < 0.01 else f"= {p:.2f}"
 
 
-def _html_frame(df) -> str:
+def table(df, digits: int = 3):
+    """Any DataFrame as an escaped HTML table (floats to *digits* decimals)."""
+    from IPython.display import HTML
+
+    return HTML(_html_frame(df, digits))
+
+
+def _html_frame(df, digits: int = 3) -> str:
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
     body = []
     for _, r in df.iterrows():
         cells = []
         for c in df.columns:
             v = r[c]
-            s = f"{v:.3f}" if isinstance(v, float) else str(v)
+            if isinstance(v, float):
+                s = f"{v:.3g}" if (v != 0 and abs(v) < 10 ** -digits) else f"{v:.{digits}f}"
+            else:
+                s = str(v)
             cells.append(f"<td>{html.escape(s.replace('-', '−') if isinstance(v, float) else s)}</td>")
         body.append(f"<tr>{''.join(cells)}</tr>")
     return f'<div class="glumeta-table"><table class="table"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'

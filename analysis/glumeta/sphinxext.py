@@ -36,14 +36,20 @@ from .data import data_dir
 _PKG = Path(__file__).resolve().parent
 
 
-def declared(source: str) -> list[str]:
-    """Table names declared under ``glumeta: data:`` in a page's YAML front matter."""
+def declared(source: str) -> list[str] | None:
+    """Table names declared under ``glumeta: data:`` in a page's YAML front matter.
+
+    ``None`` when the page has no ``glumeta`` key (it reads no data); ``[]`` when it
+    declares no table but depends on the schema (e.g. the data dictionary).
+    """
     if not source.startswith("---"):
-        return []
+        return None
     end = source.find("\n---", 3)
     if end < 0:
-        return []
+        return None
     meta = yaml.safe_load(source[3:end]) or {}
+    if "glumeta" not in meta:
+        return None
     names = (meta.get("glumeta") or {}).get("data") or []
     return [str(n) for n in names]
 
@@ -72,9 +78,9 @@ def _inputs(names: list[str]) -> dict[str, str]:
 
 def _source_read(app, docname, source):
     names = declared(source[0])
-    os.environ["GLUMETA_DECLARED"] = ",".join(names)
+    os.environ["GLUMETA_DECLARED"] = ",".join(names or [])
     deps = app.env.__dict__.setdefault("glumeta_deps", {})
-    inputs = _inputs(names) if names else {}
+    inputs = _inputs(names) if names is not None else {}
     deps[docname] = {"dir": str(data_dir()), "inputs": inputs, "package": package_hash()}
     for f in inputs:
         app.env.note_dependency(f)
