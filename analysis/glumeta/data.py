@@ -332,6 +332,8 @@ def read(name: str, directory=None) -> Table:
                 msg = f"a cell is longer than {MAX_CELL * 4:,} characters"
             elif "EOF" in msg or "end of data" in msg:
                 msg = "a quoted cell is never closed (unbalanced double quote)"
+            elif "expected after" in msg:
+                msg = f"misplaced double quote (text after a closing quote, or a quote never closed): {msg}"
             probs.append(Problem(shown, start, None, None, f"malformed CSV: {msg}"))
             return table
         line = start
@@ -425,20 +427,24 @@ def _cross_field(table: Table, shown: str) -> None:
                     f"{sid} / {comp}: more than one primary row (lines {', '.join(map(str, lines))}); "
                     "exactly one time point per comparison enters the overall pool")
     if "shared_control_consistent" in rules:
-        groups: dict[tuple, tuple[int, int, str]] = {}
+        groups: dict[tuple, list[tuple[int, int, str]]] = {}
         for row, line in zip(table.rows, table.lines):
             sc = row.get("shared_control")
             if sc and row.get("n_arm2") is not None:
-                g = (sc, row["time"])
-                if g in groups and groups[g][0] != row["n_arm2"]:
-                    err(line, "n_arm2", row["n_arm2"],
-                        f"shared control '{sc}' at {row['time']} has n_arm2 {groups[g][0]} on line "
-                        f"{groups[g][1]}; rows sharing a control group must agree on its size")
-                else:
-                    groups.setdefault(g, (row["n_arm2"], line, row["study_id"]))
-                if groups[g][2] != row["study_id"]:
-                    err(line, "shared_control", sc,
-                        f"shared control key is also used by study '{groups[g][2]}'; keys must be per trial")
+                groups.setdefault((sc, row["time"]), []).append((row["n_arm2"], line, row["study_id"]))
+        for (sc, t), members in groups.items():
+            studies = {m[2] for m in members}
+            if len(studies) > 1:
+                err(members[0][1], "shared_control", sc,
+                    f"shared control key is used by several studies ({', '.join(sorted(studies))}); keys must be per trial")
+            sizes = [m[0] for m in members]
+            if len(set(sizes)) > 1:
+                common = max(set(sizes), key=sizes.count)
+                for n2, line, _ in members:
+                    if n2 != common:
+                        others = ", ".join(str(ln) for m2, ln, _ in members if m2 == common)
+                        err(line, "n_arm2", n2,
+                            f"rows sharing the shared control '{sc}' at {t} must agree on its size: lines {others} say {common}")
 
 
 def _row_rules(row: dict, line: int, rules: set, err) -> None:

@@ -1,0 +1,298 @@
+"""The data package: the shipped files are valid and cited, and every kind of bad
+input is refused with FILE:LINE, column and value — never a traceback or a dropped row."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from glumeta.data import DATASETS, check, load, read
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "data"
+
+
+def glumeta(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "glumeta.cli", *args], capture_output=True, text=True,
+                          env=env, cwd=ROOT)
+
+
+def test_shipped_data_are_valid():
+    errors = [p for p in check(DATA) if p.severity == "error"]
+    assert errors == []
+    r = glumeta("check", "--data-dir", str(DATA))
+    assert r.returncode == 0, r.stderr
+    assert "are valid" in r.stdout
+
+
+@pytest.mark.parametrize("name", DATASETS)
+def test_every_row_is_cited(name):
+    rows = list(csv.DictReader(open(DATA / f"{name}.csv", encoding="utf-8")))
+    assert rows
+    for i, r in enumerate(rows, start=2):
+        assert r["source"].strip(), f"{name}.csv:{i}: empty source"
+        assert r["locator"].strip(), f"{name}.csv:{i}: empty locator"
+        assert r["secondary"] in ("true", "false"), f"{name}.csv:{i}: secondary must be true/false"
+
+
+@pytest.mark.parametrize("name", DATASETS)
+def test_every_number_is_in_the_sources(name):
+    """Every non-empty numeric cell appears, as printed, in ../shared/sources or the seeds.
+
+    (Years and the counts n/events/percentages are compared as numbers.) This catches
+    a number typed from memory or back-calculated.
+    """
+    shared = ROOT.parent / "shared"
+    if not shared.is_dir():
+        pytest.skip("../shared not present")
+    import re
+
+    text = "\n".join(p.read_text(encoding="utf-8") for p in list((shared / "sources").glob("*.md")) +
+                     list((shared / "seeds").glob("*.txt")))
+    text = text.replace("−", "-").replace("–", "-")
+    numbers = {float(x) for x in re.findall(r"\d+(?:\.\d+)?|\.\d+", text)}
+    pkg_fields = {f["name"]: f for res in __import__("json").load(open(DATA / "datapackage.json"))["resources"]
+                  if res["name"] == name for f in res["schema"]["fields"]}
+    rows = list(csv.DictReader(open(DATA / f"{name}.csv", encoding="utf-8")))
+    for i, r in enumerate(rows, start=2):
+        for col, v in r.items():
+            if pkg_fields[col]["type"] in ("number", "integer") and v.strip():
+                assert abs(float(v)) in numbers, f"{name}.csv:{i}: column {col} value {v} not found in ../shared"
+
+
+def _copy(tmp_path) -> Path:
+    d = tmp_path / "data"
+    shutil.copytree(DATA, d)
+    return d
+
+
+def _edit(d: Path, name: str, fn):
+    p = d / f"{name}.csv"
+    rows = list(csv.reader(open(p, encoding="utf-8", newline="")))
+    rows = fn(rows)
+    with open(p, "w", encoding="utf-8", newline="") as fh:
+        csv.writer(fh, lineterminator="\n").writerows(rows)
+    return p
+
+
+def _set(name_col: str, value: str, row: int = 1):
+    def f(rows):
+        j = rows[0].index(name_col)
+        rows[row][j] = value
+        return rows
+    return f
+
+
+def _errors(d, name):
+    return [str(p) for p in read(name, d).problems if p.severity == "error"]
+
+
+# (data file, edit, expected fragments: line, column, message)
+CASES = [
+    ("blood_glutamate", _set("n_arm1", "1"), ["blood_glutamate.csv:2:", "column 'n_arm1'", "value '1'", "below the minimum 2"]),
+    ("blood_glutamate", _set("sem_arm1", "0"), [":2:", "column 'sem_arm1'", "value '0'", "greater than 0"]),
+    ("blood_glutamate", _set("sem_arm1", "-3"), [":2:", "column 'sem_arm1'", "greater than 0"]),
+    ("blood_glutamate", _set("mean_arm1", "abc"), [":2:", "column 'mean_arm1'", "value 'abc'", "not a number"]),
+    ("blood_glutamate", _set("mean_arm1", "1,5"), [":2:", "column 'mean_arm1'", "decimal comma"]),
+    ("blood_glutamate", _set("mean_arm1", "nan"), [":2:", "column 'mean_arm1'", "not a finite number"]),
+    ("blood_glutamate", _set("mean_arm1", "inf"), [":2:", "column 'mean_arm1'", "not a finite number"]),
+    ("blood_glutamate", _set("study_id", "islam2020"), [":3:", "column 'study_id'", "duplicate study_id", "line 2"]),
+    ("blood_glutamate", _set("source", ""), [":2:", "column 'source'", "required value is missing"]),
+    ("blood_glutamate", _set("status", "done"), [":2:", "column 'status'", "not one of"]),
+    ("blood_glutamate", _set("n_arm1", "12.5"), [":2:", "column 'n_arm1'", "not a whole number"]),
+    ("blood_glutamate", _set("sd_arm1", "5"), [":2:", "column 'sd_arm1'", "contradict"]),
+    ("blood_glutamate", _set("q1_arm1", "60", 2), [":3:", "column 'median_arm1'", "quartiles are not ordered"]),
+    ("blood_glutamate", _set("sem_arm2", "", 1), [":2:", "column 'status'", "no full representation"]),
+    ("esketamine_madrs", _set("md_ci_lower", "-1", 10), [":11:", "column 'md'", "outside its 95% CI"]),
+    ("esketamine_madrs", _set("md_ci_lower", "1", 10), [":11:", "column 'md_ci_lower'", "above the upper limit"]),
+    ("esketamine_madrs", _set("md_se", "9", 12), [":13:", "column 'md_se'", "contradicts the 95% CI"]),
+    ("esketamine_madrs", _set("design", "cross-over"), [":2:", "column 'design'", "not one of"]),
+    ("esketamine_madrs", _set("primary", "yes"), [":2:", "column 'primary'", "not a boolean"]),
+    ("esketamine_madrs", _set("primary", "true", 2), [":3:", "column 'primary'", "more than one primary row"]),
+    ("esketamine_madrs", _set("n_arm2", "30", 4), [":5:", "column 'n_arm2'", "shared control"]),
+    ("esketamine_madrs", _set("p", "1.5"), [":2:", "column 'p'", "above the maximum 1"]),
+    ("nitrous_oxide_hamd", _set("md_ci_lower", "", 2), [":3:", "column 'p_prefix'", "cannot be derived from a p-value bound"]),
+    ("ketamine_escitalopram", _set("event_arm1", "14"), [":2:", "column 'event_arm1'", "more events than participants"]),
+    ("ketamine_escitalopram", _set("pct_arm1", "50.5"), [":2:", "column 'pct_arm1'", "no unique event count"]),
+    ("ketamine_escitalopram", _set("totaln_arm2", "0"), [":2:", "column 'totaln_arm2'", "below the minimum 2"]),
+]
+
+
+@pytest.mark.parametrize("name,edit,expect", CASES)
+def test_cell_errors_are_located(tmp_path, name, edit, expect):
+    d = _copy(tmp_path)
+    _edit(d, name, edit)
+    errs = _errors(d, name)
+    assert errs, "no error reported"
+    joined = "\n".join(errs)
+    for frag in expect:
+        assert frag in joined, f"{frag!r} not in:\n{joined}"
+    r = glumeta("check", "--data-dir", str(d))
+    assert r.returncode == 1
+    assert "Traceback" not in r.stderr
+    assert expect[0] in r.stderr
+
+
+def _raw(d: Path, name: str, data: bytes):
+    (d / f"{name}.csv").write_bytes(data)
+
+
+def _text(name):
+    return (DATA / f"{name}.csv").read_bytes()
+
+
+FILE_CASES = {
+    "empty": (b"", [":1:", "empty"]),
+    "header only": (lambda b: b.split(b"\n", 1)[0] + b"\n", [":2:", "no data rows"]),
+    "semicolon": (lambda b: b.replace(b",", b";"), [":1:", "semicolon-separated"]),
+    "tab": (lambda b: b.replace(b",", b"\t"), [":1:", "tab-separated"]),
+    "latin-1": (lambda b: b.decode("utf-8").encode("latin-1", errors="replace"), ["not valid UTF-8"]),
+    "unclosed quote": (lambda b: b.replace(b"\nislam2020,", b"\n\"islam2020,", 1), ["double quote", ":3:"]),
+    "ragged row": (lambda b: b.replace(b"\nislam2020,", b"\nislam2020,,", 1), [":3:", "cells but the header has"]),
+    "NUL bytes": (lambda b: b.replace(b"islam2020", b"islam\x002020", 1), ["NUL"]),
+}
+
+
+@pytest.mark.parametrize("case", list(FILE_CASES))
+def test_file_level_errors(tmp_path, case):
+    d = _copy(tmp_path)
+    make, expect = FILE_CASES[case]
+    data = make(_text("blood_glutamate")) if callable(make) else make
+    _raw(d, "blood_glutamate", data)
+    errs = "\n".join(_errors(d, "blood_glutamate"))
+    assert errs
+    for frag in expect:
+        assert frag in errs, f"{frag!r} not in {errs}"
+    r = glumeta("check", "--data-dir", str(d))
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+
+
+def test_unknown_column(tmp_path):
+    d = _copy(tmp_path)
+    _edit(d, "blood_glutamate", lambda rows: [r + (["extra"] if i == 0 else ["x"]) for i, r in enumerate(rows)])
+    errs = "\n".join(_errors(d, "blood_glutamate"))
+    assert ":1:" in errs and "column 'extra'" in errs and "unknown column" in errs
+
+
+def test_missing_required_column(tmp_path):
+    d = _copy(tmp_path)
+
+    def drop(rows):
+        j = rows[0].index("status")
+        return [r[:j] + r[j + 1:] for r in rows]
+    _edit(d, "blood_glutamate", drop)
+    errs = "\n".join(_errors(d, "blood_glutamate"))
+    assert ":1:" in errs and "column 'status'" in errs and "missing from the header" in errs
+
+
+def test_bom_is_accepted(tmp_path):
+    d = _copy(tmp_path)
+    _raw(d, "blood_glutamate", b"\xef\xbb\xbf" + _text("blood_glutamate"))
+    assert _errors(d, "blood_glutamate") == []
+    assert len(load("blood_glutamate", d)) == len(load("blood_glutamate", DATA))
+
+
+def test_crlf_line_endings_are_accepted(tmp_path):
+    d = _copy(tmp_path)
+    _raw(d, "esketamine_madrs", _text("esketamine_madrs").replace(b"\n", b"\r\n"))
+    assert _errors(d, "esketamine_madrs") == []
+    assert list(load("esketamine_madrs", d)["line"]) == list(load("esketamine_madrs", DATA)["line"])
+
+
+def test_huge_file_is_refused_quickly(tmp_path):
+    import time
+
+    d = _copy(tmp_path)
+    body = _text("blood_glutamate").split(b"\n")
+    row = body[3]
+    _raw(d, "blood_glutamate", body[0] + b"\n" + (row + b"\n") * 1_000_000)
+    t = time.perf_counter()
+    errs = "\n".join(_errors(d, "blood_glutamate"))
+    assert "refused" in errs
+    assert time.perf_counter() - t < 5
+
+
+def test_quote_never_closed(tmp_path):
+    d = _copy(tmp_path)
+    b = _text("blood_glutamate").rstrip(b"\n")
+    _raw(d, "blood_glutamate", b + b',"unterminated note\n')
+    errs = "\n".join(_errors(d, "blood_glutamate"))
+    assert "double quote" in errs and "Traceback" not in errs
+
+
+def test_huge_cell_is_refused(tmp_path):
+    d = _copy(tmp_path)
+    _edit(d, "blood_glutamate", _set("notes", "x" * 10_000_000))
+    errs = "\n".join(_errors(d, "blood_glutamate"))
+    assert ":2:" in errs and "longer than" in errs
+
+
+def test_no_row_is_dropped(tmp_path):
+    """Blank lines are skipped, but every non-blank line becomes a row or an error."""
+    d = _copy(tmp_path)
+    b = _text("blood_glutamate")
+    _raw(d, "blood_glutamate", b.replace(b"\nislam2020,", b"\n\n\nislam2020,", 1))
+    t = read("blood_glutamate", d)
+    assert [p for p in t.problems if p.severity == "error"] == []
+    assert len(t.rows) == len(read("blood_glutamate", DATA).rows)
+    assert t.lines[1] == 5  # physical line numbers survive blank lines
+
+
+def test_warnings_do_not_fail(tmp_path):
+    d = _copy(tmp_path)
+    # percentages inconsistent with explicit counts: a warning, not an error
+    def f(rows):
+        j = rows[0].index("event_arm1")
+        rows[1][j] = "11"
+        return rows
+    _edit(d, "ketamine_escitalopram", f)
+    probs = read("ketamine_escitalopram", d).problems
+    assert any(p.severity == "warning" and "does not match" in p.message for p in probs)
+    assert not any(p.severity == "error" for p in probs)
+
+
+def test_smd_plausibility_warning(tmp_path):
+    """An SEM typed into the SD column gives |d| > 2: warned."""
+    d = _copy(tmp_path)
+
+    def f(rows):
+        h = rows[0]
+        rows[1][h.index("sd_arm1")] = "110.78"  # an SEM of 1107.83/√100 typed as the SD
+        rows[1][h.index("sem_arm1")] = ""
+        rows[1][h.index("sd_arm2")] = "102.45"
+        rows[1][h.index("sem_arm2")] = ""
+        return rows
+    _edit(d, "blood_glutamate", f)
+    probs = read("blood_glutamate", d).problems
+    assert any(p.severity == "warning" and "SEM entered as an SD" in p.message for p in probs)
+
+
+def test_analysis_refuses_invalid_data(tmp_path):
+    d = _copy(tmp_path)
+    _edit(d, "esketamine_madrs", _set("md_se", "-2"))
+    r = glumeta("analyze", "esketamine_madrs", "--json", "--data-dir", str(d))
+    assert r.returncode == 1
+    assert "esketamine_madrs.csv:2:" in r.stderr and "Traceback" not in r.stderr
+
+
+def _tree_hash(d: Path) -> str:
+    h = hashlib.sha256()
+    for p in sorted(d.rglob("*")):
+        if p.is_file():
+            h.update(str(p.relative_to(d)).encode() + p.read_bytes())
+    return h.hexdigest()
+
+
+def test_check_and_analyze_do_not_write_data():
+    before = _tree_hash(DATA)
+    for name in DATASETS:
+        assert glumeta("analyze", name, "--json").returncode == 0
+    assert glumeta("check").returncode == 0
+    assert _tree_hash(DATA) == before
