@@ -31,7 +31,7 @@ def build(all_: bool = False, data_dir=None, root: Path | None = None) -> int:
     if errors:
         print(f"glumeta build: stopped: {len(errors)} data error(s); no chapter was run", file=sys.stderr)
         return 1
-    env = dict(os.environ, GLUMETA_DATA_DIR=str(d))
+    env = dict(os.environ, GLUMETA_DATA_DIR=str(d), GLUMETA_BUILD_DIR=str(root / "_build"))
     jb = shutil.which("jupyter-book", path=str(Path(sys.executable).parent)) or "jupyter-book"
     cmd = [jb, "build", str(root), "--builder", "html", "-W", "--keep-going"]
     if all_:

@@ -71,7 +71,7 @@ def _cmd_analyze(args) -> int:
 def _cmd_build(args) -> int:
     from .build import build
 
-    return build(all_=args.all, data_dir=args.data_dir)
+    return build(all_=args.all, data_dir=args.data_dir, root=args.book_dir)
 
 
 def _cmd_ledger(args) -> int:
@@ -103,6 +103,7 @@ def main(argv=None) -> int:
 
     b = sub.add_parser("build", help="validate data, then build the book (re-running changed chapters)")
     b.add_argument("--all", action="store_true", help="rebuild and re-execute every chapter")
+    b.add_argument("--book-dir", default=None, help="book root holding _config.yml (default: this repository)")
     data_opt(b)
     b.set_defaults(func=_cmd_build)
 

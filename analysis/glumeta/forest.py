@@ -376,13 +376,21 @@ def forest_from_analysis(table, analysis: dict, name: str, *, group_by: str | No
 def save_figure(fig, chapter: str, name: str, root: Path | None = None, formats=("svg", "pdf", "png")) -> dict:
     """Write *fig* to ``_build/figures/<chapter>/<name>.{svg,pdf,png}``; returns the paths.
 
+    ``_build`` is ``<root>/_build``, else ``$GLUMETA_BUILD_DIR`` (set by ``glumeta build``
+    to the book being built), else the repository's.
+
     SVG: fixed hash salt, no date metadata; PDF: no creation date — the same data
     give byte-identical files.
     """
     import matplotlib.pyplot as plt
 
-    root = Path(root) if root else Path(__file__).resolve().parents[2]
-    out = root / "_build" / "figures" / chapter
+    import os
+
+    if root is not None:
+        build = Path(root) / "_build"
+    else:
+        build = Path(os.environ.get("GLUMETA_BUILD_DIR") or Path(__file__).resolve().parents[2] / "_build")
+    out = build / "figures" / chapter
     out.mkdir(parents=True, exist_ok=True)
     paths = {}
     with plt.rc_context({"svg.hashsalt": "glumeta", "svg.fonttype": "path"}):

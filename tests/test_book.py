@@ -1,0 +1,72 @@
+"""Build the whole book from a copy and check the HTML a reader gets."""
+
+import re
+
+import pytest
+
+from bookutil import CHAPTERS, analyze, build, copy_book, forest_pngs, page, text_of
+from glumeta.book import fmt, fmt_ci
+from glumeta.data import data_version
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def book(tmp_path_factory):
+    b = copy_book(tmp_path_factory.mktemp("book"))
+    r = build(b)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    return b
+
+
+def test_every_page_built(book):
+    html = book / "_build" / "html"
+    for slug in list(CHAPTERS) + ["intro", "methods", "data_dictionary", "add_a_trial", "environment"]:
+        assert (html / "book" / f"{slug}.html").exists(), slug
+
+
+@pytest.mark.parametrize("slug", CHAPTERS)
+def test_chapter_has_plot_table_numbers(book, slug):
+    name = CHAPTERS[slug]
+    html = page(book, slug)
+    text = text_of(html)
+    pngs = forest_pngs(html)
+    assert pngs and all(w > 300 and h > 100 for w, h in pngs)
+    assert 'class="glumeta-table"' in html
+    assert "Traceback" not in html and "Error" not in re.sub(r"<[^>]+>", "", html).replace("Error bars", "")
+    v = data_version([name], book / "data")
+    assert v["hash"] in text
+    res = analyze(book, name)
+    main = res["overall"] if "overall" in res else res["overall:remission"]
+    ratio = main["measure"] in ("RR", "OR")
+    est = main["estimate_exp"] if ratio else main["estimate"]
+    lo, hi = (main["ci_lower_exp"], main["ci_upper_exp"]) if ratio else (main["ci_lower"], main["ci_upper"])
+    assert fmt(est) in text, f"{fmt(est)} not in {slug}"
+    assert fmt_ci(lo, hi) in text
+    assert f"k = {main['k']}" in text
+
+
+def test_download_links_exist(book):
+    html_dir = book / "_build" / "html"
+    for slug in CHAPTERS:
+        for href in re.findall(r'href="(\.\./(?:figures|data)/[^"]+)"', page(book, slug)):
+            assert (html_dir / "book" / href).resolve().exists(), href
+
+
+def test_intro_summary_matches_cli(book):
+    text = text_of(page(book, "intro"))
+    for name in CHAPTERS.values():
+        for aid, a in analyze(book, name).items():
+            if aid == "overall" or aid.startswith("overall:"):
+                est = a["estimate_exp"] if a["measure"] in ("RR", "OR") else a["estimate"]
+                assert fmt(est) in text
+
+
+def test_data_dictionary_lists_every_column(book):
+    import json
+
+    text = text_of(page(book, "data_dictionary"))
+    pkg = json.loads((book / "data" / "datapackage.json").read_text())
+    for res in pkg["resources"]:
+        for f in res["schema"]["fields"]:
+            assert f["name"] in text

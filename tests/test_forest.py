@@ -1,0 +1,93 @@
+"""Forest plots: checked from the plot objects, rendered to PNG."""
+
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")
+import numpy as np
+import pytest
+
+from glumeta.analyses import analyze
+from glumeta.book import Chapter
+from glumeta.forest import ForestGroup, ForestRow, forest, save_figure
+
+CHAPTERS = [("blood_glutamate", "overall", None), ("esketamine_madrs", "overall", "population"),
+            ("nitrous_oxide_hamd", "overall", "design"), ("ketamine_escitalopram", "overall:remission", None)]
+
+
+def _texts(fig):
+    return [t.get_text() for t in fig.findobj(matplotlib.text.Text)]
+
+
+@pytest.mark.parametrize("name,aid,group", CHAPTERS)
+def test_chapter_forest(tmp_path, name, aid, group):
+    ch = Chapter(name, "test")
+    ch.forest(aid, group_by=group)
+    fig = ch.last_figure
+    a = ch.by_id[aid]
+    ratio = a["measure"] in ("RR", "OR")
+    tr = math.exp if ratio else (lambda v: v)
+    # squares: area (scatter size, points²) proportional to weight
+    sq = fig._glumeta["squares"]
+    assert len(sq) == a["k"]
+    ratios = [c.get_sizes()[0] / w for c, w in sq]
+    assert np.allclose(ratios, ratios[0])
+    weights = sorted(w for _, w in sq)
+    assert np.allclose(weights, sorted(s["weight"] for s in a["studies"]))
+    # the main diamond spans the pooled CI
+    diamonds = [p for p in fig.findobj(matplotlib.patches.Polygon) if p.get_gid() == "diamond"]
+    xy = diamonds[-1].get_xy()
+    assert np.isclose(xy[:, 0].min(), tr(a["ci_lower"])) and np.isclose(xy[:, 0].max(), tr(a["ci_upper"]))
+    assert np.isclose(xy[1, 0], tr(a["estimate"]))
+    # the text columns hold the pooled numbers
+    f = lambda v: f"{v:.2f}".replace("-", "−")  # noqa: E731
+    want = f"{f(tr(a['estimate']))} [{f(tr(a['ci_lower']))}, {f(tr(a['ci_upper']))}]"
+    assert want in _texts(fig)
+    if a["k"] > 1:
+        assert any(t.startswith("Heterogeneity: τ²") and f"df = {a['q_df']}" in t for t in _texts(fig))
+    png = tmp_path / "f.png"
+    fig.savefig(png, dpi=80)
+    assert png.stat().st_size > 5000
+
+
+def _overlaps(fig):
+    fig.canvas.draw()
+    r = fig.canvas.get_renderer()
+    boxes = [(t.get_text(), t.get_window_extent(r)) for t in fig.findobj(matplotlib.text.Text)
+             if t.get_text().strip() and t.get_visible()]
+    bad = []
+    for i in range(len(boxes)):
+        for j in range(i + 1, len(boxes)):
+            a, b = boxes[i][1], boxes[j][1]
+            if a.overlaps(b) and (min(a.x1, b.x1) - max(a.x0, b.x0)) > 1 and (min(a.y1, b.y1) - max(a.y0, b.y0)) > 1:
+                bad.append((boxes[i][0], boxes[j][0]))
+    return bad
+
+
+@pytest.mark.parametrize("k", [1, 60])
+def test_no_overlapping_text(k):
+    rng = np.random.default_rng(1)
+    rows = [ForestRow(label=f"A very long study label number {i} that must be truncated somewhere", yi=float(rng.normal()),
+                      ci_lower=-1.5 + i * 0.01, ci_upper=2.5, weight=100 / k, left=[str(20 + i), str(30 + i)])
+            for i in range(k)]
+    rows[0] = ForestRow(rows[0].label, rows[0].yi, -9.0, 9.0, rows[0].weight, rows[0].left)  # arrows both ends
+    from glumeta.models import pool
+
+    yi = [r.yi for r in rows]
+    p = pool(yi, [0.5] * k).to_dict()
+    p.update(id="overall", label="x", pending=0)
+    fig = forest([ForestGroup(None, rows, p, ["Pending 2020 — example.org"])], measure="SMD",
+                 left_headers=("N1", "N2"), xlim=(-3, 3))
+    assert _overlaps(fig) == []
+    assert fig.get_size_inches()[1] > 0.26 * k
+
+
+def test_svg_is_deterministic(tmp_path):
+    out = []
+    for i in range(2):
+        ch = Chapter("esketamine_madrs", f"det{i}")
+        ch.forest("overall", group_by="population")
+        paths = save_figure(ch.last_figure, f"det{i}", "f", root=tmp_path, formats=("svg",))
+        out.append(paths["svg"].read_bytes())
+    assert out[0] == out[1]
