@@ -19,12 +19,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def build(all_: bool = False, data_dir=None, root: Path | None = None) -> int:
-    from .data import DATASETS, check
+    from .data import TABLES, check
     from .data import data_dir as _dd
 
     root = Path(root or ROOT)
     d = _dd(data_dir)
-    probs = check(d, DATASETS)
+    probs = check(d, TABLES)
     errors = [p for p in probs if p.severity == "error"]
     for p in probs:
         print(p, file=sys.stderr)

@@ -15,10 +15,10 @@ __all__ = ["main"]
 
 
 def _cmd_check(args) -> int:
-    from .data import DATASETS, check, data_dir
+    from .data import TABLES, check, data_dir
 
     d = data_dir(args.data_dir)
-    probs = check(d, args.names or DATASETS)
+    probs = check(d, args.names or TABLES)
     errors = [p for p in probs if p.severity == "error"]
     for p in probs:
         print(p, file=sys.stderr if p.severity == "error" else sys.stdout)
@@ -26,7 +26,7 @@ def _cmd_check(args) -> int:
         print(f"glumeta check: {len(errors)} error(s) in {d}; nothing was analysed", file=sys.stderr)
         return 1
     n_warn = len(probs) - len(errors)
-    print(f"glumeta check: {len(args.names or DATASETS)} file(s) in {d} are valid"
+    print(f"glumeta check: {len(args.names or TABLES)} file(s) in {d} are valid"
           + (f" ({n_warn} warning(s))" if n_warn else ""))
     return 0
 

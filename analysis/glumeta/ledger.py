@@ -1,0 +1,318 @@
+"""The reproducibility ledger: every checkable number in the documents, reported vs re-computed.
+
+Rows come from ``data/reported.csv`` (the number as printed, its quote, its
+precision, and which computation re-derives it). Each computation below returns
+the re-computed value, a :class:`~glumeta.verdicts.Verdict` and an explanation
+that is itself computed (which n, which test, which count would reproduce a
+discrepant number). ``glumeta ledger`` exits 1 when a discrepant row has no
+explanation.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from dataclasses import asdict, dataclass
+from typing import Callable
+
+from . import reproduce as rp
+from .counts import count_from_percentage
+from .verdicts import Verdict, matches, pct_matches
+
+__all__ = ["LedgerRow", "ledger", "main"]
+
+
+@dataclass(frozen=True)
+class LedgerRow:
+    check_id: str
+    document: str
+    analysis: str
+    quote: str
+    quantity: str
+    reported: str
+    computed: float | None
+    computed_text: str
+    verdict: str
+    explanation: str
+
+
+def _inputs(s: str | None) -> dict:
+    out: dict = {}
+    for part in (s or "").split(";"):
+        if "=" in part:
+            k, v = part.split("=", 1)
+            try:
+                out[k.strip()] = float(v)
+            except ValueError:
+                out[k.strip()] = v.strip()
+    return out
+
+
+def _g(x: float, sig: int = 3) -> str:
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "∞" if x == math.inf else "–"
+    if x != 0 and abs(x) < 1e-3:
+        return f"{x:.{sig - 1}e}"
+    return f"{x:.{max(sig, 3)}g}" if abs(x) >= 1 else f"{x:.{sig + 1}f}".rstrip("0").rstrip(".") if x else "0"
+
+
+COMPUTE: dict[str, Callable] = {}
+
+
+def computation(name):
+    def deco(f):
+        COMPUTE[name] = f
+        return f
+    return deco
+
+
+def _verdict(ok: bool, good: Verdict) -> Verdict:
+    return good if ok else Verdict.DISCREPANT
+
+
+@computation("not_checkable")
+def _nc(r, inp, ctx):
+    return None, Verdict.NOT_CHECKABLE, r["notes"] or "inputs not reported"
+
+
+@computation("p_from_rounded_ci")
+def _p_rounded(r, inp, ctx):
+    est, lo, hi, d = inp["est"], inp["lo"], inp["hi"], int(inp["decimals"])
+    p_at = rp.ci_z_p(est, (hi - lo) / (2 * 1.959963984540054))["p"]
+    pmin, pmax = rp.p_range_from_rounded_ci(est, lo, hi, d)
+    ok = pmin <= r["value"] <= pmax
+    return p_at, _verdict(ok, Verdict.CONSISTENT), (
+        f"z-test p from the printed estimate and CI is {_g(p_at)}; the rounding of the printed numbers allows "
+        f"any p from {_g(pmin)} to {_g(pmax)}, which {'includes' if ok else 'excludes'} the reported {r['reported']}")
+
+
+@computation("p_from_md_se")
+def _p_md_se(r, inp, ctx):
+    z = rp.ci_z_p(inp["md"], inp["se"])
+    ok = matches(r["value"], r["decimals"], z["p"], r["prefix"])
+    return z["p"], _verdict(ok, Verdict.CONSISTENT), (
+        f"z = {inp['md']:g}/{inp['se']:g} = {z['stat']:.2f}, two-sided p = {_g(z['p'])}")
+
+
+@computation("p_from_md_ci")
+def _p_md_ci(r, inp, ctx):
+    se = (inp["hi"] - inp["lo"]) / (2 * 1.959963984540054)
+    z = rp.ci_z_p(inp["md"], se)
+    ok = matches(r["value"], r["decimals"], z["p"], r["prefix"])
+    t = rp.ci_z_p(inp["md"], (inp["hi"] - inp["lo"]) / (2 * rp.special.stdtrit(19, 0.975)), df=19)
+    return z["p"], _verdict(ok, Verdict.CONSISTENT), (
+        f"SE from the CI = {se:.3f}; z = {z['stat']:.2f}, p = {_g(z['p'])} (a paired t-test on 19 df would give {_g(t['p'])})")
+
+
+def _es_search(md, se, target, decimals, n_total_range):
+    hits = []
+    for total in n_total_range:
+        for n1 in range(max(2, total // 2 - 4), total // 2 + 5):
+            n2 = total - n1
+            if n2 < 2:
+                continue
+            c = rp.effect_size_candidates(md, se, [(n1, n2)], target, decimals).iloc[0]
+            if c["d_matches"]:
+                hits.append((n1, n2))
+    return hits
+
+
+@computation("es_from_md_se")
+def _es(r, inp, ctx):
+    sid, time = str(inp["row"]).split("|")
+    t = ctx.table("esketamine_madrs")
+    row = t[(t["study_id"] == sid) & (t["time"] == time)].iloc[0]
+    n1, n2, md, se = int(row["n_arm1"]), int(row["n_arm2"]), float(row["md"]), float(row["md_se"])
+    c = rp.effect_size_candidates(md, se, [(n1, n2), (34, 34)], r["value"], r["decimals"])
+    d_data, g_data = c["d"][0], c["g"][0]
+    ok = bool(c["d_matches"][0] or c["g_matches"][0])
+    rand = "d = {:.3f} with the 68 randomised split 34/34".format(c["d"][1])
+    if ok:
+        which = "Cohen's d" if c["d_matches"][0] else "Hedges' g"
+        return (d_data if c["d_matches"][0] else g_data), Verdict.REPRODUCED, (
+            f"{which} with SD = SE/√(1/{n1}+1/{n2}) (n analysed {n1}/{n2}, data/esketamine_madrs.csv) "
+            f"is {d_data if c['d_matches'][0] else g_data:.3f}; {rand}")
+    hits = _es_search(md, se, r["value"], r["decimals"], range(40, 81))
+    totals = sorted({a + b for a, b in hits})
+    hint = (f"it is reproduced only with {min(totals)}–{max(totals)} patients in all" if totals else
+            "no plausible sample size (40–80) reproduces it")
+    return d_data, Verdict.DISCREPANT, (
+        f"with the analysed n {n1}/{n2}, d = {d_data:.3f} and g = {g_data:.3f}; {rand}; {hint} "
+        f"(e.g. {hits[0][0]}/{hits[0][1]})" if hits else
+        f"with the analysed n {n1}/{n2}, d = {d_data:.3f} and g = {g_data:.3f}; {rand}; {hint}")
+
+
+@computation("pct_of_n")
+def _pct_n(r, inp, ctx):
+    c, n = int(inp["count"]), int(inp["n"])
+    v = 100 * c / n
+    ok = pct_matches(c, n, r["value"], r["decimals"])
+    return v, _verdict(ok, Verdict.CONSISTENT), f"{c}/{n} = {v:.1f}%"
+
+
+@computation("pct_of_row")
+def _pct_row(r, inp, ctx):
+    c, o, opct = int(inp["count"]), int(inp["other"]), float(inp["other_pct"])
+    n = c + o
+    v = 100 * c / n
+    ok = pct_matches(c, n, r["value"], r["decimals"])
+    if ok:
+        return v, Verdict.CONSISTENT, f"{c}/{n} = {v:.1f}%"
+    alt = [o2 for o2 in range(0, 1000) if c + o2 > 0 and pct_matches(c, c + o2, r["value"], r["decimals"])
+           and pct_matches(o2, c + o2, opct, r["decimals"])]
+    alt_c = [c2 for c2 in range(0, 1000) if c2 + o > 0 and pct_matches(c2, c2 + o, r["value"], r["decimals"])
+             and pct_matches(o, c2 + o, opct, r["decimals"])]
+    fix = []
+    if alt:
+        fix.append(f"with {alt[0]} instead of {o} in the other column, {c}/{c + alt[0]} = {100 * c / (c + alt[0]):.1f}% "
+                   f"and {alt[0]}/{c + alt[0]} = {100 * alt[0] / (c + alt[0]):.1f}% reproduce both percentages")
+    if alt_c:
+        fix.append(f"with {alt_c[0]} instead of {c}, both percentages are reproduced")
+    return v, Verdict.DISCREPANT, f"{c}/{n} = {v:.1f}%, not {r['reported']}; " + ("; ".join(fix) or
+                                                                                   "no single count reproduces both")
+
+
+@computation("pct_count_unique")
+def _pct_unique(r, inp, ctx):
+    n = int(inp["n"])
+    res = count_from_percentage(r["value"], n, r["decimals"])
+    if res.count is None:
+        return None, Verdict.DISCREPANT, f"no unique count out of {n} prints as {r['reported']} (candidates {list(res.candidates)})"
+    return 100 * res.count / n, Verdict.CONSISTENT, f"{res.count}/{n} = {100 * res.count / n:.2f}% (the only count that prints as {r['reported']})"
+
+
+@computation("conditional_or")
+def _cor(r, inp, ctx):
+    b_rep, c_rep, n = int(inp["n2o"]), int(inp["placebo"]), int(inp["n"])
+    cd = int(inp.get("ci_decimals", 2))
+    lo_rep, hi_rep = inp["lo"], inp["hi"]
+    # discordant pairs compatible with the reported counts: x patients had the event under both
+    options = [(b_rep - x, c_rep - x) for x in range(0, min(b_rep, c_rep) + 1)]
+    for b, c in options:
+        o = rp.conditional_or(b, c)
+        if math.isfinite(o["or"]) and matches(r["value"], r["decimals"], o["or"]) and \
+                matches(lo_rep, cd, o["ci_lower"]) and matches(hi_rep, cd, o["ci_upper"]):
+            return o["or"], Verdict.CONSISTENT, (
+                f"conditional (discordant-pair) OR {b}/{c} = {o['or']:.2f}, 95% CI {o['ci_lower']:.2f}–{o['ci_upper']:.2f}: "
+                f"the crossover's paired OR with {b} patients responding only on N2O and {c} only on placebo")
+    hits = rp.discordant_search(r["value"], lo_rep, hi_rep, n, (r["decimals"], cd, cd))
+    b0, c0 = options[0]
+    o0 = rp.conditional_or(b0, c0)
+    cc = rp.conditional_or(b0 + 0.5, c0 + 0.5)
+    return o0["or"], Verdict.DISCREPANT, (
+        f"the reported counts ({b_rep} vs {c_rep}) give discordant pairs {b0}/{c0}, a conditional OR of {_g(o0['or'])}; "
+        f"OR {r['reported']} with its CI is reproduced only by discordant pairs {', '.join(f'{b}/{c}' for b, c in hits) or 'none'}; "
+        f"adding 0.5 to each discordant count would give {cc['or']:.1f} ({cc['ci_lower']:.2f}–{cc['ci_upper']:.1f})")
+
+
+@computation("two_by_two_p")
+def _tbt(r, inp, ctx):
+    t = ctx.table("ketamine_escitalopram")
+    row = t[t["outcome"] == inp["outcome"]].iloc[0]
+    e1, n1, e2, n2 = int(row["event1_used"]), int(row["totaln_arm1"]), int(row["event2_used"]), int(row["totaln_arm2"])
+    res = rp.two_by_two_tests(e1, n1, e2, n2)
+    tests = [("Pearson χ² without continuity correction", res["pearson_p"]), ("Fisher's exact test", res["fisher_p"]),
+             ("Yates-corrected χ²", res["yates_p"])]
+    desc = "; ".join(f"{name} {_g(p)}" for name, p in tests)
+    for name, p in tests:
+        if matches(r["value"], r["decimals"], p, r["prefix"]):
+            return p, Verdict.REPRODUCED, f"{e1}/{n1} vs {e2}/{n2}: reproduced by {name} (p = {_g(p)}); {desc}"
+    return tests[0][1], Verdict.DISCREPANT, f"{e1}/{n1} vs {e2}/{n2}: no standard test gives {r['reported']}; {desc}"
+
+
+@computation("ratio_p_from_ci")
+def _rpc(r, inp, ctx):
+    o = rp.ratio_p_from_ci(inp["est"], inp["lo"], inp["hi"])
+    ok = matches(r["value"], r["decimals"], o["p"], r["prefix"])
+    return o["p"], _verdict(ok, Verdict.CONSISTENT), (
+        f"SE(log) from the CI = {o['se_log']:.3f}, z = {o['z']:.2f}, p = {_g(o['p'])}; CI centre on the log scale "
+        f"{o['centre']:.3f} vs reported {inp['est']:g}")
+
+
+@computation("p_from_t")
+def _pt(r, inp, ctx):
+    p = rp.p_from_t(inp["t"], inp["df"])
+    ok = matches(r["value"], r["decimals"], p, r["prefix"])
+    df_ok = "n" not in inp or int(inp["df"]) == 2 * int(inp["n"]) - 2
+    return p, _verdict(ok and df_ok, Verdict.CONSISTENT), (
+        f"t({int(inp['df'])}) = {inp['t']:g} gives two-sided p = {_g(p)}"
+        + (f"; df = 2·{int(inp['n'])} − 2 = {2 * int(inp['n']) - 2}" if "n" in inp else ""))
+
+
+@computation("p_from_f")
+def _pf(r, inp, ctx):
+    p = rp.p_from_f(inp["f"], inp["df1"], inp["df2"])
+    ok = matches(r["value"], r["decimals"], p, r["prefix"])
+    df_ok = "n" not in inp or int(inp["df2"]) == int(inp["groups"]) * int(inp["n"]) - int(inp["groups"])
+    return p, _verdict(ok and df_ok, Verdict.CONSISTENT), (
+        f"F({int(inp['df1'])}, {int(inp['df2'])}) = {inp['f']:g} gives p = {_g(p)}"
+        + (f"; df2 = {int(inp['groups'])}·{int(inp['n'])} − {int(inp['groups'])} = {int(inp['groups']) * int(inp['n']) - int(inp['groups'])}" if "n" in inp else ""))
+
+
+class _Context:
+    """Lazily loaded effect tables, shared by the computations of one ledger run."""
+
+    def __init__(self, directory=None):
+        self.directory = directory
+        self._t: dict = {}
+
+    def table(self, name):
+        if name not in self._t:
+            from .analyses import effect_table
+
+            self._t[name] = effect_table(name, self.directory)
+        return self._t[name]
+
+
+def ledger(directory=None, analysis: str | None = None) -> list[LedgerRow]:
+    """All ledger rows (optionally those of one analysis), re-computed now."""
+    from .data import load
+
+    df = load("reported", directory)
+    ctx = _Context(directory)
+    out = []
+    for rec in df.to_dict("records"):
+        rec = {k: (None if (isinstance(v, float) and math.isnan(v)) or v is None or str(v) == "<NA>" else v)
+               for k, v in rec.items()}
+        rec["decimals"] = int(rec["decimals"])
+        if analysis and rec["analysis"] != analysis:
+            continue
+        value, verdict, expl = COMPUTE[rec["computation"]](rec, _inputs(rec["inputs"]), ctx)
+        out.append(LedgerRow(rec["check_id"], rec["document"], rec["analysis"], rec["quote"], rec["quantity"],
+                             rec["reported"], None if value is None else float(value),
+                             "–" if value is None else _g(float(value)), verdict.value, expl))
+    return out
+
+
+def summary(rows: list[LedgerRow]) -> dict:
+    out = {v.value: 0 for v in Verdict}
+    for r in rows:
+        out[r.verdict] += 1
+    return out
+
+
+def main(json_out: bool = False, data_dir=None) -> int:
+    import json
+
+    from .data import DataError
+
+    try:
+        rows = ledger(data_dir)
+    except DataError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    unexplained = [r for r in rows if r.verdict == Verdict.DISCREPANT.value and not r.explanation.strip()]
+    if json_out:
+        json.dump({"summary": summary(rows), "rows": [asdict(r) for r in rows]}, sys.stdout, indent=2,
+                  ensure_ascii=False, allow_nan=False)
+        print()
+    else:
+        w = max(len(r.check_id) for r in rows)
+        for r in rows:
+            print(f"{r.check_id:{w}}  {r.reported:>12}  {r.computed_text:>10}  {r.verdict:13}  {r.explanation}")
+        print()
+        print("  ".join(f"{k}: {v}" for k, v in summary(rows).items()))
+    if unexplained:
+        print(f"glumeta ledger: {len(unexplained)} discrepant row(s) without an explanation", file=sys.stderr)
+        return 1
+    return 0
