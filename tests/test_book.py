@@ -70,3 +70,18 @@ def test_data_dictionary_lists_every_column(book):
     for res in pkg["resources"]:
         for f in res["schema"]["fields"]:
             assert f["name"] in text
+
+
+def test_ledger_page_and_chapter_rows(book):
+    from glumeta.ledger import ledger
+
+    html = (book / "_build" / "html" / "book" / "ledger.html").read_text(encoding="utf-8")
+    rows = ledger(book / "data")
+    assert html.count('data-verdict="') == len(rows)
+    for v in ("reproduced", "consistent", "discrepant", "not checkable"):
+        assert f'class="badge-{v.replace(" ", "-")}"' in html
+    assert 'id="ledger-doc"' in html and 'id="ledger-verdict"' in html
+    for slug, name in CHAPTERS.items():
+        mine = [r for r in rows if r.analysis == name]
+        assert mine
+        assert page(book, slug).count('data-verdict="') == len(mine)

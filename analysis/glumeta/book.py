@@ -15,7 +15,7 @@ from pathlib import Path
 from .analyses import analyze, effect_table
 from .data import data_version
 
-__all__ = ["Chapter", "fmt", "fmt_ci", "summary_table", "table"]
+__all__ = ["Chapter", "fmt", "fmt_ci", "ledger_html", "summary_table", "table"]
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -175,6 +175,12 @@ class Chapter:
             glue(f"{prefix}_{k}", _Text(v), display=False)
         return vals
 
+    def ledger(self):
+        """This chapter's rows of the reproducibility ledger."""
+        from IPython.display import HTML
+
+        return HTML(ledger_html(self.name))
+
     def robustness(self, aid: str = "overall"):
         """Estimator grid and leave-one-out for analysis *aid* (HTML tables)."""
         from IPython.display import HTML
@@ -190,6 +196,49 @@ class Chapter:
             loo = leave_one_out(rows["yi"], vi, labels=rows["label"], method=self.method, test=self.test)
             out += ["<p><b>Leave-one-out</b></p>", _html_frame(loo)]
         return HTML("".join(out))
+
+
+def _short_doc(doc: str) -> str:
+    """'004_49e5….txt' → 'seeds/004'; '../shared/sources/x.md' → 'sources/x.md'."""
+    if doc.endswith(".txt") and doc[:3].isdigit():
+        return f"seeds/{doc[:3]}"
+    return doc.replace("../shared/", "")
+
+
+def ledger_html(analysis: str | None = None, filters: bool = False) -> str:
+    """Ledger rows as an HTML table with verdict badges; with *filters*, selects for document and verdict."""
+    from .ledger import ledger, summary
+
+    rows = ledger(analysis=analysis)
+    counts = summary(rows)
+    head = ["check", "quantity", "reported", "re-computed", "verdict", "quote → how it was checked"]
+    body = []
+    for r in rows:
+        cls = "badge-" + r.verdict.replace(" ", "-")
+        body.append(
+            f'<tr data-document="{html.escape(r.document)}" data-verdict="{html.escape(r.verdict)}">'
+            f"<td><code>{html.escape(r.check_id)}</code><br><small>{html.escape(_short_doc(r.document))}</small></td>"
+            f"<td>{html.escape(r.quantity)}</td><td>{html.escape(r.reported)}</td><td>{html.escape(r.computed_text)}</td>"
+            f'<td><span class="{cls}">{html.escape(r.verdict)}</span></td>'
+            f"<td class='glumeta-wrap'><i>“{html.escape(r.quote)}”</i><br>{html.escape(r.explanation)}</td></tr>")
+    summ = " · ".join(f'<span class="badge-{k.replace(" ", "-")}">{html.escape(k)}</span> {v}' for k, v in counts.items())
+    controls = ""
+    if filters:
+        docs = sorted({r.document for r in rows})
+        opt = lambda vals: "".join(f'<option value="{html.escape(v)}">{html.escape(_short_doc(v))}</option>' for v in vals)  # noqa: E731
+        controls = (
+            '<p class="glumeta-ledger-filters">Document <select id="ledger-doc"><option value="">all</option>'
+            f'{opt(docs)}</select> Verdict <select id="ledger-verdict"><option value="">all</option>'
+            f'{opt([k for k in counts])}</select></p>'
+            "<script>(function(){function f(){var d=document.getElementById('ledger-doc').value,"
+            "v=document.getElementById('ledger-verdict').value;document.querySelectorAll('#ledger-table tbody tr')"
+            ".forEach(function(tr){tr.style.display=((!d||tr.dataset.document===d)&&(!v||tr.dataset.verdict===v))?'':'none';});}"
+            "document.getElementById('ledger-doc').addEventListener('change',f);"
+            "document.getElementById('ledger-verdict').addEventListener('change',f);})();</script>")
+    table_id = ' id="ledger-table"' if filters else ""
+    return (f'<p class="glumeta-ledger-summary">{summ}</p>{controls}<div class="glumeta-table">'
+            f'<table class="table"{table_id}><thead><tr>' + "".join(f"<th>{h}</th>" for h in head) +
+            f"</tr></thead><tbody>{''.join(body)}</tbody></table></div>")
 
 
 def summary_table(names=None):

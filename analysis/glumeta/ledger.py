@@ -279,7 +279,7 @@ def ledger(directory=None, analysis: str | None = None) -> list[LedgerRow]:
             continue
         value, verdict, expl = COMPUTE[rec["computation"]](rec, _inputs(rec["inputs"]), ctx)
         out.append(LedgerRow(rec["check_id"], rec["document"], rec["analysis"], rec["quote"], rec["quantity"],
-                             rec["reported"], None if value is None else float(value),
+                             rec["reported"], None if value is None or not math.isfinite(value) else float(value),
                              "–" if value is None else _g(float(value)), verdict.value, expl))
     return out
 
