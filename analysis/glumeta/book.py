@@ -129,9 +129,14 @@ class Chapter:
                favours=("Favours arm 1", "Favours arm 2"), xlabel=None, title=None, sort="entered",
                show_pending: bool = True):
         """Draw, display and save a forest plot; writes SVG/PDF/PNG under ``_build/figures``."""
+        from IPython.display import Markdown
+
         from .forest import forest_from_analysis, save_figure
 
-        a = self.by_id[aid]
+        a = self.by_id.get(aid)
+        if a is None:
+            self.last_figure_paths = {}
+            return Markdown(f"*No complete rows for this analysis (`{aid}`) in `data/{self.name}.csv`: nothing to plot.*")
         fig = forest_from_analysis(self.rows_of(aid), a, self.name, group_by=group_by, analyses=self.analyses,
                                    pending=self.pending() if show_pending else None, favours=favours,
                                    xlabel=xlabel, title=title, sort=sort)
@@ -159,7 +164,12 @@ class Chapter:
         """
         from myst_nb import glue
 
-        a = self.by_id[aid]
+        a = self.by_id.get(aid)
+        if a is None:  # e.g. every row of that outcome removed from the data
+            vals = {k: "n/a" for k in ("est", "ci", "k", "p", "i2", "tau2", "pi", "pending")}
+            for k, v in vals.items():
+                glue(f"{prefix}_{k}", _Text(v), display=False)
+            return vals
         ratio = a["measure"] in ("RR", "OR")
         est = a["estimate_exp"] if ratio else a["estimate"]
         lo = a["ci_lower_exp"] if ratio else a["ci_lower"]
@@ -171,6 +181,17 @@ class Chapter:
                   fmt_ci(a["pi_lower_exp"], a["pi_upper_exp"], nd),
             "pending": str(a["pending"]),
         }
+        for k, v in vals.items():
+            glue(f"{prefix}_{k}", _Text(v), display=False)
+        return vals
+
+    def glue_subgroup_test(self, column: str, prefix: str):
+        """Glue ``<prefix>_q``, ``_df``, ``_p`` of the between-subgroup test (``n/a`` with one subgroup)."""
+        from myst_nb import glue
+
+        t = self.by_id.get(f"subgroups:{column}")
+        vals = ({"q": fmt(t["q_between"]), "df": str(t["df"]), "p": fmt(t["p"], 2)} if t else
+                {"q": "n/a", "df": "n/a", "p": "n/a"})
         for k, v in vals.items():
             glue(f"{prefix}_{k}", _Text(v), display=False)
         return vals
@@ -188,6 +209,8 @@ class Chapter:
         from .analyses import split_shared_control
         from .sensitivity import estimator_grid, leave_one_out
 
+        if aid not in self.by_id:
+            return HTML(f"<p><i>No complete rows for {html.escape(aid)}.</i></p>")
         rows = self.rows_of(aid)
         vi, _ = split_shared_control(rows)
         grid = estimator_grid(rows["yi"], vi)

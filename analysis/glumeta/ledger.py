@@ -121,7 +121,10 @@ def _es_search(md, se, target, decimals, n_total_range):
 def _es(r, inp, ctx):
     sid, time = str(inp["row"]).split("|")
     t = ctx.table("esketamine_madrs")
-    row = t[(t["study_id"] == sid) & (t["time"] == time)].iloc[0]
+    sel = t[(t["study_id"] == sid) & (t["time"] == time) & (t["status"] == "complete")]
+    if sel.empty:
+        return None, Verdict.NOT_CHECKABLE, f"its input row ({sid}, {time}) is not in data/esketamine_madrs.csv"
+    row = sel.iloc[0]
     n1, n2, md, se = int(row["n_arm1"]), int(row["n_arm2"]), float(row["md"]), float(row["md_se"])
     c = rp.effect_size_candidates(md, se, [(n1, n2), (34, 34)], r["value"], r["decimals"])
     d_data, g_data = c["d"][0], c["g"][0]
@@ -208,7 +211,10 @@ def _cor(r, inp, ctx):
 @computation("two_by_two_p")
 def _tbt(r, inp, ctx):
     t = ctx.table("ketamine_escitalopram")
-    row = t[t["outcome"] == inp["outcome"]].iloc[0]
+    sel = t[(t["outcome"] == inp["outcome"]) & (t["status"] == "complete")]
+    if sel.empty:
+        return None, Verdict.NOT_CHECKABLE, f"its input row ({inp['outcome']}) is not in data/ketamine_escitalopram.csv"
+    row = sel.iloc[0]
     e1, n1, e2, n2 = int(row["event1_used"]), int(row["totaln_arm1"]), int(row["event2_used"]), int(row["totaln_arm2"])
     res = rp.two_by_two_tests(e1, n1, e2, n2)
     tests = [("Pearson χ² without continuity correction", res["pearson_p"]), ("Fisher's exact test", res["fisher_p"]),
