@@ -143,7 +143,7 @@ class Chapter:
         name = fig_name or f"forest-{aid.replace(':', '-').replace(' ', '_')}"
         self.last_figure_paths = save_figure(fig, self.slug, name)
         self.last_figure = fig
-        return _FigureHTML(fig, _alt_text(a))
+        return _FigureHTML(fig, _alt_text(a), self.last_figure_paths.get("png"))
 
     def downloads(self):
         """Links to the last figure's SVG, PDF and PNG and to the data file."""
@@ -298,16 +298,19 @@ def _alt_text(a: dict) -> str:
 class _FigureHTML:
     """A figure shown as an embedded PNG with alt text (the pooled result in words)."""
 
-    def __init__(self, fig, alt: str):
+    def __init__(self, fig, alt: str, png_path=None):
         import base64
         import io
 
         import matplotlib.pyplot as plt
 
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=130, bbox_inches="tight", metadata={"Software": None})
+        if png_path is not None:  # reuse the PNG already written for download
+            self.png = Path(png_path).read_bytes()
+        else:
+            buf = io.BytesIO()
+            fig.savefig(buf, format="png", dpi=150, bbox_inches="tight", metadata={"Software": None})
+            self.png = buf.getvalue()
         plt.close(fig)
-        self.png = buf.getvalue()
         self.alt = alt
         self._b64 = base64.b64encode(self.png).decode()
 

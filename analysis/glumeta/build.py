@@ -10,15 +10,13 @@ chapter, so exactly the chapters whose sources or inputs changed are re-read and
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def build(all_: bool = False, data_dir=None, root: Path | None = None) -> int:
+def build(all_: bool = False, data_dir=None, root: Path | None = None, jobs: int | None = None) -> int:
     from .data import TABLES, check
     from .data import data_dir as _dd
 
@@ -31,10 +29,31 @@ def build(all_: bool = False, data_dir=None, root: Path | None = None) -> int:
     if errors:
         print(f"glumeta build: stopped: {len(errors)} data error(s); no chapter was run", file=sys.stderr)
         return 1
-    env = dict(os.environ, GLUMETA_DATA_DIR=str(d), GLUMETA_BUILD_DIR=str(root / "_build"))
-    jb = shutil.which("jupyter-book", path=str(Path(sys.executable).parent)) or "jupyter-book"
-    cmd = [jb, "build", str(root), "--builder", "html", "-W", "--keep-going"]
-    if all_:
-        cmd.append("--all")
-    print("glumeta build:", " ".join(cmd), flush=True)
-    return subprocess.call(cmd, env=env, cwd=root)
+    os.environ["GLUMETA_DATA_DIR"] = str(d)
+    os.environ["GLUMETA_BUILD_DIR"] = str(root / "_build")
+    return run_sphinx(root, all_=all_, jobs=jobs)
+
+
+def run_sphinx(root: Path, all_: bool = False, jobs: int | None = None) -> int:
+    """Jupyter Book 1's own build (``jupyter_book.sphinx.build_sphinx``, as its CLI calls it),
+    with warnings as errors, ``--keep-going``, and *jobs* parallel readers so that chapters
+    execute on all cores (the JB1 CLI has no ``-j``)."""
+    from jupyter_book.sphinx import build_sphinx
+
+    jobs = jobs or min(os.cpu_count() or 1, 4)
+    toc = root / "_toc.yml"
+    print(f"glumeta build: {root} ({jobs} parallel reader(s){', all pages' if all_ else ''})", flush=True)
+    result = build_sphinx(
+        root, root / "_build" / "html",
+        use_external_toc=True, noconfig=True, path_config=str(root / "_config.yml"),
+        confoverrides={"external_toc_path": toc.as_posix(), "latex_individualpages": False},
+        builder="html", warningiserror=True, keep_going=True, freshenv=all_, jobs=jobs,
+    )
+    if isinstance(result, Exception):
+        print(f"glumeta build: failed: {result}", file=sys.stderr)
+        return 1
+    if result:
+        print("glumeta build: failed (see the warnings above; warnings are errors)", file=sys.stderr)
+        return 1
+    print(f"glumeta build: open file://{root / '_build' / 'html' / 'index.html'}")
+    return 0

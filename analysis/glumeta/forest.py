@@ -397,6 +397,6 @@ def save_figure(fig, chapter: str, name: str, root: Path | None = None, formats=
         for ext in formats:
             p = out / f"{name}.{ext}"
             meta = {"svg": {"Date": None}, "pdf": {"CreationDate": None, "ModDate": None}}.get(ext)
-            fig.savefig(p, dpi=200 if ext == "png" else None, metadata=meta, bbox_inches="tight")
+            fig.savefig(p, dpi=150 if ext == "png" else None, metadata=meta, bbox_inches="tight")
             paths[ext] = p
     return paths

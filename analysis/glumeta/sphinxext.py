@@ -137,7 +137,36 @@ def _publish(app, exception):
             shutil.copyfile(p, out / "data" / p.name)
 
 
+def _declare_parallel_safe(app):
+    for name in ("sphinx_multitoc_numbering", "sphinx_jupyterbook_latex"):
+        ext = app.extensions.get(name)
+        if ext is not None and ext.parallel_read_safe is None:
+            ext.parallel_read_safe = True
+    # Sphinx reads in parallel only when more than 5 documents changed
+    # (Builder.read, Sphinx 7.x). After a CSV edit typically 2-3 pages re-execute
+    # (the chapter, the summary, the ledger); each is a notebook run of seconds, so
+    # reading them in parallel is worth the fork. Falls back to Sphinx's own serial
+    # read wherever the private hook is absent.
+    b = app.builder
+    serial = getattr(b, "_read_serial", None)
+    par = getattr(b, "_read_parallel", None)
+    if app.parallel > 1 and serial is not None and par is not None:
+        def _read(docnames):
+            if len(docnames) > 1 and app.is_parallel_allowed("read"):
+                return par(docnames, nproc=min(app.parallel, len(docnames)))
+            return serial(docnames)
+        b._read_serial = _read
+
+
 def setup(app):
+    # Jupyter Book 1 always loads two extensions that do not declare parallel safety,
+    # so Sphinx falls back to serial reading (and serial notebook execution):
+    # * sphinx_multitoc_numbering renumbers sections across toctrees when the env is
+    #   assembled, in the main process, and keeps no per-document state while reading;
+    # * sphinx_jupyterbook_latex's read-time transforms only annotate the current
+    #   document's own doctree (toctree wrappers); the rest acts on LaTeX builders.
+    # Neither shares state between documents while reading, so parallel reading is safe.
+    app.connect("builder-inited", _declare_parallel_safe)
     app.connect("build-finished", _publish)
     app.connect("source-read", _source_read)
     app.connect("env-get-outdated", _outdated)
