@@ -110,19 +110,19 @@ class Chapter:
                     f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>")
 
     def gaps(self):
-        """Markdown list of pending rows (data gaps), each with its source."""
-        from IPython.display import Markdown
+        """List of pending rows (data gaps) with their sources, as escaped HTML
+        (a label is shown as text, never interpreted as Markdown or HTML)."""
+        from IPython.display import HTML
 
         p = self.pending()
         if p.empty:
-            return Markdown("No data gaps: every row is complete.")
+            return HTML("<p>No data gaps: every row is complete.</p>")
         items = []
         for _, r in p.iterrows():
-            src = _safe_url(r["source"])
-            label = r["label"].replace("[", "\\[").replace("]", "\\]").replace("*", "\\*").replace("_", "\\_")
-            link = f"[source]({src})" if src else html.escape(str(r["source"]))
-            items.append(f"- {label} — {link}")
-        return Markdown("\n".join(items))
+            url = _safe_url(r["source"])
+            src = (f'<a href="{html.escape(url)}">source</a>' if url else html.escape(str(r["source"])))
+            items.append(f"<li>{html.escape(str(r['label']))} — {src}</li>")
+        return HTML(f'<ul class="glumeta-gaps">{"".join(items)}</ul>')
 
     # ---------------------------------------------------------------- figures
     def forest(self, aid: str = "overall", *, group_by: str | None = None, fig_name: str | None = None,
@@ -154,7 +154,19 @@ class Chapter:
         paths = getattr(self, "last_figure_paths", {})
         links = [f'<a href="../figures/{self.slug}/{p.name}" download>{ext.upper()}</a>' for ext, p in paths.items()]
         links.append(f'<a href="../data/{self.name}.csv" download>data (CSV)</a>')
+        res = self.export_results()
+        links.append(f'<a href="../figures/{self.slug}/{res.name}" download>results (CSV)</a>')
         return HTML('<p class="glumeta-downloads">Download: ' + " · ".join(links) + "</p>")
+
+    def export_results(self):
+        """Write the study-level effect sizes to ``_build/figures/<slug>/<name>-results.csv``
+        (formula-injection safe, see :func:`glumeta.export.to_safe_csv`)."""
+        from .export import results_frame, to_safe_csv
+        from .forest import save_dir
+
+        path = save_dir(self.slug) / f"{self.name}-results.csv"
+        to_safe_csv(results_frame(self.table), path)
+        return path
 
     # ---------------------------------------------------------------- numbers
     def glue_analysis(self, aid: str, prefix: str, nd: int = 2):
@@ -207,6 +219,7 @@ class Chapter:
         from IPython.display import HTML
 
         from .analyses import split_shared_control
+        from .forest import save_figure
         from .sensitivity import estimator_grid, leave_one_out
 
         if aid not in self.by_id:
@@ -216,8 +229,22 @@ class Chapter:
         grid = estimator_grid(rows["yi"], vi)
         out = ["<p><b>Estimator grid</b> (τ² estimator × test)</p>", _html_frame(grid)]
         if len(rows) > 2:
+            from .figures import estimate_path_plot, funnel_plot
+            from .sensitivity import cumulative
+
+            a = self.by_id[aid]
             loo = leave_one_out(rows["yi"], vi, labels=rows["label"], method=self.method, test=self.test)
+            cum = cumulative(rows["yi"], vi, rows["year"], labels=rows["label"], method=self.method, test=self.test)
             out += ["<p><b>Leave-one-out</b></p>", _html_frame(loo)]
+            figs = [("funnel", funnel_plot(rows["yi"], vi, a["estimate"], a["measure"], "Funnel plot"),
+                     "Funnel plot: each comparison's effect against its standard error, with the pseudo 95% region and Egger's line."),
+                    ("leave-one-out", estimate_path_plot(loo, "omitted", a["measure"], a, "Leave one out (omitted)"),
+                     "Pooled estimate with each comparison left out in turn."),
+                    ("cumulative", estimate_path_plot(cum, "added", a["measure"], a, "Cumulative by year (added)"),
+                     "Cumulative pooled estimate as comparisons are added in order of publication.")]
+            for name, fig, alt in figs:
+                paths = save_figure(fig, self.slug, f"{name}-{aid.replace(':', '-').replace(' ', '_')}", formats=("svg", "png"))
+                out.append(_FigureHTML(fig, alt, paths["png"])._repr_html_())
         return HTML("".join(out))
 
 

@@ -50,6 +50,13 @@ def _cmd_analyze(args) -> int:
         json.dump({"dataset": args.name, "analyses": res}, sys.stdout, indent=2, allow_nan=False)
         print()
         return 0
+    if args.csv:
+        from .analyses import effect_table
+        from .export import results_frame, to_safe_csv
+
+        to_safe_csv(results_frame(effect_table(args.name, args.data_dir)), args.csv)
+        print(f"wrote {args.csv}")
+        return 0
     print(f"{args.name}: method {args.method}, test {args.test}")
     head = f"{'id':34} {'k':>3} {'measure':>7} {'estimate':>9} {'95% CI':>20} {'p':>9} {'tau2':>8} {'I2 %':>6} {'pend':>4}"
     print(head)
@@ -98,6 +105,7 @@ def main(argv=None) -> int:
     a.add_argument("--method", default="REML", choices=["REML", "DL", "PM", "ML", "FE"])
     a.add_argument("--test", default="z", choices=["z", "knha"])
     a.add_argument("--json", action="store_true", help="machine-readable output")
+    a.add_argument("--csv", metavar="FILE", help="write study-level results to FILE (spreadsheet-safe CSV)")
     data_opt(a)
     a.set_defaults(func=_cmd_analyze)
 

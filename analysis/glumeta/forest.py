@@ -8,9 +8,13 @@ bar, a heterogeneity line and the test of the overall effect. Subgroups get a
 header, their own diamond and the between-subgroup test. Pending rows are listed
 without a marker, so data gaps stay visible.
 
-Drawn with matplotlib, styled with seaborn's ``ticks`` theme and its
-colour-blind-safe palette. Output is deterministic: fixed ``svg.hashsalt`` and no
-timestamps in SVG/PDF metadata.
+Drawn with matplotlib, styled with seaborn's ``ticks`` theme and its colour-blind-safe
+palette. The forest plot takes them from the copies of seaborn's style sheets that
+matplotlib ships (``seaborn-v0_8-ticks``, ``seaborn-v0_8-colorblind``): ``import seaborn``
+costs about a second per notebook (it loads scipy.stats), a large share of an
+add-a-row rebuild, for two style settings. seaborn itself draws the synthesis
+chapter's by-drug figure. Output is deterministic: fixed
+``svg.hashsalt`` and no timestamps in SVG/PDF metadata.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ import numpy as np
 __all__ = ["ForestRow", "ForestGroup", "forest", "forest_from_analysis", "save_figure", "fmt_p"]
 
 RATIO = {"RR", "OR", "HR"}
+#: seaborn's "ticks" theme and "colorblind" palette, as shipped with matplotlib.
+SEABORN_STYLE = ["seaborn-v0_8-ticks", "seaborn-v0_8-colorblind"]
 MAX_LABEL = 34
 
 
@@ -118,13 +124,13 @@ def forest(groups: list[ForestGroup], *, measure: str, left_headers: Sequence[st
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
-    import seaborn as sns
     from matplotlib.transforms import blended_transform_factory
 
     ratio = measure in RATIO
     tr = (lambda v: math.exp(v)) if ratio else (lambda v: v)
-    pal = sns.color_palette("colorblind")
-    c_study, c_pool, c_pi = "#222222", pal[0], pal[3]
+    with plt.style.context(SEABORN_STYLE):
+        pal = plt.rcParams["axes.prop_cycle"].by_key()["color"]  # seaborn "colorblind"
+    c_study, c_pool, c_pi = "#222222", pal[0], pal[2]
 
     # ---- layout: list of (kind, payload) from top to bottom
     lines: list[tuple[str, object]] = []
@@ -163,8 +169,8 @@ def forest(groups: list[ForestGroup], *, measure: str, left_headers: Sequence[st
     w_cols = sum(w for _, w, _ in specs)
     width = 0.1 + w_label + w_cols + gap + w_plot + gap + w_est + w_wt + 0.1
     height = 1.25 + 0.26 * (n + 2)
-    with sns.axes_style("ticks"), plt.rc_context({"svg.hashsalt": "glumeta", "font.size": 9,
-                                                  "font.family": "DejaVu Sans", "axes.linewidth": 0.8}):
+    with plt.style.context(SEABORN_STYLE), plt.rc_context({"svg.hashsalt": "glumeta", "font.size": 9,
+                                                           "font.family": "DejaVu Sans", "axes.linewidth": 0.8}):
         fig = plt.figure(figsize=(width, height))
         x_plot = 0.1 + w_label + w_cols + gap
         bottom_in, top_in = 0.85, 0.35 + (0.3 if title else 0.0)
@@ -254,7 +260,7 @@ def forest(groups: list[ForestGroup], *, measure: str, left_headers: Sequence[st
                 ax.text(x_label + (0.0 if is_main else indent), y, lab,
                         fontweight="bold" if is_main else None, **kw)
                 _diamond(ax, a["estimate"], a["ci_lower"], a["ci_upper"], y, 0.32,
-                         c_pool if is_main else pal[2], tr)
+                         c_pool if is_main else pal[1], tr)
                 ax.text(x_est, y, f"{_num(tr(a['estimate']))} [{_num(tr(a['ci_lower']))}, "
                         f"{_num(tr(a['ci_upper']))}]", fontweight="bold" if is_main else None, **kw)
                 if is_main:
@@ -373,6 +379,20 @@ def forest_from_analysis(table, analysis: dict, name: str, *, group_by: str | No
                   left_headers=LEFT_HEADERS.get(name, ()), favours=favours, xlabel=xlabel, sort=sort, title=title)
 
 
+def save_dir(chapter: str, root: Path | None = None) -> Path:
+    """``<_build>/figures/<chapter>``, created: ``<root>/_build``, else ``$GLUMETA_BUILD_DIR``
+    (set by ``glumeta build`` to the book being built), else the repository's ``_build``."""
+    import os
+
+    if root is not None:
+        build = Path(root) / "_build"
+    else:
+        build = Path(os.environ.get("GLUMETA_BUILD_DIR") or Path(__file__).resolve().parents[2] / "_build")
+    out = build / "figures" / chapter
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
 def save_figure(fig, chapter: str, name: str, root: Path | None = None, formats=("svg", "pdf", "png")) -> dict:
     """Write *fig* to ``_build/figures/<chapter>/<name>.{svg,pdf,png}``; returns the paths.
 
@@ -384,19 +404,13 @@ def save_figure(fig, chapter: str, name: str, root: Path | None = None, formats=
     """
     import matplotlib.pyplot as plt
 
-    import os
-
-    if root is not None:
-        build = Path(root) / "_build"
-    else:
-        build = Path(os.environ.get("GLUMETA_BUILD_DIR") or Path(__file__).resolve().parents[2] / "_build")
-    out = build / "figures" / chapter
-    out.mkdir(parents=True, exist_ok=True)
+    out = save_dir(chapter, root)
     paths = {}
     with plt.rc_context({"svg.hashsalt": "glumeta", "svg.fonttype": "path"}):
         for ext in formats:
             p = out / f"{name}.{ext}"
             meta = {"svg": {"Date": None}, "pdf": {"CreationDate": None, "ModDate": None}}.get(ext)
-            fig.savefig(p, dpi=150 if ext == "png" else None, metadata=meta, bbox_inches="tight")
+            # no bbox_inches="tight": the layout has explicit margins, and cropping costs an extra draw
+            fig.savefig(p, dpi=150 if ext == "png" else None, metadata=meta)
             paths[ext] = p
     return paths

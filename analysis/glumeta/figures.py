@@ -1,0 +1,65 @@
+"""Sensitivity figures: funnel plot with Egger's line, leave-one-out and cumulative plots.
+
+Matplotlib with seaborn's ``ticks``/``colorblind`` style sheets (see
+:mod:`glumeta.forest` on why the style sheets rather than ``import seaborn``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .forest import SEABORN_STYLE
+from .sensitivity import egger, funnel_data
+
+__all__ = ["funnel_plot", "estimate_path_plot"]
+
+
+def funnel_plot(yi, vi, estimate: float, measure: str, title: str | None = None):
+    """Funnel plot: effect size against its SE (SE axis inverted), the pseudo 95% confidence
+    region ``estimate ± 1.96·SE`` (Sterne & Egger 2001) and, with k ≥ 3, Egger's regression
+    line (Egger et al. 1997) drawn on the same axes."""
+    import matplotlib.pyplot as plt
+
+    f = funnel_data(yi, vi, estimate)
+    with plt.style.context(SEABORN_STYLE), plt.rc_context({"svg.hashsalt": "glumeta", "font.size": 9}):
+        fig, ax = plt.subplots(figsize=(5.2, 4.0))
+        ax.fill_betweenx(f["se_grid"], f["lower"], f["upper"], color="#dddddd", zorder=0,
+                         label="pseudo 95% confidence region")
+        ax.axvline(estimate, color="#555555", lw=0.8)
+        ax.scatter(f["yi"], f["sei"], color="#222222", s=22, zorder=3, label="studies")
+        if len(f["yi"]) >= 3:
+            e = egger(yi, vi)
+            # Egger: y/se = b0 + b1/se  <=>  y = b1 + b0·se (the regression of y on se with weights 1/v)
+            se = f["se_grid"]
+            ax.plot(e["intercept"] + e["slope"] * se, se, color="#D55E00", lw=1.2,
+                    label=f"Egger's test p = {e['p']:.2f}")
+        ax.set_ylim(f["se_grid"].max(), 0)
+        ax.set_xlabel(measure)
+        ax.set_ylabel("Standard error")
+        if title:
+            ax.set_title(title, fontsize=9.5, loc="left")
+        fig.legend(*ax.get_legend_handles_labels(), frameon=False, fontsize=7.5, loc="lower center", ncol=3)
+        fig.tight_layout(rect=(0, 0.07, 1, 1))
+    return fig
+
+
+def estimate_path_plot(frame, label_col: str, measure: str, pooled: dict, title: str):
+    """Leave-one-out or cumulative estimates with 95% CIs, one row each, and the full pooled
+    estimate as a reference line (metafor ``forest(leave1out(...))`` / ``forest(cumul(...))``)."""
+    import matplotlib.pyplot as plt
+
+    k = len(frame)
+    with plt.style.context(SEABORN_STYLE), plt.rc_context({"svg.hashsalt": "glumeta", "font.size": 8.5}):
+        fig, ax = plt.subplots(figsize=(7.6, 1.2 + 0.28 * k))
+        y = np.arange(k)
+        ax.errorbar(frame["estimate"], y, xerr=[frame["estimate"] - frame["ci_lower"], frame["ci_upper"] - frame["estimate"]],
+                    fmt="s", color="#222222", ms=4, lw=0.9, capsize=0)
+        ax.axvline(pooled["estimate"], color="#0072B2", lw=1, ls="--", label="all studies")
+        ax.axvline(0, color="#555555", lw=0.8)
+        ax.set_yticks(y, [str(v) if len(str(v)) <= 40 else str(v)[:39] + "…" for v in frame[label_col]])
+        ax.invert_yaxis()
+        ax.set_xlabel(measure)
+        ax.set_title(title, fontsize=9.5, loc="left")
+        fig.legend(*ax.get_legend_handles_labels(), frameon=False, fontsize=7.5, loc="lower right")
+        fig.tight_layout(rect=(0, 0.04, 1, 1))
+    return fig
