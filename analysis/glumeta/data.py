@@ -436,7 +436,7 @@ def _cross_field(table: Table, shown: str) -> None:
             if sc and row.get("n_arm2") is not None:
                 groups.setdefault((sc, row["time"]), []).append((row["n_arm2"], line, row["study_id"]))
         for (sc, t), members in groups.items():
-            studies = {m[2] for m in members}
+            studies = {m[2] for m in members if m[2]}  # a missing study_id is reported elsewhere
             if len(studies) > 1:
                 err(members[0][1], "shared_control", sc,
                     f"shared control key is used by several studies ({', '.join(sorted(studies))}); keys must be per trial")
