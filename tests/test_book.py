@@ -12,11 +12,8 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def book(tmp_path_factory):
-    b = copy_book(tmp_path_factory.mktemp("book"))
-    r = build(b)
-    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    return b
+def book(built_book):
+    return built_book
 
 
 def test_every_page_built(book):
@@ -85,3 +82,36 @@ def test_ledger_page_and_chapter_rows(book):
         mine = [r for r in rows if r.analysis == name]
         assert mine
         assert page(book, slug).count('data-verdict="') == len(mine)
+
+
+def test_hostile_label_is_text_not_markup(book):
+    """A study label with <script>, &, quotes and MyST/Markdown syntax is shown as text."""
+    from conftest import HOSTILE_LABEL
+
+    html = page(book, "blood_glutamate")
+    assert "<script>alert" not in html
+    assert 'href="javascript:' not in html
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &quot;Pan&quot;" in html
+    assert "{glue:text}`esk_est`" in text_of(html)  # MyST syntax left as literal text
+    assert "**bold**" in text_of(html)
+    assert HOSTILE_LABEL in text_of(html)
+
+
+def test_two_builds_give_identical_numbers_and_svgs(book, tmp_path):
+    """A second, independent build of the same data: same glued numbers, byte-identical SVGs."""
+    import json
+    import shutil
+
+    b2 = copy_book(tmp_path / "again")
+    shutil.copy(book / "data" / "blood_glutamate.csv", b2 / "data" / "blood_glutamate.csv")
+    r = build(b2)
+    assert r.returncode == 0, r.stderr[-2000:]
+    for glue in sorted((book / "_build" / "jupyter_execute" / "book").glob("*.glue.json")):
+        other = b2 / "_build" / "jupyter_execute" / "book" / glue.name
+        strip = lambda d: {k: v["data"] for k, v in d.items()}  # noqa: E731
+        assert strip(json.loads(glue.read_text())) == strip(json.loads(other.read_text())), glue.name
+    svgs = sorted((book / "_build" / "figures").rglob("*.svg"))
+    assert len(svgs) >= 8
+    for svg in svgs:
+        twin = b2 / "_build" / "figures" / svg.relative_to(book / "_build" / "figures")
+        assert svg.read_bytes() == twin.read_bytes(), svg.name

@@ -1,0 +1,46 @@
+"""Each chapter runs as a Jupyter notebook (jupytext + nbclient) from another working
+directory and produces the same glued values as the book build."""
+
+import json
+import os
+from pathlib import Path
+
+import jupytext
+import nbclient
+import pytest
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = ["intro", "blood_glutamate", "esketamine", "nitrous_oxide", "ketamine_escitalopram", "ledger", "data_dictionary"]
+
+
+def glued(nb) -> dict:
+    out = {}
+    for cell in nb.cells:
+        for o in cell.get("outputs", []):
+            meta = o.get("metadata", {}).get("scrapbook")
+            if meta:  # outside the book the payload carries papermill's mime prefix
+                data = o["data"]
+                out[meta["name"]] = data.get("text/plain", data.get(meta.get("mime_prefix", "") + "text/plain"))
+    return out
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_chapter_runs_in_jupyter(built_book, tmp_path, monkeypatch, page):
+    elsewhere = tmp_path / "somewhere" / "else"
+    elsewhere.mkdir(parents=True)
+    monkeypatch.chdir(elsewhere)
+    monkeypatch.setenv("GLUMETA_DATA_DIR", str(built_book / "data"))
+    monkeypatch.setenv("GLUMETA_BUILD_DIR", str(tmp_path / "_build"))
+    monkeypatch.delenv("GLUMETA_DECLARED", raising=False)
+    nb = jupytext.read(built_book / "book" / f"{page}.md")
+    nbclient.NotebookClient(nb, kernel_name="python3", timeout=300,
+                            resources={"metadata": {"path": str(elsewhere)}}).execute()
+    for cell in nb.cells:
+        for o in cell.get("outputs", []):
+            assert o.get("output_type") != "error", o
+            assert o.get("name") != "stderr", o.get("text")
+    mine = glued(nb)
+    ref = built_book / "_build" / "jupyter_execute" / "book" / f"{page}.glue.json"
+    book_values = {k: v["data"].get("text/plain") for k, v in json.loads(ref.read_text()).items()} if ref.exists() else {}
+    assert mine == book_values
