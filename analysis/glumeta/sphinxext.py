@@ -158,7 +158,39 @@ def _declare_parallel_safe(app):
         b._read_serial = _read
 
 
+def _config_inited(app, config):
+    # JB1 leaves pydata-sphinx-theme's default_mode empty, which the theme's script
+    # reports as a console error ("Got invalid theme mode").
+    ctx = dict(config.html_context or {})
+    ctx.setdefault("default_mode", "auto")  # pydata-sphinx-theme reads it from html_context
+    config.html_context = ctx
+
+
+def _page_context(app, pagename, templatename, context, doctree):
+    """Clean the page's scripts so that it loads with an empty console and offline.
+
+    * JB1 injects sphinx-thebe's configuration script twice; the second ``const``
+      declaration is a JavaScript error. Identical scripts are kept once.
+    * MathJax comes from a CDN; the book states its formulas in Unicode (no TeX math),
+      so the script would be the page's only external request. It is dropped.
+    """
+    scripts = context.get("script_files")
+    if not scripts:
+        return
+    seen, out = set(), []
+    for js in scripts:
+        name = str(getattr(js, "filename", js) or "")
+        key = (name, str(getattr(js, "attributes", {}).get("body", "")))
+        if key in seen or "mathjax" in name.lower():
+            continue
+        seen.add(key)
+        out.append(js)
+    context["script_files"] = out
+
+
 def setup(app):
+    app.connect("config-inited", _config_inited)
+    app.connect("html-page-context", _page_context, priority=900)
     # Jupyter Book 1 always loads two extensions that do not declare parallel safety,
     # so Sphinx falls back to serial reading (and serial notebook execution):
     # * sphinx_multitoc_numbering renumbers sections across toctrees when the env is

@@ -1,0 +1,106 @@
+"""The rendered book in a real browser: Debian's Chromium driven by Playwright
+(never a downloaded browser), pages served on 127.0.0.1. Screenshots of every chapter
+are saved to _build/screenshots/ (a CI artefact)."""
+
+import functools
+import http.server
+import os
+import re
+import shutil
+import threading
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from bookutil import CHAPTERS, analyze
+from glumeta.book import fmt
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+PAGES = ["intro", *CHAPTERS, "ledger", "methods", "data_dictionary", "add_a_trial", "environment"]
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def site(built_book):
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail("chromium not installed: .ci/run must install the Debian package 'chromium'")
+        pytest.skip("chromium not installed")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(built_book / "_build" / "html"))
+    handler.log_message = lambda *a, **k: None
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    yield f"http://127.0.0.1:{srv.server_address[1]}", built_book
+    srv.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser(site):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.mark.parametrize("slug", PAGES)
+def test_page_in_browser(site, browser, slug):
+    base, book = site
+    page = browser.new_page(viewport={"width": 1300, "height": 900})
+    errors = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    resp = page.goto(f"{base}/book/{slug}.html", wait_until="load")
+    assert resp.ok
+    assert errors == [], errors
+    imgs = page.eval_on_selector_all("img", "els => els.map(e => [e.alt, e.complete, e.naturalWidth])")
+    assert all(complete and width > 0 for _, complete, width in imgs), imgs
+    if slug in CHAPTERS:
+        forest = [i for i in imgs if i[0].startswith("Forest plot")]
+        assert forest, "no forest plot image"
+        text = page.inner_text("main")
+        res = analyze(book, CHAPTERS[slug])
+        main = res.get("overall") or res["overall:remission"]
+        est = main["estimate_exp"] if main["measure"] in ("RR", "OR") else main["estimate"]
+        assert fmt(est) in text
+        hrefs = page.eval_on_selector_all("a[download]", "els => els.map(e => e.href)")
+        assert len(hrefs) >= 4
+        for h in hrefs:
+            with urllib.request.urlopen(h) as r:
+                assert r.status == 200 and len(r.read()) > 100, h
+    shots = ROOT / "_build" / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(shots / f"{slug}.png"), full_page=True)
+    page.close()
+
+
+def test_navigation_and_search(site, browser):
+    base, _ = site
+    page = browser.new_page()
+    page.goto(f"{base}/book/intro.html")
+    page.click("nav.bd-docs-nav a:has-text('Nitrous oxide')")
+    page.wait_for_url(re.compile(r".*/book/nitrous_oxide\.html"))
+    assert "Nitrous oxide" in page.title()
+    page.goto(f"{base}/search.html?q=esketamine")
+    page.wait_for_selector("#search-results li", timeout=15000)
+    results = page.inner_text("#search-results")
+    assert "esketamine" in results.lower()
+    page.close()
+
+
+def test_ledger_filters(site, browser):
+    base, _ = site
+    page = browser.new_page()
+    page.goto(f"{base}/book/ledger.html")
+    total = page.locator("#ledger-table tbody tr").count()
+    page.select_option("#ledger-verdict", "discrepant")
+    visible = page.locator("#ledger-table tbody tr:visible").count()
+    assert 0 < visible < total
+    assert page.locator("#ledger-table tbody tr:visible .badge-discrepant").count() == visible
+    page.close()
