@@ -18,7 +18,7 @@ def book(built_book):
 
 def test_every_page_built(book):
     html = book / "_build" / "html"
-    for slug in list(CHAPTERS) + ["intro", "methods", "data_dictionary", "add_a_trial", "environment"]:
+    for slug in list(CHAPTERS) + ["intro", "synthesis", "ledger", "methods", "data_dictionary", "add_a_trial", "environment"]:
         assert (html / "book" / f"{slug}.html").exists(), slug
 
 
@@ -115,3 +115,12 @@ def test_two_builds_give_identical_numbers_and_svgs(book, tmp_path):
     for svg in svgs:
         twin = b2 / "_build" / "figures" / svg.relative_to(book / "_build" / "figures")
         assert svg.read_bytes() == twin.read_bytes(), svg.name
+
+
+def test_synthesis_numbers_match_engine(book):
+    from glumeta.synthesis import synthesis
+
+    text = text_of(page(book, "synthesis"))
+    s = synthesis(0.5, directory=book / "data")
+    assert fmt(s["overall"]["estimate"]) in text and fmt_ci(s["overall"]["ci_lower"], s["overall"]["ci_upper"]) in text
+    assert forest_pngs(page(book, "synthesis"))

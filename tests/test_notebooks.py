@@ -11,7 +11,8 @@ import pytest
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
-PAGES = ["intro", "blood_glutamate", "esketamine", "nitrous_oxide", "ketamine_escitalopram", "ledger", "data_dictionary"]
+PAGES = ["intro", "blood_glutamate", "esketamine", "nitrous_oxide", "ketamine_escitalopram", "synthesis", "ledger",
+         "data_dictionary"]
 
 
 def glued(nb) -> dict:

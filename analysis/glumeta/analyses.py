@@ -21,7 +21,7 @@ from .data import DATASETS, load
 from .models import pool
 from .sensitivity import subgroups
 
-__all__ = ["MEASURE", "effect_table", "analyze", "split_shared_control", "time_hours"]
+__all__ = ["MEASURE", "effect_table", "analyze", "pool_rows", "split_shared_control", "time_hours"]
 
 #: Main effect measure of each file.
 MEASURE = {
@@ -211,7 +211,9 @@ def _clean(x):
     return x
 
 
-def _one(aid, label, rows, measure, method, test, pending, extra=None):
+def pool_rows(aid, label, rows, measure, method="REML", test="z", pending=0, extra=None):
+    """Pool effect-table *rows* (columns yi, vi, label, study_id, year, derivation, and optionally
+    shared_control, time, n_arm1, n_arm2) into one JSON-ready analysis dict, splitting shared controls."""
     vi, split_notes = split_shared_control(rows)
     yi = rows["yi"].to_numpy(dtype=float)
     r = pool(yi, vi, method=method, test=test, measure=measure)
@@ -254,7 +256,7 @@ def analyze(name: str, directory=None, method: str = "REML", test: str = "z") ->
 
     def sub(aid, label, rows, meas=measure, pending=0):
         if len(rows):
-            out.append(_one(aid, label, rows, meas, method, test, pending))
+            out.append(pool_rows(aid, label, rows, meas, method, test, pending))
 
     def by(column, base, prefix_label):
         levels = [v for v in dict.fromkeys(base[column].dropna())]

@@ -248,6 +248,21 @@ class Chapter:
         return HTML("".join(out))
 
 
+def synthesis_forest(r: float = 0.5, slug: str = "synthesis"):
+    """Forest plot of the cross-drug synthesis, grouped by drug; saved and shown like a chapter's."""
+    from .forest import forest_from_analysis, save_figure
+    from .synthesis import synthesis
+
+    s = synthesis(r)
+    rows = s.pop("_rows")
+    analyses = list(s.values())
+    fig = forest_from_analysis(rows, s["overall"], "synthesis", group_by="drug", analyses=analyses,
+                               favours=("Favours drug", "Favours control"),
+                               xlabel=f"Standardised mean difference at 24 h (Hedges' g; crossover r = {r:g})")
+    paths = save_figure(fig, slug, f"forest-synthesis-r{r:g}")
+    return _FigureHTML(fig, _alt_text(s["overall"]), paths["png"])
+
+
 def _short_doc(doc: str) -> str:
     """'004_49e5….txt' → 'seeds/004'; '../shared/sources/x.md' → 'sources/x.md'."""
     if doc.endswith(".txt") and doc[:3].isdigit():

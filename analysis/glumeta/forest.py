@@ -335,6 +335,7 @@ LEFT_HEADERS = {
     "ketamine_escitalopram": (("Outcome", 0.9, "left"), ("Ketamine", 0.75, "right"), ("Placebo", 0.7, "right")),
     "esketamine_madrs": (("Arm, time", 1.95, "left"), "N act.", "N ctrl", ("Design", 0.8, "left")),
     "nitrous_oxide_hamd": (("Arm, time", 1.95, "left"), "N act.", "N ctrl", ("Design", 0.8, "left")),
+    "synthesis": (("Arm, time", 1.95, "left"), "N act.", "N ctrl", ("Design", 0.8, "left")),
 }
 
 
