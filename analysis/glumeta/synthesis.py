@@ -29,13 +29,16 @@ DRUGS = {"esketamine_madrs": "Esketamine (intranasal)", "nitrous_oxide_hamd": "N
 TIME = "24 h"
 
 
-def synthesis_rows(r: float = 0.5, directory=None):
-    """Every complete 24 h contrast of the drug files as Hedges' g, with its derivation."""
+def synthesis_rows(r: float = 0.5, directory=None, tables: dict | None = None):
+    """Every complete 24 h contrast of the drug files as Hedges' g, with its derivation.
+
+    *tables* may hold the files' effect tables (``effect_table``) to reuse across calls."""
     import pandas as pd
 
     parts = []
     for name, drug in DRUGS.items():
-        t = effect_table(name, directory)
+        t = (tables or {}).get(name)
+        t = effect_table(name, directory) if t is None else t
         t = t[(t["status"] == "complete") & (t["time"] == TIME) & t["yi"].notna()].copy()
         se = np.sqrt(t["vi"].to_numpy())
         md = t["yi"].to_numpy()
@@ -55,9 +58,9 @@ def synthesis_rows(r: float = 0.5, directory=None):
     return pd.concat(parts, ignore_index=True)
 
 
-def synthesis(r: float = 0.5, method: str = "REML", test: str = "z", directory=None) -> dict:
+def synthesis(r: float = 0.5, method: str = "REML", test: str = "z", directory=None, tables=None) -> dict:
     """Pooled SMD overall and by drug, with the between-drug test. Returns dict of analyses by id."""
-    rows = synthesis_rows(r, directory)
+    rows = synthesis_rows(r, directory, tables)
     out = {"overall": pool_rows("overall", f"All drugs, SMD at {TIME} (r = {r:g})", rows, "SMD", method, test)}
     for drug in dict.fromkeys(rows["drug"]):
         sub = rows[rows["drug"] == drug]
@@ -75,9 +78,10 @@ def r_sensitivity(rs=None, method: str = "REML", directory=None):
     import pandas as pd
 
     rs = np.round(np.arange(0.0, 0.91, 0.1), 2) if rs is None else rs
+    tables = {name: effect_table(name, directory) for name in DRUGS}  # read and validate once
     out = []
     for r in rs:
-        s = synthesis(float(r), method=method, directory=directory)
+        s = synthesis(float(r), method=method, directory=directory, tables=tables)
         for k, a in s.items():
             if k.startswith(("_", "subgroups")):
                 continue
