@@ -296,3 +296,22 @@ def test_check_and_analyze_do_not_write_data():
         assert glumeta("analyze", name, "--json").returncode == 0
     assert glumeta("check").returncode == 0
     assert _tree_hash(DATA) == before
+
+
+def test_undeclared_table_is_refused(monkeypatch):
+    """Inside a book build a page may read only the tables its front matter declares."""
+    from glumeta.data import UndeclaredDataError
+
+    monkeypatch.setenv("GLUMETA_DECLARED", "blood_glutamate")
+    assert len(load("blood_glutamate")) > 0
+    with pytest.raises(UndeclaredDataError, match="declares only"):
+        load("esketamine_madrs")
+
+
+def test_declarations_match_what_pages_read():
+    from glumeta.sphinxext import declared
+
+    book = ROOT / "book"
+    assert declared((book / "esketamine.md").read_text()) == ["esketamine_madrs", "reported"]
+    assert declared((book / "methods.md").read_text()) is None
+    assert declared((book / "data_dictionary.md").read_text()) == []

@@ -243,7 +243,7 @@ class Chapter:
                     ("cumulative", estimate_path_plot(cum, "added", a["measure"], a, "Cumulative by year (added)"),
                      "Cumulative pooled estimate as comparisons are added in order of publication.")]
             for name, fig, alt in figs:
-                paths = save_figure(fig, self.slug, f"{name}-{aid.replace(':', '-').replace(' ', '_')}", formats=("svg", "png"))
+                paths = save_figure(fig, self.slug, f"{name}-{aid.replace(':', '-').replace(' ', '_')}", formats=("svg", "pdf", "png"))
                 out.append(_FigureHTML(fig, alt, paths["png"])._repr_html_())
         return HTML("".join(out))
 

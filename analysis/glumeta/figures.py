@@ -38,7 +38,7 @@ def funnel_plot(yi, vi, estimate: float, measure: str, title: str | None = None)
         ax.set_ylabel("Standard error")
         if title:
             ax.set_title(title, fontsize=9.5, loc="left")
-        fig.legend(*ax.get_legend_handles_labels(), frameon=False, fontsize=7.5, loc="lower center", ncol=3)
+        fig.legend(*ax.get_legend_handles_labels(), frameon=False, fontsize=8, loc="lower center", ncol=3)
         fig.tight_layout(rect=(0, 0.07, 1, 1))
     return fig
 
@@ -60,6 +60,6 @@ def estimate_path_plot(frame, label_col: str, measure: str, pooled: dict, title:
         ax.invert_yaxis()
         ax.set_xlabel(measure)
         ax.set_title(title, fontsize=9.5, loc="left")
-        fig.legend(*ax.get_legend_handles_labels(), frameon=False, fontsize=7.5, loc="lower right")
+        fig.legend(*ax.get_legend_handles_labels(), frameon=False, fontsize=8, loc="lower right")
         fig.tight_layout(rect=(0, 0.04, 1, 1))
     return fig

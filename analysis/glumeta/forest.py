@@ -220,7 +220,7 @@ def forest(groups: list[ForestGroup], *, measure: str, left_headers: Sequence[st
         x_wt = (x_plot + w_plot + gap + w_est + w_wt - 0.05) / width
         head_y = -1.0
         kw = dict(transform=tx, va="center", fontsize=8.5)
-        small = dict(transform=tx, va="center", fontsize=7.8, color="#333333")
+        small = dict(transform=tx, va="center", fontsize=8, color="#333333")
         ax.text(x_label, head_y, "Study", fontweight="bold", **kw)
         for x, (h, _, al) in zip(x_cols, specs):
             ax.text(x, head_y, h, fontweight="bold", ha=al, **kw)

@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from scipy import special
 
-__all__ = ["METHODS", "TESTS", "PoolResult", "fit_batch", "pool"]
+__all__ = ["METHODS", "TESTS", "PoolResult", "fit_batch", "mantel_haenszel", "pool"]
 
 METHODS = ("FE", "DL", "PM", "ML", "REML")
 TESTS = ("z", "knha")
@@ -330,3 +330,37 @@ def pool(yi, vi, method="REML", test="z", level=95.0, measure="GEN") -> PoolResu
         q_p=_f(g["q_p"]), yi=tuple(map(float, yi)), vi=tuple(map(float, vi)),
         weights=tuple(map(float, fit["weights"][0])),
     )
+
+
+def mantel_haenszel(e1, n1, e2, n2, measure: str = "OR", level: float = 95.0) -> dict:
+    """Mantel–Haenszel pooled odds ratio or risk ratio (metafor ``rma.mh``), on the log scale.
+
+    * OR: statsmodels ``StratifiedTable`` — Mantel & Haenszel (1959) estimate with the
+      Robins, Breslow & Greenland (1986) variance of its log.
+    * RR: ``Σ a·n2/N / Σ c·n1/N`` (Mantel & Haenszel 1959) with the Greenland & Robins
+      (1985) variance of its log, written here because statsmodels gives no SE for the
+      pooled risk ratio.
+
+    No continuity correction is needed (tables with a zero cell still contribute);
+    tables with no events in either arm contribute nothing.
+    Returns ``estimate`` (log), ``se``, ``ci_lower``, ``ci_upper``, ``z_or_t``, ``p``, ``k``.
+    """
+    e1, n1, e2, n2 = (np.asarray(x, dtype=float) for x in (e1, n1, e2, n2))
+    a, b, c, d = e1, n1 - e1, e2, n2 - e2
+    N = n1 + n2
+    if measure == "OR":
+        from statsmodels.stats.contingency_tables import StratifiedTable
+
+        st = StratifiedTable(np.stack([np.stack([a, b], -1), np.stack([c, d], -1)], -2).transpose(1, 2, 0))
+        est, se = float(st.logodds_pooled), float(st.logodds_pooled_se)
+    elif measure == "RR":
+        R = np.sum(a * n2 / N)
+        S = np.sum(c * n1 / N)
+        P = np.sum((n1 * n2 * (a + c) - a * c * N) / N**2)
+        est, se = float(np.log(R / S)), float(np.sqrt(P / (R * S)))
+    else:
+        raise ValueError("measure must be 'OR' or 'RR'")
+    q = float(special.ndtri(0.5 + level / 200))
+    z = est / se
+    return {"measure": measure, "method": "MH", "k": int(a.size), "estimate": est, "se": se,
+            "ci_lower": est - q * se, "ci_upper": est + q * se, "z_or_t": z, "p": float(2 * special.ndtr(-abs(z)))}

@@ -79,6 +79,15 @@ e <- escalc(measure = "OR", ai = tpos, bi = tneg, ci = cpos, di = cneg, data = b
 examples$bcg_or <- list(measure = "OR", input = examples$bcg_rr$input,
   yi = as.numeric(e$yi), vi = as.numeric(e$vi), fits = fit_all(e$yi, e$vi, "REML"))
 
+# Mantel-Haenszel (rma.mh), no continuity correction for the pooled estimate
+mh <- list()
+for (meas in c("OR", "RR")) {
+  r <- rma.mh(measure = meas, ai = tpos, bi = tneg, ci = cpos, di = cneg, data = bcg)
+  mh[[meas]] <- list(estimate = as.numeric(r$b), se = r$se, ci_lower = r$ci.lb, ci_upper = r$ci.ub,
+                     z_or_t = r$zval, p = r$pval, k = r$k)
+}
+examples$bcg_mh <- list(measure = "MH", input = examples$bcg_rr$input, mh = mh)
+
 nor <- dat.normand1999
 e <- escalc(measure = "SMD", m1i = m1i, sd1i = sd1i, n1i = n1i, m2i = m2i, sd2i = sd2i, n2i = n2i, data = nor)
 examples$normand_smd <- list(measure = "SMD",
