@@ -58,6 +58,12 @@ def test_page_in_browser(site, browser, slug):
     page.on("pageerror", lambda e: errors.append(str(e)))
     resp = page.goto(f"{base}/book/{slug}.html", wait_until="load")
     assert resp.ok
+    # scroll through the page so that the theme's scroll/intersection observers run, then
+    # give late scripts a moment: errors they raise are caught every time, not by chance
+    page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+    page.wait_for_timeout(400)
+    page.evaluate("window.scrollTo(0, 0)")
+    page.wait_for_timeout(200)
     assert errors == [], errors
     imgs = page.eval_on_selector_all("img", "els => els.map(e => [e.alt, e.complete, e.naturalWidth])")
     assert all(complete and width > 0 for _, complete, width in imgs), imgs
