@@ -118,7 +118,21 @@ def test_workbook_binary_effect_sizes():
         close(t["vi"], ref[f"vi_{meas}"], f"binary vi {meas}")
 
 
-WB = [(n, aid, key) for n, d in sorted(REF["workbook"].items()) for aid, fits in d["analyses"].items()
+def test_synthesis_against_metafor():
+    """Cross-drug SMDs (parallel: SD from SE; crossover: Elbourne 2002, r = 0.5) and their pools."""
+    from glumeta.synthesis import DRUGS, synthesis
+
+    ref = REF["workbook"]["synthesis"]
+    s = synthesis(ref["r"])
+    rows = s["_rows"]
+    close(rows["yi"], ref["rows"]["yi"], "synthesis yi")
+    close(rows["vi"], ref["rows"]["vi"], "synthesis vi")
+    for key, a in [("overall", s["overall"])] + [(name, s[f"drug:{drug}"]) for name, drug in DRUGS.items()]:
+        for f in ("k", "estimate", "se", "ci_lower", "ci_upper", "tau2"):
+            close(a[f], ref["analyses"][key][f], f"synthesis {key} {f}")
+
+
+WB = [(n, aid, key) for n, d in sorted(REF["workbook"].items()) if n != "synthesis" for aid, fits in d["analyses"].items()
       if not aid.startswith("subgroups:") for key in fits]
 
 

@@ -201,6 +201,47 @@ for (meas in c("RR", "OR", "RD")) {
 bin$events <- list(e1 = e1, e2 = e2)
 workbook$ketamine_escitalopram <- bin
 
+# Synthesis: every 24 h contrast of the drug files as an SMD (glumeta.synthesis), r = 0.5.
+# Parallel: SD = SE/sqrt(1/n1+1/n2), then escalc("SMD"). Crossover: Elbourne 2002,
+# d = dz*sqrt(2(1-r)), v = (1/n + d^2/(2n))*2(1-r), times J(n-1) (Hedges 1981).
+syn_rows <- function(name, r) {
+  d <- rd(name)
+  se <- ifelse(is.na(d$md_se), (d$md_ci_upper - d$md_ci_lower) / (2 * z975), d$md_se)
+  p_ok <- is.na(d$p_prefix) | d$p_prefix != "<"
+  se <- ifelse(is.na(se) & !is.na(d$md) & p_ok, abs(d$md) / qnorm(1 - d$p / 2), se)
+  d$se <- se
+  d <- d[d$time == "24 h" & !is.na(d$md), , drop = FALSE]
+  par <- d$design == "parallel"
+  sdp <- d$se / sqrt(1 / d$n_arm1 + 1 / d$n_arm2)
+  e <- escalc(measure = "SMD", m1i = d$md, sd1i = sdp, n1i = d$n_arm1, m2i = rep(0, nrow(d)), sd2i = sdp, n2i = d$n_arm2)
+  n <- d$n_arm1
+  dz <- d$md / (d$se * sqrt(n))
+  dx <- dz * sqrt(2 * (1 - r))
+  vx <- (1 / n + dx^2 / (2 * n)) * 2 * (1 - r)
+  m <- n - 1
+  J <- exp(lgamma(m / 2) - 0.5 * log(m / 2) - lgamma((m - 1) / 2))
+  d$yi <- ifelse(par, as.numeric(e$yi), J * dx)
+  d$vi <- ifelse(par, as.numeric(e$vi), vx)
+  d$drug <- name
+  d
+}
+split_sc <- function(s) {
+  key <- ifelse(is.na(s$shared_control), paste0("-row", seq_len(nrow(s))), paste(s$shared_control, s$time))
+  K <- as.numeric(table(key)[key])
+  ifelse(K > 1, s$vi * (1 / s$n_arm1 + K / s$n_arm2) / (1 / s$n_arm1 + 1 / s$n_arm2), s$vi)
+}
+cols <- c("study_id", "time", "drug", "yi", "vi", "n_arm1", "n_arm2", "shared_control")
+syn <- rbind(syn_rows("esketamine_madrs", 0.5)[, cols], syn_rows("nitrous_oxide_hamd", 0.5)[, cols])
+syn$vs <- split_sc(syn)
+fit_syn <- function(s) {
+  r <- rma(s$yi, s$vs, method = "REML", control = ctrl)
+  list(k = r$k, estimate = as.numeric(r$b), se = r$se, ci_lower = r$ci.lb, ci_upper = r$ci.ub, tau2 = r$tau2)
+}
+workbook$synthesis <- list(r = 0.5, rows = list(yi = syn$yi, vi = syn$vi),
+  analyses = list(overall = fit_syn(syn),
+                  esketamine_madrs = fit_syn(syn[syn$drug == "esketamine_madrs", ]),
+                  nitrous_oxide_hamd = fit_syn(syn[syn$drug == "nitrous_oxide_hamd", ])))
+
 ref <- list(
   generated_by = "tests/reference/metafor_reference.R",
   metafor_version = as.character(packageVersion("metafor")),
