@@ -315,3 +315,12 @@ def test_declarations_match_what_pages_read():
     assert declared((book / "esketamine.md").read_text()) == ["esketamine_madrs", "reported"]
     assert declared((book / "methods.md").read_text()) is None
     assert declared((book / "data_dictionary.md").read_text()) == []
+
+
+def test_n_far_from_the_rest_of_the_study_is_warned(tmp_path):
+    d = _copy(tmp_path)
+    _edit(d, "esketamine_madrs", _set("n_arm1", "12", 2))  # Canuso 24 h: 12 instead of 35
+    probs = read("esketamine_madrs", d).problems
+    w = [p for p in probs if p.severity == "warning" and "far below" in p.message]
+    assert w and w[0].line == 3 and w[0].column == "n_arm1"
+    assert not [p for p in probs if p.severity == "error"]

@@ -429,6 +429,26 @@ def _cross_field(table: Table, shown: str) -> None:
                 err(lines[1], "primary", "true",
                     f"{sid} / {comp}: more than one primary row (lines {', '.join(map(str, lines))}); "
                     "exactly one time point per comparison enters the overall pool")
+    if "n_consistent_within_study" in rules:
+        # plausibility: a trial's total n should not vary much between its rows (same comparison
+        # across time points, or the same time across outcomes); a large gap is attrition worth a
+        # look, or a typo
+        groups_n: dict[tuple, list[tuple[int, int]]] = {}
+        for row, line in zip(table.rows, table.lines):
+            a = row.get("n_arm1", row.get("totaln_arm1"))
+            b = row.get("n_arm2", row.get("totaln_arm2"))
+            if a is None or b is None or row.get("study_id") is None:
+                continue
+            key = (row["study_id"], row.get("comparison") or row.get("time"))
+            groups_n.setdefault(key, []).append((a + b, line))
+        for (sid, _), members in groups_n.items():
+            top = max(n for n, _ in members)
+            for n, line in members:
+                if n < 0.8 * top:
+                    col = "n_arm1" if "n_arm1" in table.rows[0] else "totaln_arm1"
+                    err(line, col, n, f"total n {n} is far below {top} on another row of {sid} "
+                        "(more than 20% apart): attrition, or a typo?", "warning")
+
     if "shared_control_consistent" in rules:
         groups: dict[tuple, list[tuple[int, int, str]]] = {}
         for row, line in zip(table.rows, table.lines):
