@@ -8,7 +8,6 @@ matplotlib.use("Agg")
 import numpy as np
 import pytest
 
-from glumeta.analyses import analyze
 from glumeta.book import Chapter
 from glumeta.forest import ForestGroup, ForestRow, forest, save_figure
 

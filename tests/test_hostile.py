@@ -92,7 +92,7 @@ def test_ten_megabyte_cell(tmp_path):
 
 
 def test_formula_injection_neutralised(tmp_path):
-    from glumeta.export import neutralise, to_safe_csv
+    from glumeta.export import neutralise
 
     assert neutralise("=1+1") == "'=1+1" and neutralise("+A1") == "'+A1" and neutralise("@SUM(A1)") == "'@SUM(A1)"
     assert neutralise("-4.31") == "-4.31" and neutralise("-x") == "'-x" and neutralise(-4.31) == -4.31

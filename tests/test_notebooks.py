@@ -2,7 +2,6 @@
 directory and produces the same glued values as the book build."""
 
 import json
-import os
 from pathlib import Path
 
 import jupytext

@@ -20,7 +20,6 @@ chapter's by-drug figure. Output is deterministic: fixed
 from __future__ import annotations
 
 import math
-import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -164,7 +163,6 @@ def forest(groups: list[ForestGroup], *, measure: str, left_headers: Sequence[st
     # column grid in inches: label | data columns | plot | estimate [CI] | weight
     # a header is "text" (right-aligned, 0.62 in) or a tuple (text, width in inches, "left"|"right")
     specs = [(h, 0.62, "right") if isinstance(h, str) else tuple(h) for h in left_headers]
-    n_left = len(specs)
     w_label, w_plot, w_est, w_wt, gap = 2.35, 3.0, 1.75, 0.62, 0.15
     w_cols = sum(w for _, w, _ in specs)
     width = 0.1 + w_label + w_cols + gap + w_plot + gap + w_est + w_wt + 0.1

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import effects as es
-from .analyses import effect_table, pool_rows, split_shared_control  # noqa: F401
+from .analyses import effect_table, pool_rows, split_shared_control
 from .sensitivity import subgroups
 
 __all__ = ["DRUGS", "r_sensitivity", "r_sensitivity_plot", "synthesis_rows", "synthesis"]
