@@ -17,11 +17,12 @@ import numpy as np
 
 from . import effects as es
 from .counts import count_from_percentage
-from .data import DATASETS, load
+from .data import DATASETS, is_missing, load
 from .models import pool
 from .sensitivity import subgroups
 
-__all__ = ["MEASURE", "effect_table", "analyze", "pool_rows", "split_shared_control", "time_hours"]
+__all__ = ["MEASURE", "effect_table", "analyze", "on_display_scale", "pool_rows", "split_shared_control",
+           "time_hours"]
 
 #: Main effect measure of each file.
 MEASURE = {
@@ -60,9 +61,7 @@ def _label(row, name) -> str:
 
 def _val(x):
     """``None`` for any missing marker (None, NaN, pandas.NA), else the value."""
-    import pandas as pd
-
-    return None if x is None or x is pd.NA or (isinstance(x, float) and math.isnan(x)) else x
+    return None if is_missing(x) else x
 
 
 def effect_table(name: str, directory=None, measure: str | None = None):
@@ -193,6 +192,13 @@ def split_shared_control(rows):
             vi[pos] *= (1 / n1 + K / n2) / (1 / n1 + 1 / n2)
             notes[pos] = f"shared control ({key}, n = {n2:g}) split over {K} comparisons: n2 = {n2 / K:g}"
     return vi, notes
+
+
+def on_display_scale(a: dict) -> dict:
+    """``estimate``, ``ci_*`` and ``pi_*`` of analysis *a* on the scale a reader sees: the ratio
+    scale (the ``*_exp`` fields) for RR and OR, the analysis scale otherwise."""
+    keys = ("estimate", "ci_lower", "ci_upper", "pi_lower", "pi_upper")
+    return {k: a.get(f"{k}_exp") if a["measure"] in RATIO else a.get(k) for k in keys}
 
 
 def _ratio_fields(d: dict) -> dict:

@@ -12,23 +12,13 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from .analyses import analyze, effect_table
-from .data import data_version
+from .analyses import analyze, effect_table, on_display_scale
+from .data import data_version, is_missing
+from .formatting import fmt, fmt_ci, fmt_p
 
 __all__ = ["Chapter", "fmt", "fmt_ci", "ledger_html", "summary_table", "table"]
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def fmt(x: float | None, nd: int = 2) -> str:
-    """A number for prose: fixed decimals, true minus sign."""
-    if x is None or (isinstance(x, float) and not math.isfinite(x)):
-        return "–"
-    return f"{x:.{nd}f}".replace("-", "−")
-
-
-def fmt_ci(lo, hi, nd=2) -> str:
-    return f"{fmt(lo, nd)} to {fmt(hi, nd)}"
 
 
 def _safe_url(u: str) -> str | None:
@@ -98,7 +88,7 @@ class Chapter:
                 if isinstance(v, float):
                     s = "" if math.isnan(v) else (f"{v:.4g}" if c not in ("yi", "vi") else f"{v:.4f}")
                 else:
-                    s = "" if v is None or str(v) in ("<NA>", "nan") else str(v)
+                    s = "" if is_missing(v) else str(v)
                 cells.append(f"<td>{html.escape(s)}</td>")
             url = _safe_url(r["source"])
             src = html.escape(str(r["source"]))
@@ -182,16 +172,11 @@ class Chapter:
             for k, v in vals.items():
                 glue(f"{prefix}_{k}", _Text(v), display=False)
             return vals
-        ratio = a["measure"] in ("RR", "OR")
-        est = a["estimate_exp"] if ratio else a["estimate"]
-        lo = a["ci_lower_exp"] if ratio else a["ci_lower"]
-        hi = a["ci_upper_exp"] if ratio else a["ci_upper"]
+        d = on_display_scale(a)
         vals = {
-            "est": fmt(est, nd), "ci": fmt_ci(lo, hi, nd), "k": str(a["k"]), "p": _p(a["p"]),
-            "i2": fmt(a["i2"], 0) if a["i2"] is not None else "–", "tau2": fmt(a["tau2"], 3),
-            "pi": fmt_ci(a["pi_lower"], a["pi_upper"], nd) if not ratio else
-                  fmt_ci(a["pi_lower_exp"], a["pi_upper_exp"], nd),
-            "pending": str(a["pending"]),
+            "est": fmt(d["estimate"], nd), "ci": fmt_ci(d["ci_lower"], d["ci_upper"], nd), "k": str(a["k"]),
+            "p": fmt_p(a["p"], label=""), "i2": fmt(a["i2"], 0) if a["i2"] is not None else "–",
+            "tau2": fmt(a["tau2"], 3), "pi": fmt_ci(d["pi_lower"], d["pi_upper"], nd), "pending": str(a["pending"]),
         }
         for k, v in vals.items():
             glue(f"{prefix}_{k}", _Text(v), display=False)
@@ -317,21 +302,17 @@ def summary_table(names=None):
         for a in analyze(name):
             if not (a["id"] == "overall" or a["id"].startswith("overall:")):
                 continue
-            ratio = a["measure"] in ("RR", "OR")
-            est = a["estimate_exp"] if ratio else a["estimate"]
-            lo = a["ci_lower_exp"] if ratio else a["ci_lower"]
-            hi = a["ci_upper_exp"] if ratio else a["ci_upper"]
+            d = on_display_scale(a)
             rows.append({"data file": name, "analysis": a["label"], "measure": a["measure"], "k": a["k"],
-                         "estimate": fmt(est), "95% CI": fmt_ci(lo, hi), "p": _p(a["p"]),
+                         "estimate": fmt(d["estimate"]), "95% CI": fmt_ci(d["ci_lower"], d["ci_upper"]),
+                         "p": fmt_p(a["p"], label=""),
                          "I² %": fmt(a["i2"], 0) if a["i2"] is not None else "–", "pending rows": a["pending"]})
     return pd.DataFrame(rows)
 
 
 def _alt_text(a: dict) -> str:
-    ratio = a["measure"] in ("RR", "OR")
-    est = a["estimate_exp"] if ratio else a["estimate"]
-    lo = a["ci_lower_exp"] if ratio else a["ci_lower"]
-    hi = a["ci_upper_exp"] if ratio else a["ci_upper"]
+    d = on_display_scale(a)
+    est, lo, hi = d["estimate"], d["ci_lower"], d["ci_upper"]
     names = ", ".join(s["label"] for s in a["studies"][:12]) + ("…" if len(a["studies"]) > 12 else "")
     return (f"Forest plot of {a['label']}: {a['k']} comparisons ({names}); pooled {a['measure']} "
             f"{fmt(est)} (95% CI {fmt_ci(lo, hi)}), I² {fmt(a['i2'], 0) if a['i2'] is not None else 'n/a'}%.")
@@ -375,14 +356,6 @@ class _Text:
 
     def _repr_html_(self) -> str:
         return html.escape(self.s)
-
-
-def _p(p):
-    if p is None:
-        return "–"
-    if p < 0.001:
-        return "< 0.001"
-    return f"= {p:.3f}" if p < 0.01 else f"= {p:.2f}"
 
 
 def table(df, digits: int = 3):

@@ -38,7 +38,7 @@ def _fmt(x, nd=3):
 
 
 def _cmd_analyze(args) -> int:
-    from .analyses import analyze
+    from .analyses import analyze, on_display_scale
     from .data import DataError
 
     try:
@@ -65,10 +65,8 @@ def _cmd_analyze(args) -> int:
         if a["id"].startswith("subgroups:"):
             print(f"{a['id']:34} {a['k']:>3} {'':>7} Q_between = {_fmt(a['q_between'], 2)}, df = {a['df']}, p = {_fmt(a['p'], 4)}")
             continue
-        est, lo, hi = a["estimate"], a["ci_lower"], a["ci_upper"]
-        meas = a["measure"]
-        if meas in ("RR", "OR"):
-            est, lo, hi = a["estimate_exp"], a["ci_lower_exp"], a["ci_upper_exp"]
+        d = on_display_scale(a)
+        est, lo, hi, meas = d["estimate"], d["ci_lower"], d["ci_upper"], a["measure"]
         ci = f"[{_fmt(lo)}, {_fmt(hi)}]"
         print(f"{a['id']:34} {a['k']:>3} {meas:>7} {_fmt(est):>9} {ci:>20} {_fmt(a['p'], 4):>9} "
               f"{_fmt(a['tau2'], 3):>8} {_fmt(a['i2'], 1):>6} {a['pending']:>4}")

@@ -40,6 +40,7 @@ __all__ = [
     "check",
     "data_dir",
     "data_version",
+    "is_missing",
     "load",
     "load_package",
 ]
@@ -129,6 +130,18 @@ class Table:
         if not include_pending:
             df = df[df["status"] == "complete"].reset_index(drop=True)
         return df
+
+
+def is_missing(x) -> bool:
+    """True for every missing marker a loaded table can hold: None, NaN, pandas.NA."""
+    if x is None:
+        return True
+    import pandas as pd
+
+    try:
+        return bool(pd.isna(x))
+    except (TypeError, ValueError):  # list-likes are values, not missing markers
+        return False
 
 
 # --------------------------------------------------------------------------- paths

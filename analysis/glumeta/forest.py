@@ -24,7 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-import numpy as np
+
+from .data import is_missing
+from .formatting import fmt, fmt_p
 
 __all__ = ["ForestRow", "ForestGroup", "forest", "forest_from_analysis", "save_figure", "fmt_p"]
 
@@ -32,24 +34,6 @@ RATIO = {"RR", "OR", "HR"}
 #: seaborn's "ticks" theme and "colorblind" palette, as shipped with matplotlib.
 SEABORN_STYLE = ["seaborn-v0_8-ticks", "seaborn-v0_8-colorblind"]
 MAX_LABEL = 34
-
-
-def fmt_p(p: float | None) -> str:
-    """``p = 0.012``, ``p = 0.37``, ``p < 0.001``."""
-    if p is None or not math.isfinite(p):
-        return "p = –"
-    if p < 0.001:
-        return "p < 0.001"
-    if p < 0.01:
-        return f"p = {p:.3f}"
-    return f"p = {p:.2f}"
-
-
-def _num(x: float | None, nd: int = 2) -> str:
-    if x is None or not math.isfinite(x):
-        return "–"
-    s = f"{x:.{nd}f}"
-    return s.replace("-", "−")
 
 
 def _truncate(s: str, n: int = MAX_LABEL) -> str:
@@ -251,7 +235,7 @@ def forest(groups: list[ForestGroup], *, measure: str, left_headers: Sequence[st
                                     color=c_study, zorder=3, linewidths=0)
                     sc.set_gid("study-square")
                     squares.append((sc, pl.weight))
-                ax.text(x_est, y, f"{_num(tr(pl.yi))} [{_num(tr(lo))}, {_num(tr(hi))}]", **kw)
+                ax.text(x_est, y, f"{fmt(tr(pl.yi))} [{fmt(tr(lo))}, {fmt(tr(hi))}]", **kw)
                 ax.text(x_wt, y, f"{pl.weight:.1f}%", ha="right", **kw)
             elif kind == "pool":
                 lab, a, is_main = pl
@@ -259,8 +243,8 @@ def forest(groups: list[ForestGroup], *, measure: str, left_headers: Sequence[st
                         fontweight="bold" if is_main else None, **kw)
                 _diamond(ax, a["estimate"], a["ci_lower"], a["ci_upper"], y, 0.32,
                          c_pool if is_main else pal[1], tr)
-                ax.text(x_est, y, f"{_num(tr(a['estimate']))} [{_num(tr(a['ci_lower']))}, "
-                        f"{_num(tr(a['ci_upper']))}]", fontweight="bold" if is_main else None, **kw)
+                ax.text(x_est, y, f"{fmt(tr(a['estimate']))} [{fmt(tr(a['ci_lower']))}, "
+                        f"{fmt(tr(a['ci_upper']))}]", fontweight="bold" if is_main else None, **kw)
                 if is_main:
                     ax.text(x_wt, y, "100.0%", ha="right", fontweight="bold", **kw)
             elif kind == "pi":
@@ -268,13 +252,13 @@ def forest(groups: list[ForestGroup], *, measure: str, left_headers: Sequence[st
                 ax.plot([tr(max(a["pi_lower"], xmin)), tr(min(a["pi_upper"], xmax))], [y, y], color=c_pi,
                         linewidth=2.2, solid_capstyle="butt", zorder=2, gid="prediction-interval")
                 ax.text(x_label + indent, y, "Prediction interval", **kw)
-                ax.text(x_est, y, f"[{_num(tr(a['pi_lower']))}, {_num(tr(a['pi_upper']))}]", **kw)
+                ax.text(x_est, y, f"[{fmt(tr(a['pi_lower']))}, {fmt(tr(a['pi_upper']))}]", **kw)
             elif kind == "het":
                 a = pl
                 i2ci = a.get("i2_ci") or [None, None]
-                ci_txt = f" [{_num(i2ci[0], 0)}, {_num(i2ci[1], 0)}]" if i2ci[0] is not None else ""
-                txt = (f"Heterogeneity: τ² = {_num(a['tau2'], 3)}; I² = {_num(a['i2'], 0)}%{ci_txt}; "
-                       f"Q = {_num(a['q'], 2)}, df = {a['q_df']}, {fmt_p(a['q_p'])}") if a["k"] > 1 else \
+                ci_txt = f" [{fmt(i2ci[0], 0)}, {fmt(i2ci[1], 0)}]" if i2ci[0] is not None else ""
+                txt = (f"Heterogeneity: τ² = {fmt(a['tau2'], 3)}; I² = {fmt(a['i2'], 0)}%{ci_txt}; "
+                       f"Q = {fmt(a['q'], 2)}, df = {a['q_df']}, {fmt_p(a['q_p'])}") if a["k"] > 1 else \
                       "Heterogeneity: not applicable (k = 1)"
                 ax.text(x_label + indent, y, txt, **small)
             elif kind == "test":
@@ -282,10 +266,10 @@ def forest(groups: list[ForestGroup], *, measure: str, left_headers: Sequence[st
                 stat = "t" if a.get("test") == "knha" and a.get("df") else "z"
                 df_txt = f"({int(a['df'])})" if stat == "t" else ""
                 ax.text(x_label + indent, y,
-                        f"Test for overall effect: {stat}{df_txt} = {_num(a['z_or_t'], 2)}, {fmt_p(a['p'])}", **small)
+                        f"Test for overall effect: {stat}{df_txt} = {fmt(a['z_or_t'], 2)}, {fmt_p(a['p'])}", **small)
             elif kind == "sgtest":
                 a = pl
-                ax.text(x_label + indent, y, f"Test for subgroup differences: Q = {_num(a['q_between'], 2)}, "
+                ax.text(x_label + indent, y, f"Test for subgroup differences: Q = {fmt(a['q_between'], 2)}, "
                         f"df = {a['df']}, {fmt_p(a['p'])}", **small)
             elif kind == "pending":
                 ax.text(x_label + indent, y, _truncate(pl, 80), color="#666666", style="italic", **kw)
@@ -308,14 +292,11 @@ def _short_comparison(comp: str) -> str:
 
 
 def _left_texts(row, name: str) -> list[str]:
-    def isna(x):
-        return x is None or x is np.nan or (isinstance(x, float) and math.isnan(x)) or str(x) == "<NA>"
-
     def n(x):
-        return "" if isna(x) else f"{int(x)}"
+        return "" if is_missing(x) else f"{int(x)}"
 
     def f(x, nd=1):
-        return "" if isna(x) else _num(float(x), nd)
+        return "" if is_missing(x) else fmt(float(x), nd)
 
     if name == "blood_glutamate":
         return [n(row["n_arm1"]), f(row["mean1_used"], 1), f(row["sd1_used"], 1),

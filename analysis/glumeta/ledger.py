@@ -272,14 +272,13 @@ class _Context:
 
 def ledger(directory=None, analysis: str | None = None) -> list[LedgerRow]:
     """All ledger rows (optionally those of one analysis), re-computed now."""
-    from .data import load
+    from .data import is_missing, load
 
     df = load("reported", directory)
     ctx = _Context(directory)
     out = []
     for rec in df.to_dict("records"):
-        rec = {k: (None if (isinstance(v, float) and math.isnan(v)) or v is None or str(v) == "<NA>" else v)
-               for k, v in rec.items()}
+        rec = {k: None if is_missing(v) else v for k, v in rec.items()}
         rec["decimals"] = int(rec["decimals"])
         if analysis and rec["analysis"] != analysis:
             continue
