@@ -292,12 +292,12 @@ def analyze(name: str, directory=None, method: str = "REML", test: str = "z") ->
         by("population", prim, "Population")
         by("design", prim, "Design")
     else:
+        other = {meas: effect_table(name, directory, measure=meas) for meas in ("OR", "RD")}
         for outcome in dict.fromkeys(tab["outcome"]):
             rows = done[done["outcome"] == outcome]
             pend = int(((tab["status"] == "pending") & (tab["outcome"] == outcome)).sum())
             sub(f"overall:{outcome}", f"{outcome.capitalize()} (RR)", rows, pending=pend)
-            for meas in ("OR", "RD"):
-                t2 = effect_table(name, directory, measure=meas)
+            for meas, t2 in other.items():
                 r2 = t2[(t2["status"] == "complete") & (t2["outcome"] == outcome) & t2["yi"].notna()]
                 sub(f"{outcome}:{meas}", f"{outcome.capitalize()} ({meas})", r2, meas=meas, pending=pend)
     return out

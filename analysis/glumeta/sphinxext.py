@@ -76,12 +76,19 @@ def _inputs(names: list[str]) -> dict[str, str]:
     return {str(p): _hash(p) for p in files}
 
 
+def _package_hash(app) -> str:
+    """:func:`package_hash`, computed once per build (parallel readers inherit it)."""
+    if not hasattr(app, "_glumeta_package_hash"):
+        app._glumeta_package_hash = package_hash()
+    return app._glumeta_package_hash
+
+
 def _source_read(app, docname, source):
     names = declared(source[0])
     os.environ["GLUMETA_DECLARED"] = ",".join(names or [])
     deps = app.env.__dict__.setdefault("glumeta_deps", {})
     inputs = _inputs(names) if names is not None else {}
-    deps[docname] = {"dir": str(data_dir()), "inputs": inputs, "package": package_hash()}
+    deps[docname] = {"dir": str(data_dir()), "names": names or [], "inputs": inputs, "package": _package_hash(app)}
     for f in inputs:
         app.env.note_dependency(f)
 
@@ -89,20 +96,10 @@ def _source_read(app, docname, source):
 def _outdated(app, env, added, changed, removed):
     deps = env.__dict__.get("glumeta_deps", {})
     cur_dir = str(data_dir())
-    pkg = package_hash()
-    stale = []
-    for doc, rec in deps.items():
-        if doc in removed or doc in changed:
-            continue
-        if not rec["inputs"]:
-            continue
-        if rec["dir"] != cur_dir or rec["package"] != pkg:
-            stale.append(doc)
-            continue
-        names = [Path(f).stem for f in rec["inputs"] if f.endswith(".csv")]
-        if _inputs(names) != {str(Path(cur_dir) / Path(f).name): h for f, h in rec["inputs"].items()}:
-            stale.append(doc)
-    return stale
+    pkg = _package_hash(app)
+    return [doc for doc, rec in deps.items()
+            if doc not in removed and doc not in changed and rec["inputs"]
+            and (rec["dir"] != cur_dir or rec["package"] != pkg or _inputs(rec["names"]) != rec["inputs"])]
 
 
 def _purge(app, env, docname):
@@ -204,4 +201,4 @@ def setup(app):
     app.connect("env-get-outdated", _outdated)
     app.connect("env-purge-doc", _purge)
     app.connect("env-merge-info", _merge)
-    return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True, "env_version": 1}
+    return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True, "env_version": 2}
