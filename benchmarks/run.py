@@ -112,7 +112,7 @@ def cli() -> dict:
 
 def sensitivity() -> float:
     """Leave-one-out, cumulative, estimator grid and subgroups for every analysis with k >= 2."""
-    from glumeta.analyses import analyze, effect_table, split_shared_control
+    from glumeta.analyses import analysis_rows, analyze, effect_table, split_shared_control
     from glumeta.data import DATASETS
     from glumeta.sensitivity import cumulative, estimator_grid, leave_one_out, subgroups
 
@@ -122,9 +122,7 @@ def sensitivity() -> float:
         for a in analyze(name):
             if a["id"].startswith("subgroups:") or a["k"] < 2:
                 continue
-            labels = [s["label"] for s in a["studies"]]
-            rows = t[t["status"].eq("complete")].set_index("label", drop=False).loc[labels]
-            jobs.append(rows)
+            jobs.append(analysis_rows(t, a))
     t0 = time.perf_counter()
     for rows in jobs:
         vi, _ = split_shared_control(rows)

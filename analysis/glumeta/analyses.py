@@ -21,7 +21,7 @@ from .data import DATASETS, is_missing, load
 from .models import pool
 from .sensitivity import subgroups
 
-__all__ = ["MEASURE", "effect_table", "analyze", "on_display_scale", "pool_rows", "split_shared_control",
+__all__ = ["MEASURE", "effect_table", "analysis_rows", "analyze", "on_display_scale", "pool_rows", "split_shared_control",
            "time_hours"]
 
 #: Main effect measure of each file.
@@ -192,6 +192,13 @@ def split_shared_control(rows):
             vi[pos] *= (1 / n1 + K / n2) / (1 / n1 + 1 / n2)
             notes[pos] = f"shared control ({key}, n = {n2:g}) split over {K} comparisons: n2 = {n2 / K:g}"
     return vi, notes
+
+
+def analysis_rows(table, a: dict):
+    """The effect-table rows that entered analysis *a*, in its study order."""
+    done = table[(table["status"] == "complete") & table["yi"].notna()]
+    labels = [s["label"] for s in a["studies"]]
+    return done.set_index("label", drop=False).loc[labels].reset_index(drop=True)
 
 
 def on_display_scale(a: dict) -> dict:

@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from .analyses import analyze, effect_table, on_display_scale
+from .analyses import analysis_rows, analyze, effect_table, on_display_scale, split_shared_control
 from .data import data_version, is_missing
 from .formatting import fmt, fmt_ci, fmt_p
 
@@ -62,11 +62,7 @@ class Chapter:
 
     def rows_of(self, aid: str):
         """Effect-table rows of analysis *aid*, in the analysis' study order."""
-        a = self.by_id[aid]
-        t = self.table
-        done = t[(t["status"] == "complete") & t["yi"].notna()]
-        labels = [s["label"] for s in a["studies"]]
-        return done.set_index("label", drop=False).loc[labels].reset_index(drop=True)
+        return analysis_rows(self.table, self.by_id[aid])
 
     def pending(self):
         return self.table[self.table["status"] == "pending"]
@@ -203,7 +199,6 @@ class Chapter:
         """Estimator grid and leave-one-out for analysis *aid* (HTML tables)."""
         from IPython.display import HTML
 
-        from .analyses import split_shared_control
         from .forest import save_figure
         from .sensitivity import estimator_grid, leave_one_out
 
