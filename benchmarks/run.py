@@ -104,28 +104,22 @@ def cli() -> dict:
     g = str(BIN / "glumeta")
     timed([g, "check"])  # warm the file cache
     out = {"check": min(timed([g, "check"]) for _ in range(3))}
-    from glumeta.data import DATASETS
+    from glumeta.data import datasets
 
-    out["analyze"] = {n: min(timed([g, "analyze", n, "--json"]) for _ in range(3)) for n in DATASETS}
+    out["analyze"] = {n: min(timed([g, "analyze", n, "--json"]) for _ in range(3)) for n in datasets()}
     return out
 
 
 def sensitivity() -> float:
     """Leave-one-out, cumulative, estimator grid and subgroups for every analysis with k >= 2."""
-    from glumeta.analyses import analysis_rows, analyze, effect_table, split_shared_control
-    from glumeta.data import DATASETS
+    from glumeta.data import datasets
+    from glumeta.plan import Analysis, analyze
     from glumeta.sensitivity import cumulative, estimator_grid, leave_one_out, subgroups
 
-    jobs = []
-    for name in DATASETS:
-        t = effect_table(name)
-        for a in analyze(name):
-            if a["id"].startswith("subgroups:") or a["k"] < 2:
-                continue
-            jobs.append(analysis_rows(t, a))
+    jobs = [a.rows for name in datasets() for a in analyze(name) if isinstance(a, Analysis) and a.k >= 2]
     t0 = time.perf_counter()
     for rows in jobs:
-        vi, _ = split_shared_control(rows)
+        vi = rows["vi"]
         leave_one_out(rows["yi"], vi)
         cumulative(rows["yi"], vi, rows["year"])
         estimator_grid(rows["yi"], vi)

@@ -5,7 +5,7 @@ import re
 import pytest
 
 from bookutil import CHAPTERS, analyze, build, copy_book, forest_pngs, page, text_of
-from glumeta.book import fmt, fmt_ci
+from glumeta.chapter import fmt, fmt_ci
 from glumeta.data import data_version
 
 pytestmark = pytest.mark.slow

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from glumeta.data import DATASETS, check, load, read
+from glumeta.data import check, datasets, load, read
+
+DATASETS = datasets()
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"
@@ -90,7 +92,10 @@ def _set(name_col: str, value: str, row: int = 1):
 
 
 def _errors(d, name):
-    return [str(p) for p in read(name, d).problems if p.severity == "error"]
+    """What ``glumeta check`` reports for one file: table checks, then the effect-size step."""
+    from glumeta.validate import validate
+
+    return [str(p) for p in validate(d, [name]) if p.severity == "error"]
 
 
 # (data file, edit, expected fragments: line, column, message)

@@ -8,7 +8,7 @@ matplotlib.use("Agg")
 import numpy as np
 import pytest
 
-from glumeta.book import Chapter
+from glumeta.chapter import Chapter
 from glumeta.forest import ForestGroup, ForestRow, forest, save_figure
 
 CHAPTERS = [("blood_glutamate", "overall", None), ("esketamine_madrs", "overall", "population"),
@@ -25,26 +25,26 @@ def test_chapter_forest(tmp_path, name, aid, group):
     ch.forest(aid, group_by=group)
     fig = ch.last_figure
     a = ch.by_id[aid]
-    ratio = a["measure"] in ("RR", "OR")
+    ratio = a.measure in ("RR", "OR")
     tr = math.exp if ratio else (lambda v: v)
     # squares: area (scatter size, points²) proportional to weight
     sq = fig._glumeta["squares"]
-    assert len(sq) == a["k"]
+    assert len(sq) == a.k
     ratios = [c.get_sizes()[0] / w for c, w in sq]
     assert np.allclose(ratios, ratios[0])
     weights = sorted(w for _, w in sq)
-    assert np.allclose(weights, sorted(s["weight"] for s in a["studies"]))
+    assert np.allclose(weights, sorted(a.rows["weight"]))
     # the main diamond spans the pooled CI
     diamonds = [p for p in fig.findobj(matplotlib.patches.Polygon) if p.get_gid() == "diamond"]
     xy = diamonds[-1].get_xy()
-    assert np.isclose(xy[:, 0].min(), tr(a["ci_lower"])) and np.isclose(xy[:, 0].max(), tr(a["ci_upper"]))
-    assert np.isclose(xy[1, 0], tr(a["estimate"]))
+    assert np.isclose(xy[:, 0].min(), tr(a.ci_lower)) and np.isclose(xy[:, 0].max(), tr(a.ci_upper))
+    assert np.isclose(xy[1, 0], tr(a.estimate))
     # the text columns hold the pooled numbers
     f = lambda v: f"{v:.2f}".replace("-", "−")  # noqa: E731
-    want = f"{f(tr(a['estimate']))} [{f(tr(a['ci_lower']))}, {f(tr(a['ci_upper']))}]"
+    want = f"{f(tr(a.estimate))} [{f(tr(a.ci_lower))}, {f(tr(a.ci_upper))}]"
     assert want in _texts(fig)
-    if a["k"] > 1:
-        assert any(t.startswith("Heterogeneity: τ²") and f"df = {a['q_df']}" in t for t in _texts(fig))
+    if a.k > 1:
+        assert any(t.startswith("Heterogeneity: τ²") and f"df = {a.q_df}" in t for t in _texts(fig))
     png = tmp_path / "f.png"
     fig.savefig(png, dpi=80)
     assert png.stat().st_size > 5000
@@ -74,8 +74,7 @@ def test_no_overlapping_text(k):
     from glumeta.models import pool
 
     yi = [r.yi for r in rows]
-    p = pool(yi, [0.5] * k).to_dict()
-    p.update(id="overall", label="x", pending=0)
+    p = pool(yi, [0.5] * k)
     fig = forest([ForestGroup(None, rows, p, ["Pending 2020 — example.org"])], measure="SMD",
                  left_headers=("N1", "N2"), xlim=(-3, 3))
     assert _overlaps(fig) == []

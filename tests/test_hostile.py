@@ -65,9 +65,9 @@ def test_both_arms_zero_events_is_excluded_with_a_message(tmp_path):
     assert "overall:response" not in res and "response:OR" not in res  # RR/OR undefined
     # RD is defined; as metafor (add=1/2, to="only0"), ½ is added to every cell first:
     assert res["response:RD"]["estimate"] == pytest.approx(0.5 / 14 - 0.5 / 15)
-    from glumeta.analyses import effect_table
+    from glumeta.escalc import escalc
 
-    t = effect_table("ketamine_escitalopram", d)
+    t = escalc("ketamine_escitalopram", d)
     assert "excluded: no events in either arm" in t.iloc[0]["derivation"]
 
 

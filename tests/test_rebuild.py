@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bookutil import CHAPTERS, analyze, build, copy_book, executed, page, text_of
-from glumeta.book import fmt
+from glumeta.chapter import fmt
 from glumeta.sphinxext import declared
 
 pytestmark = pytest.mark.slow

@@ -13,16 +13,16 @@ import os
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from .paths import REPO
 
 
 def build(all_: bool = False, data_dir=None, root: Path | None = None, jobs: int | None = None) -> int:
-    from .data import TABLES, check
     from .data import data_dir as _dd
+    from .validate import validate
 
-    root = Path(root or ROOT)
+    root = Path(root or REPO)
     d = _dd(data_dir)
-    probs = check(d, TABLES)
+    probs = validate(d)
     errors = [p for p in probs if p.severity == "error"]
     for p in probs:
         print(p, file=sys.stderr)

@@ -15,10 +15,12 @@ __all__ = ["main"]
 
 
 def _cmd_check(args) -> int:
-    from .data import TABLES, check, data_dir
+    from .data import data_dir, tables
+    from .validate import validate
 
     d = data_dir(args.data_dir)
-    probs = check(d, args.names or TABLES)
+    names = args.names or tables(d)
+    probs = validate(d, names)
     errors = [p for p in probs if p.severity == "error"]
     for p in probs:
         print(p, file=sys.stderr if p.severity == "error" else sys.stdout)
@@ -26,7 +28,7 @@ def _cmd_check(args) -> int:
         print(f"glumeta check: {len(errors)} error(s) in {d}; nothing was analysed", file=sys.stderr)
         return 1
     n_warn = len(probs) - len(errors)
-    print(f"glumeta check: {len(args.names or TABLES)} file(s) in {d} are valid"
+    print(f"glumeta check: {len(names)} file(s) in {d} are valid"
           + (f" ({n_warn} warning(s))" if n_warn else ""))
     return 0
 
@@ -38,8 +40,8 @@ def _fmt(x, nd=3):
 
 
 def _cmd_analyze(args) -> int:
-    from .analyses import analyze, on_display_scale
     from .data import DataError
+    from .plan import analyze, on_display_scale
 
     try:
         res = analyze(args.name, args.data_dir, method=args.method, test=args.test)
@@ -47,14 +49,15 @@ def _cmd_analyze(args) -> int:
         print(exc, file=sys.stderr)
         return 1
     if args.json:
-        json.dump({"dataset": args.name, "analyses": res}, sys.stdout, indent=2, allow_nan=False)
+        json.dump({"dataset": args.name, "analyses": [a.to_dict() for a in res]}, sys.stdout, indent=2,
+                  allow_nan=False, ensure_ascii=False)
         print()
         return 0
     if args.csv:
-        from .analyses import effect_table
+        from .escalc import escalc
         from .export import results_frame, to_safe_csv
 
-        to_safe_csv(results_frame(effect_table(args.name, args.data_dir)), args.csv)
+        to_safe_csv(results_frame(escalc(args.name, args.data_dir)), args.csv)
         print(f"wrote {args.csv}")
         return 0
     print(f"{args.name}: method {args.method}, test {args.test}")
@@ -62,14 +65,14 @@ def _cmd_analyze(args) -> int:
     print(head)
     print("-" * len(head))
     for a in res:
-        if a["id"].startswith("subgroups:"):
-            print(f"{a['id']:34} {a['k']:>3} {'':>7} Q_between = {_fmt(a['q_between'], 2)}, df = {a['df']}, p = {_fmt(a['p'], 4)}")
+        if a.id.startswith("subgroups:"):
+            print(f"{a.id:34} {a.k:>3} {'':>7} Q_between = {_fmt(a.q_between, 2)}, df = {a.df}, p = {_fmt(a.p, 4)}")
             continue
         d = on_display_scale(a)
-        est, lo, hi, meas = d["estimate"], d["ci_lower"], d["ci_upper"], a["measure"]
+        est, lo, hi, meas = d["estimate"], d["ci_lower"], d["ci_upper"], a.measure
         ci = f"[{_fmt(lo)}, {_fmt(hi)}]"
-        print(f"{a['id']:34} {a['k']:>3} {meas:>7} {_fmt(est):>9} {ci:>20} {_fmt(a['p'], 4):>9} "
-              f"{_fmt(a['tau2'], 3):>8} {_fmt(a['i2'], 1):>6} {a['pending']:>4}")
+        print(f"{a.id:34} {a.k:>3} {meas:>7} {_fmt(est):>9} {ci:>20} {_fmt(a.p, 4):>9} "
+              f"{_fmt(a.tau2, 3):>8} {_fmt(a.i2, 1):>6} {a.pending:>4}")
     return 0
 
 

@@ -30,9 +30,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
+from .constants import Z975
+from .paths import REPO, data_dir
+
 __all__ = [
-    "DATASETS",
-    "TABLES",
     "DataError",
     "UndeclaredDataError",
     "Problem",
@@ -40,15 +41,25 @@ __all__ = [
     "check",
     "data_dir",
     "data_version",
+    "datasets",
+    "tables",
     "is_missing",
     "load",
     "load_package",
 ]
 
-#: The analysis tables, in book order.
-DATASETS = ("blood_glutamate", "esketamine_madrs", "nitrous_oxide_hamd", "ketamine_escitalopram")
-#: Every table ``glumeta check`` validates: the analyses and the ledger of reported numbers.
-TABLES = DATASETS + ("reported",)
+
+
+def datasets(directory=None) -> tuple[str, ...]:
+    """The analysis tables, in the package's order: every resource whose schema declares
+    ``glumeta:analysis`` (what to compute and pool). A new CSV with such a resource is a
+    new analysis; no code names the files."""
+    return tuple(r["name"] for r in load_package(directory)["resources"] if "glumeta:analysis" in r["schema"])
+
+
+def tables(directory=None) -> tuple[str, ...]:
+    """Every table ``glumeta check`` validates: the analyses and the ledger of reported numbers."""
+    return tuple(r["name"] for r in load_package(directory)["resources"])
 
 #: Files larger than this many data rows are refused: a meta-analysis table this
 #: size is an export accident, and validating it cell by cell would stall the build.
@@ -109,6 +120,7 @@ class Table:
     rows: list[dict[str, Any]]
     lines: list[int]
     problems: list[Problem] = field(default_factory=list)
+    shown: str = ""  # the path as messages show it
 
     def frame(self, *, include_pending: bool = True):
         """Rows as a :class:`pandas.DataFrame` with a ``line`` column."""
@@ -146,26 +158,12 @@ def is_missing(x) -> bool:
 
 # --------------------------------------------------------------------------- paths
 
-def data_dir(path: str | os.PathLike | None = None) -> Path:
-    """The data folder: *path*, else ``$GLUMETA_DATA_DIR``, else ``<repo>/data``.
-
-    The repository is found from this file's location, so chapters run from any
-    working directory.
-    """
-    if path is not None:
-        return Path(path).resolve()
-    env = os.environ.get("GLUMETA_DATA_DIR")
-    if env:
-        return Path(env).resolve()
-    return Path(__file__).resolve().parents[2] / "data"
-
-
 def load_package(directory: str | os.PathLike | None = None) -> dict:
     """Read ``datapackage.json`` from the data folder (falls back to the repo's)."""
     d = data_dir(directory)
     pkg = d / "datapackage.json"
     if not pkg.exists():
-        pkg = Path(__file__).resolve().parents[2] / "data" / "datapackage.json"
+        pkg = REPO / "data" / "datapackage.json"
     with open(pkg, encoding="utf-8") as fh:
         return json.load(fh)
 
@@ -178,13 +176,14 @@ def _resource(pkg: dict, name: str) -> dict:
     raise KeyError(f"unknown dataset {name!r}; known: {known}")
 
 
-def data_version(names: Iterable[str] = TABLES, directory=None) -> dict:
+def data_version(names: Iterable[str] | None = None, directory=None) -> dict:
     """Short content hash and row counts of the files a page reads.
 
     Returns ``{"hash": "<12 hex>", "rows": {name: n}, "files": [...]}``; the hash
     covers the bytes of each CSV and of the schema.
     """
     d = data_dir(directory)
+    names = tables(d) if names is None else names
     h = hashlib.sha256()
     rows = {}
     files = []
@@ -266,22 +265,50 @@ def _check_constraints(spec: dict, value: Any, raw: str) -> str | None:
     return None
 
 
-def read(name: str, directory=None) -> Table:
-    """Read and validate one table; problems are collected, not raised."""
+def _check_declared(name: str) -> None:
     declared = os.environ.get("GLUMETA_DECLARED")
     if declared is not None and name not in declared.split(","):
         raise UndeclaredDataError(
             f"this page reads data table '{name}' but its front matter declares only "
             f"[{declared}]; add it under 'glumeta: data:' so that edits to it rebuild the page")
+
+
+def _shown(path: Path) -> str:
+    """The path as error messages show it: relative to the working directory when shorter."""
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:  # another drive (Windows)
+        return str(path)
+    return rel if len(rel) <= len(str(path)) else str(path)
+
+
+def fingerprint(name: str, directory=None) -> str:
+    """SHA-256 of one table's bytes, its schema and its folder: the key under which derived
+    results may be cached (a changed byte, schema or folder is a different table)."""
+    _check_declared(name)
+    d = data_dir(directory)
+    pkg = load_package(d)
+    res = _resource(pkg, name)
+    path = d / res["path"]
+    h = hashlib.sha256(str(path).encode() + b"\0")
+    h.update(json.dumps(res, sort_keys=True).encode() + b"\0")
+    try:
+        h.update(path.read_bytes())
+    except FileNotFoundError:
+        h.update(b"missing")
+    return h.hexdigest()
+
+
+def read(name: str, directory=None) -> Table:
+    """Read and validate one table; problems are collected, not raised."""
+    _check_declared(name)
     d = data_dir(directory)
     pkg = load_package(d)
     res = _resource(pkg, name)
     schema = res["schema"]
     path = d / res["path"]
-    shown = os.path.relpath(path) if not os.path.isabs(os.path.relpath(path)) else str(path)
-    if len(shown) > len(str(path)):
-        shown = str(path)
-    table = Table(name, path, schema, [], [])
+    shown = _shown(path)
+    table = Table(name, path, schema, [], [], shown=shown)
     probs = table.problems
     if not path.exists():
         probs.append(Problem(shown, 0, None, None, "file not found"))
@@ -494,7 +521,7 @@ def _row_rules(row: dict, line: int, rules: set, err) -> None:
         if lo is not None and hi is not None and lo <= hi and not (lo <= g("md") <= hi):
             err(line, "md", g("md"), f"estimate lies outside its 95% CI [{_fmt(lo)}, {_fmt(hi)}]")
     if "se_ci_consistent" in rules and None not in (g("md_se"), g("md_ci_lower"), g("md_ci_upper")):
-        se_ci = (g("md_ci_upper") - g("md_ci_lower")) / (2 * 1.959963984540054)
+        se_ci = (g("md_ci_upper") - g("md_ci_lower")) / (2 * Z975)
         rel = abs(se_ci - g("md_se")) / g("md_se")
         if rel > 0.25:
             err(line, "md_se", g("md_se"),
@@ -551,24 +578,14 @@ def _row_rules(row: dict, line: int, rules: set, err) -> None:
                 if abs(100 * e / n - pct) > 0.05 + 1e-9 and round(100 * e / n) != round(pct):
                     err(line, f"pct_arm{k}", pct,
                         f"percentage does not match {e}/{n} = {100 * e / n:.1f}%", "warning")
-    if "pct_count_derivable" in rules and g("status") == "complete":
-        from .counts import count_from_percentage
-
-        for k in (1, 2):
-            e, n, pct = g(f"event_arm{k}"), g(f"totaln_arm{k}"), g(f"pct_arm{k}")
-            if e is None and None not in (n, pct):
-                res = count_from_percentage(pct, n)
-                if res.count is None:
-                    err(line, f"pct_arm{k}", pct, f"no unique event count out of {n} rounds to {_fmt(pct)}% "
-                        f"(candidates: {list(res.candidates) or 'none'}); enter event_arm{k}")
 
 
 # --------------------------------------------------------------------------- public API
 
-def check(directory=None, names: Iterable[str] = TABLES) -> list[Problem]:
+def check(directory=None, names: Iterable[str] | None = None) -> list[Problem]:
     """Validate every table; return all problems (errors and warnings)."""
     out: list[Problem] = []
-    for name in names:
+    for name in tables(directory) if names is None else names:
         out.extend(read(name, directory).problems)
     return out
 

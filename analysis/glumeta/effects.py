@@ -30,8 +30,7 @@ __all__ = [
     "zero_cell_adjust",
 ]
 
-#: 97.5th percentile of the standard normal distribution.
-Z975 = float(special.ndtri(0.975))
+from .constants import Z975  # noqa: E402  (re-exported: the CI multiplier, computed once)
 
 
 def _a(x):

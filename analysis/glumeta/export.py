@@ -26,9 +26,12 @@ def neutralise(value):
 
 
 def results_frame(table):
-    """Study-level results of an effect table: identity, effect size, SE, 95% CI, how it was derived, source."""
-    cols = [c for c in ("study_id", "study", "year", "comparison", "time", "outcome", "status", "measure", "yi", "vi",
-                        "sei", "ci_lower", "ci_upper", "derivation", "source", "locator") if c in table.columns]
+    """Study-level results of an effect frame (:func:`glumeta.escalc.escalc`): identity, where the row
+    is (file, line), effect size, variance, SE, 95% CI, how it was derived, source — the same values
+    the forest plot and the chapter's table show."""
+    cols = [c for c in ("file", "line", "study_id", "study", "year", "comparison", "time", "outcome", "status",
+                        "label", "measure", "yi", "vi", "sei", "ci_lower", "ci_upper", "vi_unsplit", "derivation",
+                        "source", "locator") if c in table.columns]
     return table[cols].copy()
 
 

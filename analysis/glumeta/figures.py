@@ -1,17 +1,19 @@
-"""Sensitivity figures: funnel plot with Egger's line, leave-one-out and cumulative plots.
+"""Sensitivity figures: funnel plot with Egger's line, leave-one-out and cumulative plots,
+and the synthesis' pooled SMD against the assumed crossover correlation.
 
 Matplotlib with seaborn's ``ticks``/``colorblind`` style sheets (see
-:mod:`glumeta.forest` on why the style sheets rather than ``import seaborn``).
+:mod:`glumeta.style` on why the style sheets rather than ``import seaborn``); the
+r-sensitivity figure is drawn by seaborn itself (``lineplot``).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .forest import SEABORN_STYLE
+from .style import SEABORN_STYLE
 from .sensitivity import egger, funnel_data
 
-__all__ = ["funnel_plot", "estimate_path_plot"]
+__all__ = ["funnel_plot", "estimate_path_plot", "r_sensitivity_plot"]
 
 
 def funnel_plot(yi, vi, estimate: float, measure: str, title: str | None = None):
@@ -54,7 +56,7 @@ def estimate_path_plot(frame, label_col: str, measure: str, pooled: dict, title:
         y = np.arange(k)
         ax.errorbar(frame["estimate"], y, xerr=[frame["estimate"] - frame["ci_lower"], frame["ci_upper"] - frame["estimate"]],
                     fmt="s", color="#222222", ms=4, lw=0.9, capsize=0)
-        ax.axvline(pooled["estimate"], color="#0072B2", lw=1, ls="--", label="all studies")
+        ax.axvline(pooled.estimate, color="#0072B2", lw=1, ls="--", label="all studies")
         ax.axvline(0, color="#555555", lw=0.8)
         ax.set_yticks(y, [str(v) if len(str(v)) <= 40 else str(v)[:39] + "…" for v in frame[label_col]])
         ax.invert_yaxis()
@@ -62,4 +64,27 @@ def estimate_path_plot(frame, label_col: str, measure: str, pooled: dict, title:
         ax.set_title(title, fontsize=9.5, loc="left")
         fig.legend(*ax.get_legend_handles_labels(), frameon=False, fontsize=8, loc="lower right")
         fig.tight_layout(rect=(0, 0.04, 1, 1))
+    return fig
+
+
+def r_sensitivity_plot(frame):
+    """Pooled SMD against the assumed correlation r, drawn with seaborn (lineplot), 95% CI bands."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    with sns.axes_style("ticks"), plt.rc_context({"svg.hashsalt": "glumeta", "font.size": 9}):
+        fig, ax = plt.subplots(figsize=(6.4, 3.8))
+        pal = sns.color_palette("colorblind")
+        levels = list(dict.fromkeys(frame["analysis"]))
+        sns.lineplot(data=frame, x="r", y="estimate", hue="analysis", hue_order=levels, marker="o",
+                     palette=pal[: len(levels)], ax=ax)
+        for color, lv in zip(pal, levels):
+            f = frame[frame["analysis"] == lv]
+            ax.fill_between(f["r"], f["ci_lower"], f["ci_upper"], color=color, alpha=0.15, linewidth=0)
+        ax.axhline(0, color="#555555", lw=0.8)
+        ax.set_xlabel("assumed within-patient correlation r (crossover trials)")
+        ax.set_ylabel("pooled SMD (Hedges' g)")
+        ax.legend(frameon=False, fontsize=8, title=None)
+        sns.despine(ax=ax)
+        fig.tight_layout()
     return fig

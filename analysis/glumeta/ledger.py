@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from typing import Callable
 
 from . import reproduce as rp
+from .constants import Z975
 from .counts import count_from_percentage
 from .verdicts import Verdict, matches, pct_matches
 
@@ -48,7 +49,7 @@ def _inputs(s: str | None) -> dict:
     return out
 
 
-def _g(x: float, sig: int = 3) -> str:
+def _num(x: float, sig: int = 3) -> str:
     if x is None or (isinstance(x, float) and not math.isfinite(x)):
         return "∞" if x == math.inf else "–"
     if x != 0 and abs(x) < 1e-3:
@@ -71,40 +72,40 @@ def _verdict(ok: bool, good: Verdict) -> Verdict:
 
 
 @computation("not_checkable")
-def _nc(r, inp, ctx):
+def _not_checkable(r, given, frames):
     return None, Verdict.NOT_CHECKABLE, r["notes"] or "inputs not reported"
 
 
 @computation("p_from_rounded_ci")
-def _p_rounded(r, inp, ctx):
-    est, lo, hi, d = inp["est"], inp["lo"], inp["hi"], int(inp["decimals"])
-    p_at = rp.ci_z_p(est, (hi - lo) / (2 * 1.959963984540054))["p"]
+def _p_from_rounded_ci(r, given, frames):
+    est, lo, hi, d = given["est"], given["lo"], given["hi"], int(given["decimals"])
+    p_at = rp.ci_z_p(est, (hi - lo) / (2 * Z975))["p"]
     pmin, pmax = rp.p_range_from_rounded_ci(est, lo, hi, d)
     ok = pmin <= r["value"] <= pmax
     return p_at, _verdict(ok, Verdict.CONSISTENT), (
-        f"z-test p from the printed estimate and CI is {_g(p_at)}; the rounding of the printed numbers allows "
-        f"any p from {_g(pmin)} to {_g(pmax)}, which {'includes' if ok else 'excludes'} the reported {r['reported']}")
+        f"z-test p from the printed estimate and CI is {_num(p_at)}; the rounding of the printed numbers allows "
+        f"any p from {_num(pmin)} to {_num(pmax)}, which {'includes' if ok else 'excludes'} the reported {r['reported']}")
 
 
 @computation("p_from_md_se")
-def _p_md_se(r, inp, ctx):
-    z = rp.ci_z_p(inp["md"], inp["se"])
+def _p_from_md_se(r, given, frames):
+    z = rp.ci_z_p(given["md"], given["se"])
     ok = matches(r["value"], r["decimals"], z["p"], r["prefix"])
     return z["p"], _verdict(ok, Verdict.CONSISTENT), (
-        f"z = {inp['md']:g}/{inp['se']:g} = {z['stat']:.2f}, two-sided p = {_g(z['p'])}")
+        f"z = {given['md']:g}/{given['se']:g} = {z['stat']:.2f}, two-sided p = {_num(z['p'])}")
 
 
 @computation("p_from_md_ci")
-def _p_md_ci(r, inp, ctx):
-    se = (inp["hi"] - inp["lo"]) / (2 * 1.959963984540054)
-    z = rp.ci_z_p(inp["md"], se)
+def _p_from_md_ci(r, given, frames):
+    se = (given["hi"] - given["lo"]) / (2 * Z975)
+    z = rp.ci_z_p(given["md"], se)
     ok = matches(r["value"], r["decimals"], z["p"], r["prefix"])
-    t = rp.ci_z_p(inp["md"], (inp["hi"] - inp["lo"]) / (2 * rp.special.stdtrit(19, 0.975)), df=19)
+    t = rp.ci_z_p(given["md"], (given["hi"] - given["lo"]) / (2 * rp.special.stdtrit(19, 0.975)), df=19)
     return z["p"], _verdict(ok, Verdict.CONSISTENT), (
-        f"SE from the CI = {se:.3f}; z = {z['stat']:.2f}, p = {_g(z['p'])} (a paired t-test on 19 df would give {_g(t['p'])})")
+        f"SE from the CI = {se:.3f}; z = {z['stat']:.2f}, p = {_num(z['p'])} (a paired t-test on 19 df would give {_num(t['p'])})")
 
 
-def _es_search(md, se, target, decimals, n_total_range):
+def _effect_size_search(md, se, target, decimals, n_total_range):
     hits = []
     for total in n_total_range:
         for n1 in range(max(2, total // 2 - 4), total // 2 + 5):
@@ -118,9 +119,9 @@ def _es_search(md, se, target, decimals, n_total_range):
 
 
 @computation("es_from_md_se")
-def _es(r, inp, ctx):
-    sid, time = str(inp["row"]).split("|")
-    t = ctx.table("esketamine_madrs")
+def _effect_size_from_md_se(r, given, frames):
+    sid, time = str(given["row"]).split("|")
+    t = frames.table("esketamine_madrs")
     sel = t[(t["study_id"] == sid) & (t["time"] == time) & (t["status"] == "complete")]
     if sel.empty:
         return None, Verdict.NOT_CHECKABLE, f"its input row ({sid}, {time}) is not in data/esketamine_madrs.csv"
@@ -135,7 +136,7 @@ def _es(r, inp, ctx):
         return (d_data if c["d_matches"][0] else g_data), Verdict.REPRODUCED, (
             f"{which} with SD = SE/√(1/{n1}+1/{n2}) (n analysed {n1}/{n2}, data/esketamine_madrs.csv) "
             f"is {d_data if c['d_matches'][0] else g_data:.3f}; {rand}")
-    hits = _es_search(md, se, r["value"], r["decimals"], range(40, 81))
+    hits = _effect_size_search(md, se, r["value"], r["decimals"], range(40, 81))
     totals = sorted({a + b for a, b in hits})
     hint = (f"it is reproduced only with {min(totals)}–{max(totals)} patients in all" if totals else
             "no plausible sample size (40–80) reproduces it")
@@ -146,16 +147,16 @@ def _es(r, inp, ctx):
 
 
 @computation("pct_of_n")
-def _pct_n(r, inp, ctx):
-    c, n = int(inp["count"]), int(inp["n"])
+def _percentage_of_n(r, given, frames):
+    c, n = int(given["count"]), int(given["n"])
     v = 100 * c / n
     ok = pct_matches(c, n, r["value"], r["decimals"])
     return v, _verdict(ok, Verdict.CONSISTENT), f"{c}/{n} = {v:.1f}%"
 
 
 @computation("pct_of_row")
-def _pct_row(r, inp, ctx):
-    c, o, opct = int(inp["count"]), int(inp["other"]), float(inp["other_pct"])
+def _percentage_of_row_total(r, given, frames):
+    c, o, opct = int(given["count"]), int(given["other"]), float(given["other_pct"])
     n = c + o
     v = 100 * c / n
     ok = pct_matches(c, n, r["value"], r["decimals"])
@@ -176,8 +177,8 @@ def _pct_row(r, inp, ctx):
 
 
 @computation("pct_count_unique")
-def _pct_unique(r, inp, ctx):
-    n = int(inp["n"])
+def _percentage_with_unique_count(r, given, frames):
+    n = int(given["n"])
     res = count_from_percentage(r["value"], n, r["decimals"])
     if res.count is None:
         return None, Verdict.DISCREPANT, f"no unique count out of {n} prints as {r['reported']} (candidates {list(res.candidates)})"
@@ -185,10 +186,10 @@ def _pct_unique(r, inp, ctx):
 
 
 @computation("conditional_or")
-def _cor(r, inp, ctx):
-    b_rep, c_rep, n = int(inp["n2o"]), int(inp["placebo"]), int(inp["n"])
-    cd = int(inp.get("ci_decimals", 2))
-    lo_rep, hi_rep = inp["lo"], inp["hi"]
+def _conditional_odds_ratio(r, given, frames):
+    b_rep, c_rep, n = int(given["n2o"]), int(given["placebo"]), int(given["n"])
+    cd = int(given.get("ci_decimals", 2))
+    lo_rep, hi_rep = given["lo"], given["hi"]
     # discordant pairs compatible with the reported counts: x patients had the event under both
     options = [(b_rep - x, c_rep - x) for x in range(0, min(b_rep, c_rep) + 1)]
     for b, c in options:
@@ -203,89 +204,91 @@ def _cor(r, inp, ctx):
     o0 = rp.conditional_or(b0, c0)
     cc = rp.conditional_or(b0 + 0.5, c0 + 0.5)
     return o0["or"], Verdict.DISCREPANT, (
-        f"the reported counts ({b_rep} vs {c_rep}) give discordant pairs {b0}/{c0}, a conditional OR of {_g(o0['or'])}; "
+        f"the reported counts ({b_rep} vs {c_rep}) give discordant pairs {b0}/{c0}, a conditional OR of {_num(o0['or'])}; "
         f"OR {r['reported']} with its CI is reproduced only by discordant pairs {', '.join(f'{b}/{c}' for b, c in hits) or 'none'}; "
         f"adding 0.5 to each discordant count would give {cc['or']:.1f} ({cc['ci_lower']:.2f}–{cc['ci_upper']:.1f})")
 
 
 @computation("two_by_two_p")
-def _tbt(r, inp, ctx):
-    t = ctx.table("ketamine_escitalopram")
-    sel = t[(t["outcome"] == inp["outcome"]) & (t["status"] == "complete")]
+def _two_by_two_p(r, given, frames):
+    t = frames.table("ketamine_escitalopram")
+    sel = t[(t["outcome"] == given["outcome"]) & (t["status"] == "complete")]
     if sel.empty:
-        return None, Verdict.NOT_CHECKABLE, f"its input row ({inp['outcome']}) is not in data/ketamine_escitalopram.csv"
+        return None, Verdict.NOT_CHECKABLE, f"its input row ({given['outcome']}) is not in data/ketamine_escitalopram.csv"
     row = sel.iloc[0]
     e1, n1, e2, n2 = int(row["event1_used"]), int(row["totaln_arm1"]), int(row["event2_used"]), int(row["totaln_arm2"])
     res = rp.two_by_two_tests(e1, n1, e2, n2)
     tests = [("Pearson χ² without continuity correction", res["pearson_p"]), ("Fisher's exact test", res["fisher_p"]),
              ("Yates-corrected χ²", res["yates_p"])]
-    desc = "; ".join(f"{name} {_g(p)}" for name, p in tests)
+    desc = "; ".join(f"{name} {_num(p)}" for name, p in tests)
     for name, p in tests:
         if matches(r["value"], r["decimals"], p, r["prefix"]):
-            return p, Verdict.REPRODUCED, f"{e1}/{n1} vs {e2}/{n2}: reproduced by {name} (p = {_g(p)}); {desc}"
+            return p, Verdict.REPRODUCED, f"{e1}/{n1} vs {e2}/{n2}: reproduced by {name} (p = {_num(p)}); {desc}"
     return tests[0][1], Verdict.DISCREPANT, f"{e1}/{n1} vs {e2}/{n2}: no standard test gives {r['reported']}; {desc}"
 
 
 @computation("ratio_p_from_ci")
-def _rpc(r, inp, ctx):
-    o = rp.ratio_p_from_ci(inp["est"], inp["lo"], inp["hi"])
+def _ratio_p_from_ci(r, given, frames):
+    o = rp.ratio_p_from_ci(given["est"], given["lo"], given["hi"])
     ok = matches(r["value"], r["decimals"], o["p"], r["prefix"])
     return o["p"], _verdict(ok, Verdict.CONSISTENT), (
-        f"SE(log) from the CI = {o['se_log']:.3f}, z = {o['z']:.2f}, p = {_g(o['p'])}; CI centre on the log scale "
-        f"{o['centre']:.3f} vs reported {inp['est']:g}")
+        f"SE(log) from the CI = {o['se_log']:.3f}, z = {o['z']:.2f}, p = {_num(o['p'])}; CI centre on the log scale "
+        f"{o['centre']:.3f} vs reported {given['est']:g}")
 
 
 @computation("p_from_t")
-def _pt(r, inp, ctx):
-    p = rp.p_from_t(inp["t"], inp["df"])
+def _p_from_t(r, given, frames):
+    p = rp.p_from_t(given["t"], given["df"])
     ok = matches(r["value"], r["decimals"], p, r["prefix"])
-    df_ok = "n" not in inp or int(inp["df"]) == 2 * int(inp["n"]) - 2
+    df_ok = "n" not in given or int(given["df"]) == 2 * int(given["n"]) - 2
     return p, _verdict(ok and df_ok, Verdict.CONSISTENT), (
-        f"t({int(inp['df'])}) = {inp['t']:g} gives two-sided p = {_g(p)}"
-        + (f"; df = 2·{int(inp['n'])} − 2 = {2 * int(inp['n']) - 2}" if "n" in inp else ""))
+        f"t({int(given['df'])}) = {given['t']:g} gives two-sided p = {_num(p)}"
+        + (f"; df = 2·{int(given['n'])} − 2 = {2 * int(given['n']) - 2}" if "n" in given else ""))
 
 
 @computation("p_from_f")
-def _pf(r, inp, ctx):
-    p = rp.p_from_f(inp["f"], inp["df1"], inp["df2"])
+def _p_from_f(r, given, frames):
+    p = rp.p_from_f(given["f"], given["df1"], given["df2"])
     ok = matches(r["value"], r["decimals"], p, r["prefix"])
-    df_ok = "n" not in inp or int(inp["df2"]) == int(inp["groups"]) * int(inp["n"]) - int(inp["groups"])
+    df_ok = "n" not in given or int(given["df2"]) == int(given["groups"]) * int(given["n"]) - int(given["groups"])
     return p, _verdict(ok and df_ok, Verdict.CONSISTENT), (
-        f"F({int(inp['df1'])}, {int(inp['df2'])}) = {inp['f']:g} gives p = {_g(p)}"
-        + (f"; df2 = {int(inp['groups'])}·{int(inp['n'])} − {int(inp['groups'])} = {int(inp['groups']) * int(inp['n']) - int(inp['groups'])}" if "n" in inp else ""))
+        f"F({int(given['df1'])}, {int(given['df2'])}) = {given['f']:g} gives p = {_num(p)}"
+        + (f"; df2 = {int(given['groups'])}·{int(given['n'])} − {int(given['groups'])} = {int(given['groups']) * int(given['n']) - int(given['groups'])}" if "n" in given else ""))
 
 
-class _Context:
-    """Lazily loaded effect tables, shared by the computations of one ledger run."""
+class _Frames:
+    """Effect frames (:func:`glumeta.escalc.escalc`) of the data files the computations read,
+    computed on first use or taken from the caller (a chapter passes its own)."""
 
-    def __init__(self, directory=None):
+    def __init__(self, directory=None, frames: dict | None = None):
         self.directory = directory
-        self._t: dict = {}
+        self._t: dict = dict(frames or {})
 
     def table(self, name):
         if name not in self._t:
-            from .analyses import effect_table
+            from .escalc import escalc
 
-            self._t[name] = effect_table(name, self.directory)
+            self._t[name] = escalc(name, self.directory)
         return self._t[name]
 
 
-def ledger(directory=None, analysis: str | None = None) -> list[LedgerRow]:
-    """All ledger rows (optionally those of one analysis), re-computed now."""
+def ledger(directory=None, analysis: str | None = None, tables: dict | None = None) -> list[LedgerRow]:
+    """All ledger rows (optionally those of one analysis), re-computed now from ``data/reported.csv``
+    and the effect frames (*tables*: frames already computed, by data file name)."""
     from .data import is_missing, load
 
     df = load("reported", directory)
-    ctx = _Context(directory)
+    frames = _Frames(directory, tables)
     out = []
     for rec in df.to_dict("records"):
         rec = {k: None if is_missing(v) else v for k, v in rec.items()}
         rec["decimals"] = int(rec["decimals"])
         if analysis and rec["analysis"] != analysis:
             continue
-        value, verdict, expl = COMPUTE[rec["computation"]](rec, _inputs(rec["inputs"]), ctx)
+        value, verdict, expl = COMPUTE[rec["computation"]](rec, _inputs(rec["inputs"]), frames)
         out.append(LedgerRow(rec["check_id"], rec["document"], rec["analysis"], rec["quote"], rec["quantity"],
                              rec["reported"], None if value is None or not math.isfinite(value) else float(value),
-                             "–" if value is None else _g(float(value)), verdict.value, expl))
+                             "–" if value is None else _num(float(value)), verdict.value, expl))
     return out
 
 

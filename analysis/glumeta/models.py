@@ -148,7 +148,7 @@ def fit_batch(Y, V, M=None, method="REML", test="z", level=95.0):
     Returns
     -------
     dict of arrays (length B): ``k, estimate, se, ci_lower, ci_upper, pi_lower,
-    pi_upper, stat, df, p, tau2, q, q_df, q_p, i2, h2, weights`` (weights: (B, k), percent).
+    pi_upper, z_or_t, df, p, tau2, q, q_df, q_p, i2, h2, weights`` (the field names of :class:`PoolResult`) (weights: (B, k), percent).
 
     Notes
     -----
@@ -210,7 +210,7 @@ def fit_batch(Y, V, M=None, method="REML", test="z", level=95.0):
         "ci_upper": mu + crit * se,
         "pi_lower": mu - pi_half,
         "pi_upper": mu + pi_half,
-        "stat": stat,
+        "z_or_t": stat,
         "df": df if test == "knha" else np.full_like(mu, np.nan),
         "p": p,
         "tau2": tau2,
@@ -322,7 +322,7 @@ def pool(yi, vi, method="REML", test="z", level=95.0, measure="GEN") -> PoolResu
     return PoolResult(
         measure=measure, method=method, test=test, level=level, k=int(g["k"]),
         estimate=_f(g["estimate"]), se=_f(g["se"]), ci_lower=_f(g["ci_lower"]), ci_upper=_f(g["ci_upper"]),
-        pi_lower=_f(g["pi_lower"]), pi_upper=_f(g["pi_upper"]), z_or_t=_f(g["stat"]),
+        pi_lower=_f(g["pi_lower"]), pi_upper=_f(g["pi_upper"]), z_or_t=_f(g["z_or_t"]),
         df=None if test == "z" else _f(g["df"]), p=_f(g["p"]), tau2=_f(g["tau2"]),
         tau2_ci=(_f(ci["tau2"][0][0]), _f(ci["tau2"][1][0])), i2=_f(g["i2"]),
         i2_ci=(_f(ci["i2"][0][0]), _f(ci["i2"][1][0])), h2=_f(g["h2"]),

@@ -175,7 +175,10 @@ contrast <- function(name) {
     b <- rma(est, sei = se_g, method = "FE")
     an[[paste0("subgroups:", col)]] <- list(q_between = b$QE, df = length(lv) - 1, p = b$QEp)
   }
-  list(rows = list(key = paste(d$study_id, d$comparison, d$time, sep = " | "), yi = d$yi, vi = d$vi),
+  # vi_split: every row's variance with its shared control split over the file's rows that share
+  # it at the same time point, as in every analysis above (the effect frame's `vi`)
+  list(rows = list(key = paste(d$study_id, d$comparison, d$time, sep = " | "), yi = d$yi, vi = d$vi,
+                   vi_split = split(d)),
        analyses = an)
 }
 workbook$esketamine_madrs <- contrast("esketamine_madrs")

@@ -1,8 +1,10 @@
 """Chapter helpers (presentation layer): the short calls a chapter makes.
 
-Chapters stay thin: they call these functions, which read validated data,
-run :mod:`glumeta.analyses`, draw with :mod:`glumeta.forest`, and ``glue``
-numbers into the prose. No statistics are defined here.
+Chapters stay thin: they call these functions, which take the effect frame of
+:func:`glumeta.escalc.escalc` and the analyses of :func:`glumeta.plan.analyze`,
+draw with :mod:`glumeta.forest`, and ``glue`` numbers into the prose. No
+statistics are defined here, and every view of a row (forest plot, data table,
+results CSV) shows the same effect and CI, from the one frame.
 """
 
 from __future__ import annotations
@@ -12,13 +14,12 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from .analyses import analysis_rows, analyze, effect_table, on_display_scale, split_shared_control
 from .data import data_version, is_missing
+from .escalc import escalc
 from .formatting import fmt, fmt_ci, fmt_p
+from .plan import analyze, on_display_scale
 
 __all__ = ["Chapter", "fmt", "fmt_ci", "ledger_html", "summary_table", "table"]
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def _safe_url(u: str) -> str | None:
@@ -42,9 +43,9 @@ class Chapter:
     test: str = "z"
 
     def __post_init__(self):
-        self.table = effect_table(self.name)
+        self.table = escalc(self.name)
         self.analyses = analyze(self.name, method=self.method, test=self.test)
-        self.by_id = {a["id"]: a for a in self.analyses}
+        self.by_id = {a.id: a for a in self.analyses}
 
     # ---------------------------------------------------------------- data
     def version(self) -> dict:
@@ -60,21 +61,20 @@ class Chapter:
         return Markdown(f"*Built from `data/{self.name}.csv`: data version `{v['hash']}`, {n} rows "
                         f"({done} complete, {n - done} pending).*")
 
-    def rows_of(self, aid: str):
-        """Effect-table rows of analysis *aid*, in the analysis' study order."""
-        return analysis_rows(self.table, self.by_id[aid])
-
     def pending(self):
         return self.table[self.table["status"] == "pending"]
 
     def data_table(self, columns: list[str] | None = None):
-        """HTML table of every row (complete and pending) with source links; all text escaped."""
+        """HTML table of every row (complete and pending) with source links; all text escaped.
+
+        The effect columns (``yi``, 95% CI) are always shown, from the effect frame."""
         from IPython.display import HTML
 
         t = self.table
-        cols = columns or [c for c in t.columns if c not in ("line", "measure", "sei", "ci_lower", "ci_upper",
-                                                                "source", "locator", "notes", "label")
+        cols = columns or [c for c in t.columns if c not in ("file", "line", "measure", "sei", "source", "locator",
+                                                                "notes", "label", "vi_unsplit", "representation")
                            and not c.endswith("_used")]
+        cols = list(dict.fromkeys(list(cols) + ["yi", "ci_lower", "ci_upper"]))
         head = "".join(f"<th>{html.escape(c)}</th>" for c in cols + ["source"])
         body = []
         for _, r in t.iterrows():
@@ -82,7 +82,8 @@ class Chapter:
             for c in cols:
                 v = r[c]
                 if isinstance(v, float):
-                    s = "" if math.isnan(v) else (f"{v:.4g}" if c not in ("yi", "vi") else f"{v:.4f}")
+                    s = "" if math.isnan(v) else (f"{v:.4g}" if c not in ("yi", "vi", "ci_lower", "ci_upper")
+                                                  else f"{v:.4f}")
                 else:
                     s = "" if is_missing(v) else str(v)
                 cells.append(f"<td>{html.escape(s)}</td>")
@@ -117,13 +118,13 @@ class Chapter:
         """Draw, display and save a forest plot; writes SVG/PDF/PNG under ``_build/figures``."""
         from IPython.display import Markdown
 
-        from .forest import forest_from_analysis, save_figure
+        from .forest import columns_of, forest_from_analysis, save_figure
 
         a = self.by_id.get(aid)
         if a is None:
             self.last_figure_paths = {}
             return Markdown(f"*No complete rows for this analysis (`{aid}`) in `data/{self.name}.csv`: nothing to plot.*")
-        fig = forest_from_analysis(self.rows_of(aid), a, self.name, group_by=group_by, analyses=self.analyses,
+        fig = forest_from_analysis(a, columns=columns_of(self.name), group_by=group_by, analyses=self.analyses,
                                    pending=self.pending() if show_pending else None, favours=favours,
                                    xlabel=xlabel, title=title, sort=sort)
         name = fig_name or f"forest-{aid.replace(':', '-').replace(' ', '_')}"
@@ -168,11 +169,11 @@ class Chapter:
             for k, v in vals.items():
                 glue(f"{prefix}_{k}", _Text(v), display=False)
             return vals
-        d = on_display_scale(a)
+        d = a.display()
         vals = {
-            "est": fmt(d["estimate"], nd), "ci": fmt_ci(d["ci_lower"], d["ci_upper"], nd), "k": str(a["k"]),
-            "p": fmt_p(a["p"], label=""), "i2": fmt(a["i2"], 0) if a["i2"] is not None else "–",
-            "tau2": fmt(a["tau2"], 3), "pi": fmt_ci(d["pi_lower"], d["pi_upper"], nd), "pending": str(a["pending"]),
+            "est": fmt(d["estimate"], nd), "ci": fmt_ci(d["ci_lower"], d["ci_upper"], nd), "k": str(a.k),
+            "p": fmt_p(a.p, label=""), "i2": _i2(a.i2),
+            "tau2": fmt(a.tau2, 3), "pi": fmt_ci(d["pi_lower"], d["pi_upper"], nd), "pending": str(a.pending),
         }
         for k, v in vals.items():
             glue(f"{prefix}_{k}", _Text(v), display=False)
@@ -183,7 +184,7 @@ class Chapter:
         from myst_nb import glue
 
         t = self.by_id.get(f"subgroups:{column}")
-        vals = ({"q": fmt(t["q_between"]), "df": str(t["df"]), "p": fmt(t["p"], 2)} if t else
+        vals = ({"q": fmt(t.q_between), "df": str(t.df), "p": fmt(t.p, 2)} if t else
                 {"q": "n/a", "df": "n/a", "p": "n/a"})
         for k, v in vals.items():
             glue(f"{prefix}_{k}", _Text(v), display=False)
@@ -193,7 +194,7 @@ class Chapter:
         """This chapter's rows of the reproducibility ledger."""
         from IPython.display import HTML
 
-        return HTML(ledger_html(self.name))
+        return HTML(ledger_html(self.name, tables={self.name: self.table}))
 
     def robustness(self, aid: str = "overall"):
         """Estimator grid and leave-one-out for analysis *aid* (HTML tables)."""
@@ -204,23 +205,23 @@ class Chapter:
 
         if aid not in self.by_id:
             return HTML(f"<p><i>No complete rows for {html.escape(aid)}.</i></p>")
-        rows = self.rows_of(aid)
-        vi, _ = split_shared_control(rows)
+        a = self.by_id[aid]
+        rows = a.rows
+        vi = rows["vi"]
         grid = estimator_grid(rows["yi"], vi)
         out = ["<p><b>Estimator grid</b> (τ² estimator × test)</p>", _html_frame(grid)]
         if len(rows) > 2:
             from .figures import estimate_path_plot, funnel_plot
             from .sensitivity import cumulative
 
-            a = self.by_id[aid]
             loo = leave_one_out(rows["yi"], vi, labels=rows["label"], method=self.method, test=self.test)
             cum = cumulative(rows["yi"], vi, rows["year"], labels=rows["label"], method=self.method, test=self.test)
             out += ["<p><b>Leave-one-out</b></p>", _html_frame(loo)]
-            figs = [("funnel", funnel_plot(rows["yi"], vi, a["estimate"], a["measure"], "Funnel plot"),
+            figs = [("funnel", funnel_plot(rows["yi"], vi, a.estimate, a.measure, "Funnel plot"),
                      "Funnel plot: each comparison's effect against its standard error, with the pseudo 95% region and Egger's line."),
-                    ("leave-one-out", estimate_path_plot(loo, "omitted", a["measure"], a, "Leave one out (omitted)"),
+                    ("leave-one-out", estimate_path_plot(loo, "omitted", a.measure, a, "Leave one out (omitted)"),
                      "Pooled estimate with each comparison left out in turn."),
-                    ("cumulative", estimate_path_plot(cum, "added", a["measure"], a, "Cumulative by year (added)"),
+                    ("cumulative", estimate_path_plot(cum, "added", a.measure, a, "Cumulative by year (added)"),
                      "Cumulative pooled estimate as comparisons are added in order of publication.")]
             for name, fig, alt in figs:
                 paths = save_figure(fig, self.slug, f"{name}-{aid.replace(':', '-').replace(' ', '_')}", formats=("svg", "pdf", "png"))
@@ -230,14 +231,12 @@ class Chapter:
 
 def synthesis_forest(r: float = 0.5, slug: str = "synthesis"):
     """Forest plot of the cross-drug synthesis, grouped by drug; saved and shown like a chapter's."""
-    from .forest import forest_from_analysis, save_figure
-    from .synthesis import synthesis
+    from .forest import columns_of, forest_from_analysis, save_figure
+    from .synthesis import DRUGS, synthesis
 
     s = synthesis(r)
-    rows = s.pop("_rows")
-    analyses = list(s.values())
-    fig = forest_from_analysis(rows, s["overall"], "synthesis", group_by="drug", analyses=analyses,
-                               favours=("Favours drug", "Favours control"),
+    fig = forest_from_analysis(s["overall"], columns=columns_of(next(iter(DRUGS))), group_by="drug",
+                               analyses=list(s.values()), favours=("Favours drug", "Favours control"),
                                xlabel=f"Standardised mean difference at 24 h (Hedges' g; crossover r = {r:g})")
     paths = save_figure(fig, slug, f"forest-synthesis-r{r:g}")
     return _FigureHTML(fig, _alt_text(s["overall"]), paths["png"])
@@ -250,11 +249,12 @@ def _short_doc(doc: str) -> str:
     return doc.replace("../shared/", "")
 
 
-def ledger_html(analysis: str | None = None, filters: bool = False) -> str:
-    """Ledger rows as an HTML table with verdict badges; with *filters*, selects for document and verdict."""
+def ledger_html(analysis: str | None = None, filters: bool = False, tables: dict | None = None) -> str:
+    """Ledger rows as an HTML table with verdict badges; with *filters*, selects for document and verdict.
+    *tables* may hold effect frames already computed (the chapter's), which the ledger then reuses."""
     from .ledger import ledger, summary
 
-    rows = ledger(analysis=analysis)
+    rows = ledger(analysis=analysis, tables=tables)
     counts = summary(rows)
     head = ["check", "quantity", "reported", "re-computed", "verdict", "quote → how it was checked"]
     body = []
@@ -290,27 +290,31 @@ def summary_table(names=None):
     """One row per data file's main analysis (or analyses): k, estimate, CI, I², pending rows."""
     import pandas as pd
 
-    from .data import DATASETS
+    from .data import datasets
 
     rows = []
-    for name in names or DATASETS:
+    for name in names or datasets():
         for a in analyze(name):
-            if not (a["id"] == "overall" or a["id"].startswith("overall:")):
+            if not (a.id == "overall" or a.id.startswith("overall:")) or a.id.count(":") > 1:
                 continue
             d = on_display_scale(a)
-            rows.append({"data file": name, "analysis": a["label"], "measure": a["measure"], "k": a["k"],
+            rows.append({"data file": name, "analysis": a.label, "measure": a.measure, "k": a.k,
                          "estimate": fmt(d["estimate"]), "95% CI": fmt_ci(d["ci_lower"], d["ci_upper"]),
-                         "p": fmt_p(a["p"], label=""),
-                         "I² %": fmt(a["i2"], 0) if a["i2"] is not None else "–", "pending rows": a["pending"]})
+                         "p": fmt_p(a.p, label=""), "I² %": _i2(a.i2), "pending rows": a.pending})
     return pd.DataFrame(rows)
 
 
-def _alt_text(a: dict) -> str:
+def _i2(i2) -> str:
+    return fmt(i2, 0) if i2 is not None and math.isfinite(i2) else "–"
+
+
+def _alt_text(a) -> str:
     d = on_display_scale(a)
     est, lo, hi = d["estimate"], d["ci_lower"], d["ci_upper"]
-    names = ", ".join(s["label"] for s in a["studies"][:12]) + ("…" if len(a["studies"]) > 12 else "")
-    return (f"Forest plot of {a['label']}: {a['k']} comparisons ({names}); pooled {a['measure']} "
-            f"{fmt(est)} (95% CI {fmt_ci(lo, hi)}), I² {fmt(a['i2'], 0) if a['i2'] is not None else 'n/a'}%.")
+    labels = list(a.rows["label"])
+    names = ", ".join(labels[:12]) + ("…" if len(labels) > 12 else "")
+    return (f"Forest plot of {a.label}: {a.k} comparisons ({names}); pooled {a.measure} "
+            f"{fmt(est)} (95% CI {fmt_ci(lo, hi)}), I² {_i2(a.i2) if a.k > 1 else 'n/a'}%.")
 
 
 class _FigureHTML:

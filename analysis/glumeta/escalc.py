@@ -1,0 +1,355 @@
+"""The effect-size layer (metafor's ``escalc``): one validated table → one effect per row.
+
+:func:`escalc` turns every row of a data file into the effect that every view of
+the book uses: the forest plot, the chapter's data table, ``glumeta analyze
+--csv`` and ``--json``, the pooled models and the ledger. Nothing downstream
+re-reads a CSV or re-derives a variance, so a row has one CI everywhere.
+
+What to compute is declared in ``data/datapackage.json``, not in code:
+
+* each ``glumeta:representations`` entry names a *route* (below); a row takes the
+  first declared representation whose columns are all filled in;
+* ``glumeta:analysis`` gives the effect ``measure`` (and ``also``: further
+  measures, e.g. OR and RD beside RR), and the row ``label`` template.
+
+Routes (each formula's reference is in the function it calls, :mod:`glumeta.effects`):
+
+``arm_summaries``
+    per arm, mean and SD, mean and SEM (``SD = SEM·√n``, Cochrane Handbook §6.5.2.2), or
+    median and quartiles (Luo et al. 2018 mean, Wan et al. 2014 SD) → SMD (Hedges' g,
+    Hedges 1981) or MD (Borenstein 2009, eq. 4.3).
+``md_se``, ``md_ci``, ``md_p``
+    a reported mean difference with its SE, its 95% CI (``SE = (u − l)/(2·1.96)``,
+    Cochrane Handbook §6.3.1) or its exact p (``SE = |MD|/Φ⁻¹(1 − p/2)``, §6.3.2).
+``arm_means``
+    arm means and SDs → MD with ``v = s1²/n1 + s2²/n2``.
+``events``, ``percentages``
+    2×2 counts, the count of a percentage derived only when unique (GRIM; Brown &
+    Heathers 2017) → log RR, log OR or RD (Borenstein 2009, ch. 5), 0.5 added to
+    every cell of a table with a zero cell (metafor ``add=1/2, to="only0"``).
+
+Shared control groups. Comparisons of one trial that share a control group
+(same ``shared_control`` key and ``time``) get the control split between them,
+``n2' = n2/K``, so that no patient is counted twice when they are pooled
+together (Cochrane Handbook §23.3.4). The implied common SD is kept:
+``v' = v·(1/n1 + K/n2)/(1/n1 + 1/n2)``. ``vi`` is the split variance;
+``vi_unsplit`` the row's own, for reference.
+
+The frame's columns: every data column, ``file`` and ``line`` (where the row is),
+``label``, ``representation``, ``measure``, ``yi``, ``vi``, ``vi_unsplit``,
+``sei``, ``ci_lower``, ``ci_upper`` (95%, ``yi ± 1.96·√vi``), ``derivation`` (how
+``yi`` and ``vi`` were obtained, in words) and the route's working values
+(``mean1_used``, ``sd1_used``, …, ``event1_used``, ``event2_used``).
+"""
+
+from __future__ import annotations
+
+import math
+import string
+
+import numpy as np
+
+from . import effects as es
+from .constants import Z975
+from .counts import count_from_percentage
+from .data import DataError, Problem, fingerprint, is_missing, load_package, read
+
+__all__ = ["RATIO", "EFFECT_COLUMNS", "escalc", "label_format", "split_shared_control", "spec"]
+
+#: Measures analysed on the log scale and shown as ratios.
+RATIO = frozenset({"RR", "OR", "HR"})
+
+#: Columns :func:`escalc` adds to the data columns.
+EFFECT_COLUMNS = ("file", "line", "label", "representation", "measure", "yi", "vi", "vi_unsplit", "sei",
+                  "ci_lower", "ci_upper", "derivation")
+
+
+class _Formatter(string.Formatter):
+    """``str.format`` for row templates: a missing value prints empty, and two text specs:
+    ``{comparison:arm}`` (the part before " vs ") and ``{outcome:capitalize}``."""
+
+    def format_field(self, value, spec):
+        if is_missing(value):
+            return ""
+        if spec == "arm":
+            return str(value).split(" vs ")[0]
+        if spec == "capitalize":
+            s = str(value)
+            return s[:1].upper() + s[1:]
+        if isinstance(value, (float, np.floating)) and float(value).is_integer() and not spec:
+            return str(int(value))
+        return super().format_field(value, spec)
+
+
+_FORMAT = _Formatter()
+
+
+def label_format(template: str, row, replace=()) -> str:
+    """Fill a schema template from a row (a mapping); *replace* is a list of (old, new) pairs.
+
+    Examples
+    --------
+    >>> label_format("{study}: {comparison:arm}, {time}",
+    ...              {"study": "Daly 2018", "comparison": "esketamine 28 mg vs placebo", "time": "24 h"})
+    'Daly 2018: esketamine 28 mg, 24 h'
+    >>> label_format("{n_arm1}", {"n_arm1": float("nan")})
+    ''
+    """
+    s = _FORMAT.vformat(template, (), row)
+    for old, new in replace:
+        s = s.replace(old, new)
+    return s.strip()
+
+
+def spec(name: str, directory=None) -> dict:
+    """The resource of data file *name* from ``datapackage.json`` (its schema holds the declarations)."""
+    for res in load_package(directory)["resources"]:
+        if res["name"] == name:
+            if "glumeta:analysis" not in res["schema"]:
+                raise KeyError(f"data file {name!r} declares no 'glumeta:analysis' in datapackage.json")
+            return res
+    from .data import datasets
+
+    raise KeyError(f"unknown dataset {name!r}; choose from {', '.join(datasets(directory))}")
+
+
+def _val(x):
+    return None if is_missing(x) else x
+
+
+def _present(row, req) -> bool:
+    if isinstance(req, list):
+        return any(_val(row.get(c)) is not None for c in req)
+    return _val(row.get(req)) is not None
+
+
+# --------------------------------------------------------------------------- routes
+# Each returns (yi, vi, derivation, working values) for one row on the analysis scale.
+
+def _arm_summaries(r, measure):
+    notes, used = [], {}
+    arms = {}
+    for k in (1, 2):
+        n = r[f"n_arm{k}"]
+        mean, sd = _val(r.get(f"mean_arm{k}")), _val(r.get(f"sd_arm{k}"))
+        if mean is not None and sd is None and _val(r.get(f"sem_arm{k}")) is not None:
+            sd = float(es.sd_from_sem(r[f"sem_arm{k}"], n))
+            notes.append(f"SD{k} = SEM·√n")
+        if mean is None and _val(r.get(f"median_arm{k}")) is not None:
+            mean, sd = (float(x) for x in es.mean_sd_from_quartiles(
+                r[f"q1_arm{k}"], r[f"median_arm{k}"], r[f"q3_arm{k}"], n))
+            notes.append(f"mean{k}/SD{k} from median and quartiles (Luo 2018; Wan 2014)")
+        arms[k] = (mean, sd, n)
+        used[f"mean{k}_used"], used[f"sd{k}_used"] = mean, sd
+    (m1, s1, n1), (m2, s2, n2) = arms[1], arms[2]
+    if measure == "SMD":
+        y, v = es.smd(m1, s1, n1, m2, s2, n2)
+        head = "Hedges' g from arm means and SDs"
+    elif measure == "MD":
+        y, v = es.md(m1, s1, n1, m2, s2, n2)
+        head = "mean difference from arm means and SDs"
+    else:
+        raise ValueError(f"route arm_summaries gives SMD or MD, not {measure}")
+    return float(y), float(v), "; ".join([head] + sorted(set(notes))), used
+
+
+def _contrast(r, measure, se, how):
+    d = float(r["md"])
+    if measure == "MD":
+        return d, se**2, how, {"md_used": d, "se_used": se}
+    if measure == "SMD":
+        if r.get("design") == "crossover":
+            raise ValueError("a crossover SMD needs an assumed within-patient correlation; see glumeta.synthesis")
+        y, v = es.smd_from_md_se(d, se, r["n_arm1"], r["n_arm2"])
+        return float(y), float(v), how + "; SMD with pooled SD = SE/√(1/n1+1/n2)", {"md_used": d, "se_used": se}
+    raise ValueError(f"a mean difference gives MD or SMD, not {measure}")
+
+
+def _md_se(r, measure):
+    return _contrast(r, measure, float(r["md_se"]), "reported difference and SE")
+
+
+def _md_ci(r, measure):
+    return _contrast(r, measure, float(es.se_from_ci(r["md_ci_lower"], r["md_ci_upper"])), "SE from the 95% CI")
+
+
+def _md_p(r, measure):
+    if r.get("p_prefix") == "<":
+        raise _Skip
+    return _contrast(r, measure, float(es.se_from_p(r["md"], r["p"])), "SE from the exact p (normal approximation)")
+
+
+def _arm_means(r, measure):
+    d, v = es.md(r["mean_arm1"], r["sd_arm1"], r["n_arm1"], r["mean_arm2"], r["sd_arm2"], r["n_arm2"])
+    r = dict(r, md=float(d))
+    return _contrast(r, measure, float(np.sqrt(v)), "difference of arm means, SE from arm SDs")
+
+
+def _counts(r, measure, events, notes=()):
+    if measure not in ("RR", "OR", "RD"):
+        raise ValueError(f"2×2 counts give RR, OR or RD, not {measure}")
+    e1, n1, e2, n2 = events[1], r["totaln_arm1"], events[2], r["totaln_arm2"]
+    used = {"event1_used": e1, "event2_used": e2}
+    if measure in RATIO and e1 == 0 and e2 == 0:
+        return math.nan, math.nan, "excluded: no events in either arm (RR/OR undefined)", used
+    f = {"RR": es.log_rr, "OR": es.log_or, "RD": es.rd}[measure]
+    y, v = f(e1, n1, e2, n2)
+    zero = ["0.5 added to each cell"] if 0 in (e1, n1 - e1, e2, n2 - e2) else []
+    return float(y), float(v), "; ".join([f"{measure} from 2×2 counts", *notes, *zero]), used
+
+
+def _events(r, measure, where):
+    return _counts(r, measure, {1: int(r["event_arm1"]), 2: int(r["event_arm2"])})
+
+
+def _percentages(r, measure, where):
+    events, notes = {}, []
+    for k in (1, 2):
+        e = _val(r.get(f"event_arm{k}"))
+        if e is None:
+            pct, n = r[f"pct_arm{k}"], r[f"totaln_arm{k}"]
+            res = count_from_percentage(pct, n)
+            if res.count is None:
+                raise DataError([Problem(where[0], where[1], f"pct_arm{k}", f"{pct:g}",
+                                         f"no unique event count out of {n} rounds to {pct:g}% "
+                                         f"(candidates: {list(res.candidates) or 'none'}); enter event_arm{k}")])
+            e = res.count
+            notes.append(f"events{k} derived from {pct:g}% of {n}")
+        events[k] = int(e)
+    return _counts(r, measure, events, notes)
+
+
+class _Skip(Exception):
+    """This representation cannot be used for the row (e.g. p given only as a bound)."""
+
+
+_CONTINUOUS = {"arm_summaries": _arm_summaries, "md_se": _md_se, "md_ci": _md_ci, "md_p": _md_p,
+               "arm_means": _arm_means}
+_BINARY = {"events": _events, "percentages": _percentages}
+ROUTES = frozenset(_CONTINUOUS) | frozenset(_BINARY)
+
+
+def _route(row, reps, measure, where):
+    for rep in reps:
+        if not all(_present(row, c) for c in rep["requires"]):
+            continue
+        route = rep.get("route")
+        try:
+            if route in _CONTINUOUS:
+                return (rep["name"], *_CONTINUOUS[route](row, measure))
+            if route in _BINARY:
+                return (rep["name"], *_BINARY[route](row, measure, where))
+        except _Skip:
+            continue
+        raise ValueError(f"representation {rep['name']!r} names an unknown route {route!r}; "
+                         f"known: {', '.join(sorted(ROUTES))}")
+    return None
+
+
+# --------------------------------------------------------------------------- shared controls
+
+def split_shared_control(frame):
+    """Split shared control groups (Cochrane Handbook §23.3.4); returns (vi, notes).
+
+    Rows with the same non-empty ``shared_control`` key and ``time`` and a finite
+    ``yi`` share one control group of ``n_arm2`` patients; with K such rows, each
+    row's variance becomes ``v·(1/n1 + K/n2)/(1/n1 + 1/n2)`` (its control arm
+    counted as n2/K patients, the implied SD unchanged). Reads ``vi_unsplit``
+    when present, else ``vi``.
+    """
+    base = "vi_unsplit" if "vi_unsplit" in frame else "vi"
+    vi = frame[base].to_numpy(dtype=float).copy()
+    notes = [""] * len(frame)
+    if "shared_control" not in frame or "time" not in frame:
+        return vi, notes
+    groups: dict = {}
+    for pos, (key, t, y) in enumerate(zip(frame["shared_control"], frame["time"], frame["yi"])):
+        if not is_missing(key) and key and np.isfinite(y):
+            groups.setdefault((key, t), []).append(pos)
+    for (key, _t), positions in groups.items():
+        K = len(positions)
+        if K < 2:
+            continue
+        for pos in positions:
+            n1 = float(frame["n_arm1"].iloc[pos])
+            n2 = float(frame["n_arm2"].iloc[pos])
+            vi[pos] *= (1 / n1 + K / n2) / (1 / n1 + 1 / n2)
+            notes[pos] = f"shared control ({key}, n = {n2:g}) split over {K} comparisons: n2 = {n2 / K:g}"
+    return vi, notes
+
+
+def with_effects(frame, yi, vi, derivation):
+    """Set ``yi``, ``vi_unsplit`` and ``derivation`` on *frame*, split shared controls, and add
+    ``vi``, ``sei`` and the 95% CI — the one place where a row's CI is computed."""
+    frame = frame.copy()
+    frame["yi"] = np.asarray(yi, dtype=float)
+    frame["vi_unsplit"] = np.asarray(vi, dtype=float)
+    split, notes = split_shared_control(frame)
+    frame["vi"] = split
+    frame["derivation"] = [h + (f"; {n}" if n else "") for h, n in zip(derivation, notes)]
+    frame["sei"] = np.sqrt(frame["vi"])
+    frame["ci_lower"] = frame["yi"] - Z975 * frame["sei"]
+    frame["ci_upper"] = frame["yi"] + Z975 * frame["sei"]
+    return frame
+
+
+_CACHE: dict = {}
+
+
+def escalc(name: str, directory=None, measure: str | None = None):
+    """The effect of every row of data file *name*, as a DataFrame (see the module docstring).
+
+    Pending rows, and rows whose effect is undefined, have NaN ``yi``/``vi`` and say why
+    in ``derivation``. Raises :class:`~glumeta.data.DataError` (located to file, line,
+    column and value) on invalid data. Results are cached per file content, so the
+    chapters, the ledger and the CLI share one validation and one computation.
+
+    Examples
+    --------
+    >>> t = escalc("esketamine_madrs")
+    >>> row = t[(t["study_id"] == "daly2018") & (t["time"] == "24 h")].iloc[0]
+    >>> row["vi"] > row["vi_unsplit"]   # the shared placebo group is split over 3 doses
+    True
+    """
+    import pandas as pd
+
+    res = spec(name, directory)
+    plan = res["schema"]["glumeta:analysis"]
+    measure = measure or plan["measure"]
+    key = (fingerprint(name, directory), measure)
+    if key in _CACHE:
+        return _CACHE[key].copy()
+    table = read(name, directory)
+    errors = [p for p in table.problems if p.severity == "error"]
+    if errors:
+        raise DataError(table.problems)
+    df = table.frame()
+    shown = table.shown
+    reps = res["schema"].get("glumeta:representations", [])
+    n = len(df)
+    yi, vi = np.full(n, np.nan), np.full(n, np.nan)
+    how, rep_names = [""] * n, [""] * n
+    used: dict[str, list] = {}
+    records = df.to_dict("records")
+    for i, r in enumerate(records):
+        r = {k: _val(v) for k, v in r.items()}
+        if r.get("status") != "complete":
+            how[i] = "pending: numbers not available"
+            continue
+        got = _route(r, reps, measure, (shown, int(r["line"])))
+        if got is None:
+            how[i] = "excluded: no usable representation"
+            continue
+        rep_names[i], yi[i], vi[i], how[i], extra = got
+        for c, v in extra.items():
+            used.setdefault(c, [np.nan] * n)[i] = v
+    out = df.copy()
+    out.insert(0, "file", shown)
+    out["label"] = [label_format(plan.get("label", "{study}"), r) for r in records]
+    out["representation"] = rep_names
+    out["measure"] = measure
+    for c, vals in used.items():
+        out[c] = pd.to_numeric(pd.Series(vals, index=out.index))
+    out = with_effects(out, yi, vi, how)
+    _CACHE[key] = out
+    return out.copy()
