@@ -19,7 +19,7 @@ from .escalc import escalc
 from .formatting import fmt, fmt_ci, fmt_p
 from .plan import analyze, on_display_scale
 
-__all__ = ["Chapter", "fmt", "fmt_ci", "ledger_html", "summary_table", "table"]
+__all__ = ["Chapter", "Synthesis", "fmt", "fmt_ci", "ledger_html", "summary_table", "table"]
 
 
 def _safe_url(u: str) -> str | None:
@@ -190,6 +190,37 @@ class Chapter:
             glue(f"{prefix}_{k}", _Text(v), display=False)
         return vals
 
+    # ---------------------------------------------------------------- reported numbers
+    def checks(self) -> dict:
+        """Every ledger row (:func:`glumeta.ledger.ledger`) by ``check_id``, computed once per chapter
+        with this chapter's effect frame."""
+        if not hasattr(self, "_checks"):
+            from .ledger import ledger
+
+            self._checks = {r.check_id: r for r in ledger(tables={self.name: self.table})}
+        return self._checks
+
+    def glue_check(self, check_id: str, prefix: str) -> dict:
+        """Glue the worked numbers of one ledger check as ``<prefix>_<detail>`` (detail names in
+        snake case: ``"SE from the CI"`` → ``se_from_the_ci``), plus ``<prefix>_verdict``.
+        Every number comes from ``data/reported.csv`` and ``data/`` through the ledger."""
+        from myst_nb import glue
+
+        row = self.checks()[check_id]
+        vals = {_slug(k): v for k, v in row.details.items()}
+        vals["verdict"] = row.verdict
+        for k, v in vals.items():
+            glue(f"{prefix}_{k}", _Text(v), display=False)
+        return vals
+
+    def checks_table(self, check_ids):
+        """The worked numbers of several ledger checks as one HTML table (a row per check)."""
+        import pandas as pd
+        from IPython.display import HTML
+
+        rows = [dict(self.checks()[c].details, verdict=self.checks()[c].verdict) for c in check_ids]
+        return HTML(_html_frame(pd.DataFrame(rows)))
+
     def ledger(self):
         """This chapter's rows of the reproducibility ledger."""
         from IPython.display import HTML
@@ -229,11 +260,61 @@ class Chapter:
         return HTML("".join(out))
 
 
-def synthesis_forest(r: float = 0.5, slug: str = "synthesis"):
+class Synthesis:
+    """The synthesis chapter's views of :func:`glumeta.synthesis.synthesis` at the assumed r."""
+
+    def __init__(self, r: float | None = None, slug: str = "synthesis"):
+        from .synthesis import R_ASSUMED, synthesis
+
+        self.r = R_ASSUMED if r is None else r
+        self.slug = slug
+        self.result = synthesis(self.r)
+
+    def rows_table(self):
+        """Every 24 h contrast on the SMD scale, with its derivation."""
+        rows = self.result["overall"].rows
+        return table(rows[["drug", "study", "comparison", "time", "design", "n_arm1", "n_arm2", "yi", "vi",
+                           "ci_lower", "ci_upper", "derivation"]])
+
+    def glue(self) -> None:
+        """Glue ``syn_est/_ci/_k`` (all drugs), ``syn0_*``, ``syn1_*``… (each drug), ``syn_sg_p`` and ``syn_r``."""
+        from myst_nb import glue
+
+        s = self.result
+        drugs = [a for k, a in s.items() if k.startswith("drug:")]
+        for key, a in [("syn", s["overall"])] + [(f"syn{i}", a) for i, a in enumerate(drugs)]:
+            glue(f"{key}_est", _Text(fmt(a.estimate)), display=False)
+            glue(f"{key}_ci", _Text(fmt_ci(a.ci_lower, a.ci_upper)), display=False)
+            glue(f"{key}_k", _Text(str(a.k)), display=False)
+        glue("syn_sg_p", _Text(fmt(s["subgroups:drug"].p)), display=False)
+        glue("syn_r", _Text(f"{self.r:g}"), display=False)
+
+    def forest(self):
+        return synthesis_forest(self.r, self.slug)
+
+    def r_sensitivity(self):
+        """Pooled SMD against the assumed r (seaborn figure, saved) and the table at a few values of r."""
+        from IPython.display import HTML
+
+        from .figures import r_sensitivity_plot
+        from .forest import save_figure
+        from .synthesis import R_SHOWN, r_sensitivity
+
+        sens = r_sensitivity()
+        fig = r_sensitivity_plot(sens)
+        paths = save_figure(fig, self.slug, "r-sensitivity", formats=("svg", "pdf", "png"))
+        img = _FigureHTML(fig, "Pooled SMD at 24 h against the assumed within-patient correlation r, "
+                               "overall and by drug.", paths["png"])
+        shown = sens[sens["r"].round(6).isin([round(x, 6) for x in R_SHOWN])]
+        return HTML(img._repr_html_() + _html_frame(shown))
+
+
+def synthesis_forest(r: float | None = None, slug: str = "synthesis"):
     """Forest plot of the cross-drug synthesis, grouped by drug; saved and shown like a chapter's."""
     from .forest import columns_of, forest_from_analysis, save_figure
-    from .synthesis import DRUGS, synthesis
+    from .synthesis import DRUGS, R_ASSUMED, synthesis
 
+    r = R_ASSUMED if r is None else r
     s = synthesis(r)
     fig = forest_from_analysis(s["overall"], columns=columns_of(next(iter(DRUGS))), group_by="drug",
                                analyses=list(s.values()), favours=("Favours drug", "Favours control"),
@@ -302,6 +383,13 @@ def summary_table(names=None):
                          "estimate": fmt(d["estimate"]), "95% CI": fmt_ci(d["ci_lower"], d["ci_upper"]),
                          "p": fmt_p(a.p, label=""), "I² %": _i2(a.i2), "pending rows": a.pending})
     return pd.DataFrame(rows)
+
+
+def _slug(name: str) -> str:
+    """``"SE from the CI"`` → ``"se_from_the_ci"`` (a glue-safe key)."""
+    import re
+
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
 
 
 def _i2(i2) -> str:

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import math
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Callable
 
 from . import reproduce as rp
 from .constants import Z975
 from .counts import count_from_percentage
+from .effects import log_rr
 from .verdicts import Verdict, matches, pct_matches
 
 __all__ = ["LedgerRow", "ledger", "main"]
@@ -35,6 +36,9 @@ class LedgerRow:
     computed_text: str
     verdict: str
     explanation: str
+    #: named intermediate numbers of the computation, formatted (e.g. ``se``, ``z``, ``p``),
+    #: which the chapters glue into their prose (nothing is typed into a chapter)
+    details: dict = field(default_factory=dict, compare=False)
 
 
 def _inputs(s: str | None) -> dict:
@@ -82,17 +86,22 @@ def _p_from_rounded_ci(r, given, frames):
     p_at = rp.ci_z_p(est, (hi - lo) / (2 * Z975))["p"]
     pmin, pmax = rp.p_range_from_rounded_ci(est, lo, hi, d)
     ok = pmin <= r["value"] <= pmax
+    se = (hi - lo) / (2 * Z975)
+    details = {"SE from the CI": f"{se:.3f}", "z": f"{est / se:.2f}", "p (z-test)": f"{p_at:.1e}",
+               "p range (rounding)": f"{pmin:.1e} to {pmax:.1e}"}
     return p_at, _verdict(ok, Verdict.CONSISTENT), (
         f"z-test p from the printed estimate and CI is {_num(p_at)}; the rounding of the printed numbers allows "
-        f"any p from {_num(pmin)} to {_num(pmax)}, which {'includes' if ok else 'excludes'} the reported {r['reported']}")
+        f"any p from {_num(pmin)} to {_num(pmax)}, which {'includes' if ok else 'excludes'} the reported {r['reported']}"), details
 
 
 @computation("p_from_md_se")
 def _p_from_md_se(r, given, frames):
     z = rp.ci_z_p(given["md"], given["se"])
     ok = matches(r["value"], r["decimals"], z["p"], r["prefix"])
+    details = {"difference": f"{given['md']:g}", "SE": f"{given['se']:g}",
+               "95% CI": f"{z['ci_lower']:.2f} to {z['ci_upper']:.2f}", "z": f"{z['stat']:.2f}", "p": f"{z['p']:.4f}"}
     return z["p"], _verdict(ok, Verdict.CONSISTENT), (
-        f"z = {given['md']:g}/{given['se']:g} = {z['stat']:.2f}, two-sided p = {_num(z['p'])}")
+        f"z = {given['md']:g}/{given['se']:g} = {z['stat']:.2f}, two-sided p = {_num(z['p'])}"), details
 
 
 @computation("p_from_md_ci")
@@ -100,9 +109,13 @@ def _p_from_md_ci(r, given, frames):
     se = (given["hi"] - given["lo"]) / (2 * Z975)
     z = rp.ci_z_p(given["md"], se)
     ok = matches(r["value"], r["decimals"], z["p"], r["prefix"])
-    t = rp.ci_z_p(given["md"], (given["hi"] - given["lo"]) / (2 * rp.special.stdtrit(19, 0.975)), df=19)
+    df = int(given["n"]) - 1  # a paired (crossover) t-test on n − 1 df
+    t = rp.ci_z_p(given["md"], (given["hi"] - given["lo"]) / (2 * rp.special.stdtrit(df, 0.975)), df=df)
+    details = {"SE from the CI": f"{se:.3f}", "z": f"{z['stat']:.2f}", "p (z)": f"{z['p']:.5f}",
+               f"p (t, {df} df)": f"{t['p']:.4f}", "reported": r["reported"]}
     return z["p"], _verdict(ok, Verdict.CONSISTENT), (
-        f"SE from the CI = {se:.3f}; z = {z['stat']:.2f}, p = {_num(z['p'])} (a paired t-test on 19 df would give {_num(t['p'])})")
+        f"SE from the CI = {se:.3f}; z = {z['stat']:.2f}, p = {_num(z['p'])} (a paired t-test on {df} df would give "
+        f"{_num(t['p'])})"), details
 
 
 def _effect_size_search(md, se, target, decimals, n_total_range):
@@ -120,6 +133,10 @@ def _effect_size_search(md, se, target, decimals, n_total_range):
 
 @computation("es_from_md_se")
 def _effect_size_from_md_se(r, given, frames):
+    """Cohen's d / Hedges' g from a reported MD and SE, with the SD recovered for the analysed n
+    (the data row) and, as the documented alternative, the randomised n split evenly.
+
+    Discrepant only when neither reproduces the number (Cochrane Handbook §6.5.2.3)."""
     sid, time = str(given["row"]).split("|")
     t = frames.table("esketamine_madrs")
     sel = t[(t["study_id"] == sid) & (t["time"] == time) & (t["status"] == "complete")]
@@ -127,23 +144,32 @@ def _effect_size_from_md_se(r, given, frames):
         return None, Verdict.NOT_CHECKABLE, f"its input row ({sid}, {time}) is not in data/esketamine_madrs.csv"
     row = sel.iloc[0]
     n1, n2, md, se = int(row["n_arm1"]), int(row["n_arm2"]), float(row["md"]), float(row["md_se"])
-    c = rp.effect_size_candidates(md, se, [(n1, n2), (34, 34)], r["value"], r["decimals"])
-    d_data, g_data = c["d"][0], c["g"][0]
-    ok = bool(c["d_matches"][0] or c["g_matches"][0])
-    rand = "d = {:.3f} with the 68 randomised split 34/34".format(c["d"][1])
-    if ok:
-        which = "Cohen's d" if c["d_matches"][0] else "Hedges' g"
-        return (d_data if c["d_matches"][0] else g_data), Verdict.REPRODUCED, (
-            f"{which} with SD = SE/√(1/{n1}+1/{n2}) (n analysed {n1}/{n2}, data/esketamine_madrs.csv) "
-            f"is {d_data if c['d_matches'][0] else g_data:.3f}; {rand}")
-    hits = _effect_size_search(md, se, r["value"], r["decimals"], range(40, 81))
+    rand = int(given["randomised"])
+    h1, h2 = rand - rand // 2, rand // 2
+    c = rp.effect_size_candidates(md, se, [(n1, n2), (h1, h2)], r["value"], r["decimals"])
+    z = rp.ci_z_p(md, se)
+    details = {"time": time, "LS diff": f"{md:g}", "SE": f"{se:g}", "95% CI": f"{z['ci_lower']:.2f} to {z['ci_upper']:.2f}",
+               "z": f"{z['stat']:.2f}", "p": f"{z['p']:.4f}", "reported ES": r["reported"],
+               f"d ({n1}/{n2})": f"{c['d'][0]:.3f}", f"g ({n1}/{n2})": f"{c['g'][0]:.3f}",
+               f"d ({h1}/{h2})": f"{c['d'][1]:.3f}", f"g ({h1}/{h2})": f"{c['g'][1]:.3f}"}
+    names = {"d_matches": "Cohen's d", "g_matches": "Hedges' g"}
+    for i, (a, b, how) in enumerate([(n1, n2, f"the analysed n {n1}/{n2} (data/esketamine_madrs.csv)"),
+                                     (h1, h2, f"the {rand} randomised split {h1}/{h2} (assumed: the analysed "
+                                              "numbers were not stated)")]):
+        for col, name in names.items():
+            if c[col][i]:
+                val = c["d" if col == "d_matches" else "g"][i]
+                verdict = Verdict.REPRODUCED if i == 0 else Verdict.CONSISTENT
+                other = (f"; with the analysed n {n1}/{n2}, d = {c['d'][0]:.3f} and g = {c['g'][0]:.3f}" if i else
+                         f"; d = {c['d'][1]:.3f} with the {rand} randomised split {h1}/{h2}")
+                return val, verdict, (f"{name} with SD = SE/√(1/{a}+1/{b}) from {how} is {val:.3f}{other}"), details
+    hits = _effect_size_search(md, se, r["value"], r["decimals"], range(max(4, rand // 2), 2 * rand + 1))
     totals = sorted({a + b for a, b in hits})
-    hint = (f"it is reproduced only with {min(totals)}–{max(totals)} patients in all" if totals else
-            "no plausible sample size (40–80) reproduces it")
-    return d_data, Verdict.DISCREPANT, (
-        f"with the analysed n {n1}/{n2}, d = {d_data:.3f} and g = {g_data:.3f}; {rand}; {hint} "
-        f"(e.g. {hits[0][0]}/{hits[0][1]})" if hits else
-        f"with the analysed n {n1}/{n2}, d = {d_data:.3f} and g = {g_data:.3f}; {rand}; {hint}")
+    hint = (f"it is reproduced only with {min(totals)}–{max(totals)} patients in all (e.g. {hits[0][0]}/{hits[0][1]})"
+            if totals else f"no total sample size from {max(4, rand // 2)} to {2 * rand} reproduces it")
+    return c["d"][0], Verdict.DISCREPANT, (
+        f"with the analysed n {n1}/{n2}, d = {c['d'][0]:.3f} and g = {c['g'][0]:.3f}; with the {rand} randomised "
+        f"split {h1}/{h2}, d = {c['d'][1]:.3f} and g = {c['g'][1]:.3f}; {hint}"), details
 
 
 @computation("pct_of_n")
@@ -192,21 +218,37 @@ def _conditional_odds_ratio(r, given, frames):
     lo_rep, hi_rep = given["lo"], given["hi"]
     # discordant pairs compatible with the reported counts: x patients had the event under both
     options = [(b_rep - x, c_rep - x) for x in range(0, min(b_rep, c_rep) + 1)]
+    hits = rp.discordant_search(r["value"], lo_rep, hi_rep, n, (r["decimals"], cd, cd))
+    b0, c0 = options[0]
+    cc = rp.conditional_or(b0 + 0.5, c0 + 0.5)
+    y, v = log_rr(b_rep, n, c_rep, n)
+    details = {"discordant pairs reproducing it": ", ".join(f"b = {b}, c = {c}" for b, c in hits) or "none",
+               "OR with 0.5 added": f"{cc['or']:.1f} ({cc['ci_lower']:.2f} to {cc['ci_upper']:.1f})",
+               "McNemar exact p": f"{rp.mcnemar(b0, c0)['exact_p']:.3f}",
+               "unpaired RR": f"{math.exp(y):.1f} ({math.exp(y - Z975 * v ** 0.5):.2f} to {math.exp(y + Z975 * v ** 0.5):.1f})"}
     for b, c in options:
         o = rp.conditional_or(b, c)
         if math.isfinite(o["or"]) and matches(r["value"], r["decimals"], o["or"]) and \
                 matches(lo_rep, cd, o["ci_lower"]) and matches(hi_rep, cd, o["ci_upper"]):
             return o["or"], Verdict.CONSISTENT, (
                 f"conditional (discordant-pair) OR {b}/{c} = {o['or']:.2f}, 95% CI {o['ci_lower']:.2f}–{o['ci_upper']:.2f}: "
-                f"the crossover's paired OR with {b} patients responding only on N2O and {c} only on placebo")
-    hits = rp.discordant_search(r["value"], lo_rep, hi_rep, n, (r["decimals"], cd, cd))
-    b0, c0 = options[0]
+                f"the crossover's paired OR with {b} patients responding only on N2O and {c} only on placebo"), details
     o0 = rp.conditional_or(b0, c0)
-    cc = rp.conditional_or(b0 + 0.5, c0 + 0.5)
     return o0["or"], Verdict.DISCREPANT, (
         f"the reported counts ({b_rep} vs {c_rep}) give discordant pairs {b0}/{c0}, a conditional OR of {_num(o0['or'])}; "
         f"OR {r['reported']} with its CI is reproduced only by discordant pairs {', '.join(f'{b}/{c}' for b, c in hits) or 'none'}; "
-        f"adding 0.5 to each discordant count would give {cc['or']:.1f} ({cc['ci_lower']:.2f}–{cc['ci_upper']:.1f})")
+        f"adding 0.5 to each discordant count would give {cc['or']:.1f} ({cc['ci_lower']:.2f}–{cc['ci_upper']:.1f})"), details
+
+
+@computation("q_from_i2")
+def _q_from_i2(r, given, frames):
+    """I² alone is not checkable without Q or τ²; the Q it implies is shown (I² = (Q − df)/Q,
+    Higgins & Thompson 2002)."""
+    k = int(given["k"])
+    q = rp.q_from_i2(r["value"], k)
+    return None, Verdict.NOT_CHECKABLE, (
+        f"Q and τ² are not reported, so I² cannot be re-computed; I² = {r['reported']} with k = {k} implies "
+        f"Q ≈ {q:.1f} on {k - 1} df"), {"Q implied": f"{q:.1f}", "df": str(k - 1)}
 
 
 @computation("two_by_two_p")
@@ -221,19 +263,25 @@ def _two_by_two_p(r, given, frames):
     tests = [("Pearson χ² without continuity correction", res["pearson_p"]), ("Fisher's exact test", res["fisher_p"]),
              ("Yates-corrected χ²", res["yates_p"])]
     desc = "; ".join(f"{name} {_num(p)}" for name, p in tests)
+    details = {"outcome": given["outcome"], "reported": r["reported"], "Pearson χ²": f"{res['pearson_p']:.4f}",
+               "Fisher exact": f"{res['fisher_p']:.4f}", "Yates-corrected χ²": f"{res['yates_p']:.4f}",
+               "smallest expected count": f"{res['min_expected']:.1f}"}
     for name, p in tests:
         if matches(r["value"], r["decimals"], p, r["prefix"]):
-            return p, Verdict.REPRODUCED, f"{e1}/{n1} vs {e2}/{n2}: reproduced by {name} (p = {_num(p)}); {desc}"
-    return tests[0][1], Verdict.DISCREPANT, f"{e1}/{n1} vs {e2}/{n2}: no standard test gives {r['reported']}; {desc}"
+            return p, Verdict.REPRODUCED, f"{e1}/{n1} vs {e2}/{n2}: reproduced by {name} (p = {_num(p)}); {desc}", details
+    return tests[0][1], Verdict.DISCREPANT, f"{e1}/{n1} vs {e2}/{n2}: no standard test gives {r['reported']}; {desc}", details
 
 
 @computation("ratio_p_from_ci")
 def _ratio_p_from_ci(r, given, frames):
     o = rp.ratio_p_from_ci(given["est"], given["lo"], given["hi"])
     ok = matches(r["value"], r["decimals"], o["p"], r["prefix"])
+    details = {"quantity": r["quantity"], "HR": f"{given['est']:g}", "95% CI": f"{given['lo']:g} to {given['hi']:g}",
+               "SE(log HR)": f"{o['se_log']:.3f}", "z": f"{o['z']:.2f}", "p": f"{o['p']:.2g}",
+               "CI centre": f"{o['centre']:.3f}", "reported": r["reported"]}
     return o["p"], _verdict(ok, Verdict.CONSISTENT), (
         f"SE(log) from the CI = {o['se_log']:.3f}, z = {o['z']:.2f}, p = {_num(o['p'])}; CI centre on the log scale "
-        f"{o['centre']:.3f} vs reported {given['est']:g}")
+        f"{o['centre']:.3f} vs reported {given['est']:g}"), details
 
 
 @computation("p_from_t")
@@ -285,10 +333,11 @@ def ledger(directory=None, analysis: str | None = None, tables: dict | None = No
         rec["decimals"] = int(rec["decimals"])
         if analysis and rec["analysis"] != analysis:
             continue
-        value, verdict, expl = COMPUTE[rec["computation"]](rec, _inputs(rec["inputs"]), frames)
+        value, verdict, expl, *details = COMPUTE[rec["computation"]](rec, _inputs(rec["inputs"]), frames)
         out.append(LedgerRow(rec["check_id"], rec["document"], rec["analysis"], rec["quote"], rec["quantity"],
                              rec["reported"], None if value is None or not math.isfinite(value) else float(value),
-                             "–" if value is None else _num(float(value)), verdict.value, expl))
+                             "–" if value is None else _num(float(value)), verdict.value, expl,
+                             details[0] if details else {}))
     return out
 
 

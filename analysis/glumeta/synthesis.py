@@ -23,14 +23,21 @@ from .escalc import escalc, with_effects
 from .plan import SubgroupTest, pool_frame
 from .sensitivity import subgroups
 
-__all__ = ["DRUGS", "r_sensitivity", "synthesis_rows", "synthesis"]
+__all__ = ["DRUGS", "R_ASSUMED", "R_GRID", "R_SHOWN", "r_sensitivity", "synthesis_rows", "synthesis"]
 
 #: data file → drug label
 DRUGS = {"esketamine_madrs": "Esketamine (intranasal)", "nitrous_oxide_hamd": "Nitrous oxide (inhaled)"}
 TIME = "24 h"
+#: Assumed within-patient correlation between crossover periods. Rarely reported; 0.5 is the
+#: conventional middle value (Elbourne et al. 2002; Cochrane Handbook §23.2.7.2 advises a
+#: sensitivity analysis over plausible values, :func:`r_sensitivity`).
+R_ASSUMED = 0.5
+#: The grid of :func:`r_sensitivity` (0, 0.1, …, 0.9), and the values tabulated in the book.
+R_GRID = tuple(round(0.1 * i, 1) for i in range(10))
+R_SHOWN = (0.3, R_ASSUMED, 0.7)
 
 
-def synthesis_rows(r: float = 0.5, directory=None, tables: dict | None = None):
+def synthesis_rows(r: float = R_ASSUMED, directory=None, tables: dict | None = None):
     """Every complete 24 h contrast of the drug files as Hedges' g, with its derivation.
 
     *tables* may hold the files' effect frames (:func:`~glumeta.escalc.escalc`) to reuse across calls.
@@ -60,7 +67,7 @@ def synthesis_rows(r: float = 0.5, directory=None, tables: dict | None = None):
     return with_effects(rows, rows["yi"], rows["vi_unsplit"], list(rows["derivation"]))
 
 
-def synthesis(r: float = 0.5, method: str = "REML", test: str = "z", directory=None, tables=None) -> dict:
+def synthesis(r: float = R_ASSUMED, method: str = "REML", test: str = "z", directory=None, tables=None) -> dict:
     """Pooled SMD overall and by drug, with the between-drug test. Returns dict of analyses by id."""
     rows = synthesis_rows(r, directory, tables)
     out = {"overall": pool_frame("overall", f"All drugs, SMD at {TIME} (r = {r:g})", rows, "SMD", method, test)}
@@ -77,7 +84,7 @@ def r_sensitivity(rs=None, method: str = "REML", directory=None):
     """Pooled SMD (overall and by drug) over a grid of assumed within-patient correlations."""
     import pandas as pd
 
-    rs = np.round(np.arange(0.0, 0.91, 0.1), 2) if rs is None else rs
+    rs = R_GRID if rs is None else rs
     tables = {name: escalc(name, directory) for name in DRUGS}  # read and validate once
     out = []
     for r in rs:
