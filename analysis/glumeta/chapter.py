@@ -191,14 +191,19 @@ class Chapter:
         return vals
 
     # ---------------------------------------------------------------- reported numbers
-    def checks(self) -> dict:
-        """Every ledger row (:func:`glumeta.ledger.ledger`) by ``check_id``, computed once per chapter
-        with this chapter's effect frame."""
-        if not hasattr(self, "_checks"):
-            from .ledger import ledger
+    def checks(self, ids=()) -> dict:
+        """Ledger rows (:func:`glumeta.ledger.ledger`) by ``check_id``, each computed once per chapter
+        with this chapter's effect frame (a check may read only the tables the page declares)."""
+        from .ledger import ledger
 
-            self._checks = {r.check_id: r for r in ledger(tables={self.name: self.table})}
-        return self._checks
+        cache = self.__dict__.setdefault("_checks", {})
+        missing = [c for c in ids if c not in cache]
+        if missing:
+            cache.update({r.check_id: r for r in ledger(tables={self.name: self.table}, ids=missing)})
+            unknown = [c for c in missing if c not in cache]
+            if unknown:
+                raise KeyError(f"no such check in data/reported.csv: {', '.join(unknown)}")
+        return cache
 
     def glue_check(self, check_id: str, prefix: str) -> dict:
         """Glue the worked numbers of one ledger check as ``<prefix>_<detail>`` (detail names in
@@ -206,7 +211,7 @@ class Chapter:
         Every number comes from ``data/reported.csv`` and ``data/`` through the ledger."""
         from myst_nb import glue
 
-        row = self.checks()[check_id]
+        row = self.checks([check_id])[check_id]
         vals = {_slug(k): v for k, v in row.details.items()}
         vals["verdict"] = row.verdict
         for k, v in vals.items():
@@ -218,7 +223,8 @@ class Chapter:
         import pandas as pd
         from IPython.display import HTML
 
-        rows = [dict(self.checks()[c].details, verdict=self.checks()[c].verdict) for c in check_ids]
+        checks = self.checks(check_ids)
+        rows = [dict(checks[c].details, verdict=checks[c].verdict) for c in check_ids]
         return HTML(_html_frame(pd.DataFrame(rows)))
 
     def ledger(self):

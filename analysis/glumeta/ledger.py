@@ -320,9 +320,10 @@ class _Frames:
         return self._t[name]
 
 
-def ledger(directory=None, analysis: str | None = None, tables: dict | None = None) -> list[LedgerRow]:
-    """All ledger rows (optionally those of one analysis), re-computed now from ``data/reported.csv``
-    and the effect frames (*tables*: frames already computed, by data file name)."""
+def ledger(directory=None, analysis: str | None = None, tables: dict | None = None,
+           ids=None) -> list[LedgerRow]:
+    """All ledger rows (optionally those of one analysis, or the checks *ids*), re-computed now from
+    ``data/reported.csv`` and the effect frames (*tables*: frames already computed, by data file name)."""
     from .data import is_missing, load
 
     df = load("reported", directory)
@@ -331,7 +332,7 @@ def ledger(directory=None, analysis: str | None = None, tables: dict | None = No
     for rec in df.to_dict("records"):
         rec = {k: None if is_missing(v) else v for k, v in rec.items()}
         rec["decimals"] = int(rec["decimals"])
-        if analysis and rec["analysis"] != analysis:
+        if (analysis and rec["analysis"] != analysis) or (ids is not None and rec["check_id"] not in ids):
             continue
         value, verdict, expl, *details = COMPUTE[rec["computation"]](rec, _inputs(rec["inputs"]), frames)
         out.append(LedgerRow(rec["check_id"], rec["document"], rec["analysis"], rec["quote"], rec["quantity"],
