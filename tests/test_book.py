@@ -122,5 +122,5 @@ def test_synthesis_numbers_match_engine(book):
 
     text = text_of(page(book, "synthesis"))
     s = synthesis(0.5, directory=book / "data")
-    assert fmt(s["overall"]["estimate"]) in text and fmt_ci(s["overall"]["ci_lower"], s["overall"]["ci_upper"]) in text
+    assert fmt(s["overall"].estimate) in text and fmt_ci(s["overall"].ci_lower, s["overall"].ci_upper) in text
     assert forest_pngs(page(book, "synthesis"))

@@ -339,10 +339,11 @@ def _short_doc(doc: str) -> str:
 def ledger_html(analysis: str | None = None, filters: bool = False, tables: dict | None = None) -> str:
     """Ledger rows as an HTML table with verdict badges; with *filters*, selects for document and verdict.
     *tables* may hold effect frames already computed (the chapter's), which the ledger then reuses."""
-    from .ledger import ledger, summary
+    from .ledger import findings, ledger, summary
 
     rows = ledger(analysis=analysis, tables=tables)
     counts = summary(rows)
+    distinct = findings(rows)
     head = ["check", "quantity", "reported", "re-computed", "verdict", "quote → how it was checked"]
     body = []
     for r in rows:
@@ -353,7 +354,9 @@ def ledger_html(analysis: str | None = None, filters: bool = False, tables: dict
             f"<td>{html.escape(r.quantity)}</td><td>{html.escape(r.reported)}</td><td>{html.escape(r.computed_text)}</td>"
             f'<td><span class="{cls}">{html.escape(r.verdict)}</span></td>'
             f"<td class='glumeta-wrap'><i>“{html.escape(r.quote)}”</i><br>{html.escape(r.explanation)}</td></tr>")
-    summ = " · ".join(f'<span class="badge-{k.replace(" ", "-")}">{html.escape(k)}</span> {v}' for k, v in counts.items())
+    summ = " · ".join(f'<span class="badge-{k.replace(" ", "-")}">{html.escape(k)}</span> {v}'
+                      + (f" ({distinct[k]} finding{'s' if distinct[k] != 1 else ''})" if distinct[k] != v else "")
+                      for k, v in counts.items())
     controls = ""
     if filters:
         docs = sorted({r.document for r in rows})

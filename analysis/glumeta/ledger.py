@@ -19,6 +19,7 @@ from . import reproduce as rp
 from .constants import Z975
 from .counts import count_from_percentage
 from .effects import log_rr
+from .plan import time_hours
 from .verdicts import Verdict, matches, pct_matches
 
 __all__ = ["LedgerRow", "ledger", "main"]
@@ -180,26 +181,57 @@ def _percentage_of_n(r, given, frames):
     return v, _verdict(ok, Verdict.CONSISTENT), f"{c}/{n} = {v:.1f}%"
 
 
+def _table_totals(frames, table: str, replace: dict | None = None) -> tuple[int, int]:
+    """(remitters, nonremitters) summed over the ``side=rem`` rows of a reported table, with
+    *replace* = {check_id: (count, other)} applied."""
+    rem = non = 0
+    for rec in frames.records:
+        g = _inputs(rec["inputs"])
+        if g.get("table") == table and g.get("side") == "rem":
+            c, o = (replace or {}).get(rec["check_id"], (int(g["count"]), int(g["other"])))
+            rem, non = rem + c, non + o
+    return rem, non
+
+
 @computation("pct_of_row")
 def _percentage_of_row_total(r, given, frames):
+    """A count and its row percentage (GRIM-style, Brown & Heathers 2017). For a discrepant row, a
+    single-number correction is suggested only when it reproduces both percentages of the row *and*
+    keeps the table's column totals equal to those of the table of the same patients
+    (``same_patients_as``)."""
     c, o, opct = int(given["count"]), int(given["other"]), float(given["other_pct"])
     n = c + o
     v = 100 * c / n
     ok = pct_matches(c, n, r["value"], r["decimals"])
     if ok:
         return v, Verdict.CONSISTENT, f"{c}/{n} = {v:.1f}%"
-    alt = [o2 for o2 in range(0, 1000) if c + o2 > 0 and pct_matches(c, c + o2, r["value"], r["decimals"])
-           and pct_matches(o2, c + o2, opct, r["decimals"])]
-    alt_c = [c2 for c2 in range(0, 1000) if c2 + o > 0 and pct_matches(c2, c2 + o, r["value"], r["decimals"])
-             and pct_matches(o, c2 + o, opct, r["decimals"])]
-    fix = []
-    if alt:
-        fix.append(f"with {alt[0]} instead of {o} in the other column, {c}/{c + alt[0]} = {100 * c / (c + alt[0]):.1f}% "
-                   f"and {alt[0]}/{c + alt[0]} = {100 * alt[0] / (c + alt[0]):.1f}% reproduce both percentages")
-    if alt_c:
-        fix.append(f"with {alt_c[0]} instead of {c}, both percentages are reproduced")
-    return v, Verdict.DISCREPANT, f"{c}/{n} = {v:.1f}%, not {r['reported']}; " + ("; ".join(fix) or
-                                                                                   "no single count reproduces both")
+    fixes = [(c, o2) for o2 in range(0, 1000) if c + o2 > 0 and pct_matches(c, c + o2, r["value"], r["decimals"])
+             and pct_matches(o2, c + o2, opct, r["decimals"])]
+    fixes += [(c2, o) for c2 in range(0, 1000) if c2 + o > 0 and pct_matches(c2, c2 + o, r["value"], r["decimals"])
+              and pct_matches(o, c2 + o, opct, r["decimals"])]
+    table, ref = given.get("table"), given.get("same_patients_as")
+    note = ""
+    if table and ref:
+        want = _table_totals(frames, ref)
+        rem_id = r["check_id"] if given.get("side") == "rem" else r["check_id"][: -len("non")] + "rem"
+        keep = []
+        for c2, o2 in fixes:
+            pair = (c2, o2) if given.get("side") == "rem" else (o2, c2)
+            if _table_totals(frames, table, {rem_id: pair}) == want:
+                keep.append((c2, o2))
+        dropped = len(fixes) - len(keep)
+        have = _table_totals(frames, table)
+        note = (f"; the {ref} table of the same patients has {want[0]} remitters of {sum(want)}, this table "
+                f"{have[0]} of {sum(have)}" + (f"; {dropped} candidate correction(s) that break those totals "
+                                                 "are not suggested" if dropped else ""))
+        fixes = keep
+    fix = "; ".join(f"with {c2} instead of {c}" if c2 != c else f"with {o2} instead of {o} in the other column"
+                    for c2, o2 in fixes)
+    if fixes:
+        c2, o2 = fixes[0]
+        fix += f", {c2}/{c2 + o2} = {100 * c2 / (c2 + o2):.1f}% and {o2}/{c2 + o2} = {100 * o2 / (c2 + o2):.1f}% reproduce both percentages"
+    return v, Verdict.DISCREPANT, (f"{c}/{n} = {v:.1f}%, not {r['reported']}; " +
+                                   (fix or "no single count reproduces both percentages") + note)
 
 
 @computation("pct_count_unique")
@@ -249,6 +281,79 @@ def _q_from_i2(r, given, frames):
     return None, Verdict.NOT_CHECKABLE, (
         f"Q and τ² are not reported, so I² cannot be re-computed; I² = {r['reported']} with k = {k} implies "
         f"Q ≈ {q:.1f} on {k - 1} df"), {"Q implied": f"{q:.1f}", "df": str(k - 1)}
+
+
+def _study_rows(frames, study):
+    """The rows of trial *study* in any analysis file, with the file's name."""
+    from .data import datasets
+
+    out = []
+    for name in datasets(frames.directory):
+        if name not in frames.declared():
+            continue
+        t = frames.table(name)
+        sel = t[t["study_id"] == study]
+        if len(sel):
+            out.append((name, sel))
+    return out
+
+
+def _total_n(rows):
+    a = "n_arm1" if "n_arm1" in rows else "totaln_arm1"
+    b = "n_arm2" if "n_arm2" in rows else "totaln_arm2"
+    return (rows[a] + rows[b]).astype(float)
+
+
+@computation("n_vs_data")
+def _n_vs_data(r, given, frames):
+    """A reported number randomised against the analysed numbers of the trial's rows: consistent
+    when no row analyses more patients than were randomised."""
+    found = _study_rows(frames, given["study"])
+    if not found:
+        return None, Verdict.NOT_CHECKABLE, f"no rows of {given['study']} in the data files this page reads"
+    name, rows = found[0]
+    totals = _total_n(rows).dropna()
+    top = int(totals.max())
+    ok = top <= r["value"]
+    return float(top), _verdict(ok, Verdict.CONSISTENT), (
+        f"the rows of {given['study']} in data/{name}.csv analyse at most {top} patients "
+        f"({', '.join(sorted({f'{int(x)}' for x in totals}))} per row), "
+        + (f"{int(r['value']) - top} fewer than the {r['reported']} randomised (attrition)" if ok else
+           f"more than the {r['reported']} randomised"))
+
+
+@computation("time_vs_data")
+def _time_vs_data(r, given, frames):
+    """A reported duration against the time point of the trial's rows (as read from its own report)."""
+    found = _study_rows(frames, given["study"])
+    if not found:
+        return None, Verdict.NOT_CHECKABLE, f"no rows of {given['study']} in the data files this page reads"
+    name, rows = found[0]
+    times = sorted(set(rows["time"]))
+    weeks = [h / 168 for h in map(time_hours, times) if math.isfinite(h)]
+    ok = bool(weeks) and all(matches(r["value"], r["decimals"], w) for w in weeks)
+    src = str(rows["source"].iloc[0])
+    return (weeks[0] if weeks else None), _verdict(ok, Verdict.CONSISTENT), (
+        f"the outcomes are reported at {', '.join(times)} in data/{name}.csv (source: {src}); the document's "
+        f"'{r['quote']}' " + ("agrees" if ok else "does not agree: the deck misstates the trial's duration"))
+
+
+@computation("candidate_studies")
+def _candidate_studies(r, given, frames):
+    """Inoshita's k and n against the candidate studies in the blood-glutamate file (inclusion unconfirmed)."""
+    t = frames.table("blood_glutamate")
+    cand = t[t["inoshita_candidate"].fillna(False).astype(bool)]
+    with_n = cand[cand["n_arm1"].notna() & cand["n_arm2"].notna()]
+    papers = with_n["source"].nunique()
+    n1, n2 = int(with_n["n_arm1"].sum()), int(with_n["n_arm2"].sum())
+    if given["column"] == "k":
+        return float(len(cand)), Verdict.NOT_CHECKABLE, (
+            f"data/blood_glutamate.csv lists {len(cand)} candidate rows from {cand['source'].nunique()} papers; "
+            f"which {r['reported']} studies Inoshita pooled is not stated, so k cannot be re-derived")
+    return float(n1), Verdict.NOT_CHECKABLE, (
+        f"the {len(with_n)} candidate rows with n (from {papers} papers) total {n1} MDD / {n2} controls against the "
+        f"reported {r['reported']}; the candidates' inclusion is not confirmed and {len(cand) - len(with_n)} "
+        f"have no n, so the totals cannot be checked")
 
 
 @computation("two_by_two_p")
@@ -312,6 +417,16 @@ class _Frames:
         self.directory = directory
         self._t: dict = dict(frames or {})
 
+    def declared(self) -> set:
+        """The tables this process may read (a book page reads only those it declares)."""
+        import os
+
+        from .data import datasets
+
+        names = set(datasets(self.directory))
+        dec = os.environ.get("GLUMETA_DECLARED")
+        return names if dec is None else names & set(dec.split(","))
+
     def table(self, name):
         if name not in self._t:
             from .escalc import escalc
@@ -328,6 +443,7 @@ def ledger(directory=None, analysis: str | None = None, tables: dict | None = No
 
     df = load("reported", directory)
     frames = _Frames(directory, tables)
+    frames.records = [{k: None if is_missing(v) else v for k, v in rec.items()} for rec in df.to_dict("records")]
     out = []
     for rec in df.to_dict("records"):
         rec = {k: None if is_missing(v) else v for k, v in rec.items()}
@@ -343,10 +459,20 @@ def ledger(directory=None, analysis: str | None = None, tables: dict | None = No
 
 
 def summary(rows: list[LedgerRow]) -> dict:
+    """Rows per verdict."""
     out = {v.value: 0 for v in Verdict}
     for r in rows:
         out[r.verdict] += 1
     return out
+
+
+def findings(rows: list[LedgerRow]) -> dict:
+    """Distinct findings per verdict: rows that check numbers of one quoted passage (e.g. both
+    percentages of one table row, broken by one typo) are one finding."""
+    seen: dict = {v.value: set() for v in Verdict}
+    for r in rows:
+        seen[r.verdict].add((r.document, r.quote))
+    return {k: len(v) for k, v in seen.items()}
 
 
 def main(json_out: bool = False, data_dir=None) -> int:
@@ -361,7 +487,8 @@ def main(json_out: bool = False, data_dir=None) -> int:
         return 1
     unexplained = [r for r in rows if r.verdict == Verdict.DISCREPANT.value and not r.explanation.strip()]
     if json_out:
-        json.dump({"summary": summary(rows), "rows": [asdict(r) for r in rows]}, sys.stdout, indent=2,
+        json.dump({"summary": summary(rows), "findings": findings(rows), "rows": [asdict(r) for r in rows]},
+                  sys.stdout, indent=2,
                   ensure_ascii=False, allow_nan=False)
         print()
     else:
@@ -369,7 +496,8 @@ def main(json_out: bool = False, data_dir=None) -> int:
         for r in rows:
             print(f"{r.check_id:{w}}  {r.reported:>12}  {r.computed_text:>10}  {r.verdict:13}  {r.explanation}")
         print()
-        print("  ".join(f"{k}: {v}" for k, v in summary(rows).items()))
+        f = findings(rows)
+        print("  ".join(f"{k}: {v} row(s), {f[k]} finding(s)" for k, v in summary(rows).items()))
     if unexplained:
         print(f"glumeta ledger: {len(unexplained)} discrepant row(s) without an explanation", file=sys.stderr)
         return 1
