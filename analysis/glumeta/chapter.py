@@ -148,11 +148,12 @@ class Chapter:
     def export_results(self):
         """Write the study-level effect sizes to ``_build/figures/<slug>/<name>-results.csv``
         (formula-injection safe, see :func:`glumeta.export.to_safe_csv`)."""
+        from .escalc import escalc_all
         from .export import results_frame, to_safe_csv
         from .forest import save_dir
 
         path = save_dir(self.slug) / f"{self.name}-results.csv"
-        to_safe_csv(results_frame(self.table), path)
+        to_safe_csv(results_frame(escalc_all(self.name)), path)
         return path
 
     # ---------------------------------------------------------------- numbers

@@ -54,10 +54,10 @@ def _cmd_analyze(args) -> int:
         print()
         return 0
     if args.csv:
-        from .escalc import escalc
+        from .escalc import escalc_all
         from .export import results_frame, to_safe_csv
 
-        to_safe_csv(results_frame(escalc(args.name, args.data_dir)), args.csv)
+        to_safe_csv(results_frame(escalc_all(args.name, args.data_dir)), args.csv)
         print(f"wrote {args.csv}")
         return 0
     print(f"{args.name}: method {args.method}, test {args.test}")

@@ -54,7 +54,7 @@ from .constants import Z975
 from .counts import count_from_percentage
 from .data import DataError, Problem, fingerprint, is_missing, load_package, read
 
-__all__ = ["RATIO", "EFFECT_COLUMNS", "escalc", "label_format", "split_shared_control", "spec"]
+__all__ = ["RATIO", "EFFECT_COLUMNS", "escalc", "escalc_all", "label_format", "split_shared_control", "spec"]
 
 #: Measures analysed on the log scale and shown as ratios.
 RATIO = frozenset({"RR", "OR", "HR"})
@@ -353,3 +353,13 @@ def escalc(name: str, directory=None, measure: str | None = None):
     out = with_effects(out, yi, vi, how)
     _CACHE[key] = out
     return out.copy()
+
+
+def escalc_all(name: str, directory=None):
+    """The effect frames of every measure the schema declares (``measure``, then ``also``), stacked:
+    one row per data row and measure, as ``glumeta analyze --csv`` writes them."""
+    import pandas as pd
+
+    plan = spec(name, directory)["schema"]["glumeta:analysis"]
+    frames = [escalc(name, directory, m) for m in [plan["measure"], *plan.get("also", [])]]
+    return pd.concat(frames, ignore_index=True)
