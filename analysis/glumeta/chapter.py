@@ -381,10 +381,14 @@ def summary_table(names=None):
     """One row per data file's main analysis (or analyses): k, estimate, CI, I², pending rows."""
     import pandas as pd
 
+    import os
+
     from .data import datasets
 
+    declared = os.environ.get("GLUMETA_DECLARED")  # in a book page: the tables it declares
+    names = names or [n for n in datasets() if declared is None or n in declared.split(",")]
     rows = []
-    for name in names or datasets():
+    for name in names:
         for a in analyze(name):
             if not (a.id == "overall" or a.id.startswith("overall:")) or a.id.count(":") > 1:
                 continue
