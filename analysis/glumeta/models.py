@@ -306,8 +306,8 @@ def pool(yi, vi, method="REML", test="z", level=95.0, measure="GEN") -> PoolResu
     Examples
     --------
     >>> r = pool([0.1, 0.3, 0.5], [0.01, 0.02, 0.03], method="DL")
-    >>> round(r.estimate, 4), r.tau2
-    (0.2273, 0.0)
+    >>> round(r.estimate, 4), round(r.tau2, 4)
+    (0.2674, 0.0217)
     """
     yi = np.asarray(yi, dtype=float)
     vi = np.asarray(vi, dtype=float)
