@@ -2,9 +2,10 @@
 
 Layers (each imports only from those before it), after metafor:
 
-``data`` (validated tables) → ``effects`` (escalc: yi, vi) → ``models`` (rma: pooled
-estimates) → ``sensitivity`` → ``analyses`` (one call per data file) →
-``forest`` / ``tables`` (presentation) → ``ledger`` (reported vs re-computed).
+``data`` (validated tables) → ``effects`` (formulas) → ``escalc`` (one effect per row:
+yi, vi, CI) → ``models`` (rma: pooled estimates) → ``sensitivity`` → ``plan`` (the
+analyses each schema declares) → ``forest`` / ``figures`` / ``chapter`` (presentation)
+→ ``ledger`` (reported vs re-computed).
 
 Imports are lazy so that ``glumeta check`` and ``glumeta analyze`` start fast.
 """
