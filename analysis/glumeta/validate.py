@@ -19,14 +19,16 @@ def validate(directory=None, names=None) -> list[Problem]:
     from .escalc import escalc
 
     names = list(tables(directory) if names is None else names)
-    probs = check(directory, names)
-    bad = {p.path for p in probs if p.severity == "error"}
     analysis_tables = set(datasets(directory))
+    probs: list[Problem] = []
     for name in names:
-        if name not in analysis_tables:
+        found = check(directory, [name])
+        probs.extend(found)
+        # a table with errors is not read a second time (a 10 MB export must be refused quickly)
+        if name not in analysis_tables or any(p.severity == "error" for p in found):
             continue
         try:
             escalc(name, directory)
         except DataError as exc:
-            probs.extend(p for p in exc.problems if p.path not in bad)
+            probs.extend(exc.problems)
     return probs
