@@ -297,7 +297,16 @@ class Synthesis:
         glue("syn_r", _Text(f"{self.r:g}"), display=False)
 
     def forest(self):
-        return synthesis_forest(self.r, self.slug)
+        """Forest plot of the synthesis, grouped by drug; saved and shown like a chapter's."""
+        from .forest import columns_of, forest_from_analysis, save_figure
+        from .synthesis import DRUGS
+
+        s = self.result
+        fig = forest_from_analysis(s["overall"], columns=columns_of(next(iter(DRUGS))), group_by="drug",
+                                   analyses=list(s.values()), favours=("Favours drug", "Favours control"),
+                                   xlabel=f"Standardised mean difference at 24 h (Hedges' g; crossover r = {self.r:g})")
+        paths = save_figure(fig, self.slug, f"forest-synthesis-r{self.r:g}")
+        return _FigureHTML(fig, _alt_text(s["overall"]), paths["png"])
 
     def r_sensitivity(self):
         """Pooled SMD against the assumed r (seaborn figure, saved) and the table at a few values of r."""
@@ -317,17 +326,8 @@ class Synthesis:
 
 
 def synthesis_forest(r: float | None = None, slug: str = "synthesis"):
-    """Forest plot of the cross-drug synthesis, grouped by drug; saved and shown like a chapter's."""
-    from .forest import columns_of, forest_from_analysis, save_figure
-    from .synthesis import DRUGS, R_ASSUMED, synthesis
-
-    r = R_ASSUMED if r is None else r
-    s = synthesis(r)
-    fig = forest_from_analysis(s["overall"], columns=columns_of(next(iter(DRUGS))), group_by="drug",
-                               analyses=list(s.values()), favours=("Favours drug", "Favours control"),
-                               xlabel=f"Standardised mean difference at 24 h (Hedges' g; crossover r = {r:g})")
-    paths = save_figure(fig, slug, f"forest-synthesis-r{r:g}")
-    return _FigureHTML(fig, _alt_text(s["overall"]), paths["png"])
+    """Forest plot of the cross-drug synthesis at *r* (default: the assumed r)."""
+    return Synthesis(r, slug).forest()
 
 
 def _short_doc(doc: str) -> str:

@@ -118,9 +118,10 @@ def _val(x):
 
 
 def _present(row, req) -> bool:
+    """Is the column (or any of a list of alternatives) filled in? *row* has ``None`` for missing."""
     if isinstance(req, list):
-        return any(_val(row.get(c)) is not None for c in req)
-    return _val(row.get(req)) is not None
+        return any(row.get(c) is not None for c in req)
+    return row.get(req) is not None
 
 
 # --------------------------------------------------------------------------- routes
@@ -131,11 +132,11 @@ def _arm_summaries(r, measure):
     arms = {}
     for k in (1, 2):
         n = r[f"n_arm{k}"]
-        mean, sd = _val(r.get(f"mean_arm{k}")), _val(r.get(f"sd_arm{k}"))
-        if mean is not None and sd is None and _val(r.get(f"sem_arm{k}")) is not None:
+        mean, sd = r.get(f"mean_arm{k}"), r.get(f"sd_arm{k}")
+        if mean is not None and sd is None and r.get(f"sem_arm{k}") is not None:
             sd = float(es.sd_from_sem(r[f"sem_arm{k}"], n))
             notes.append(f"SD{k} = SEM·√n")
-        if mean is None and _val(r.get(f"median_arm{k}")) is not None:
+        if mean is None and r.get(f"median_arm{k}") is not None:
             mean, sd = (float(x) for x in es.mean_sd_from_quartiles(
                 r[f"q1_arm{k}"], r[f"median_arm{k}"], r[f"q3_arm{k}"], n))
             notes.append(f"mean{k}/SD{k} from median and quartiles (Luo 2018; Wan 2014)")
@@ -205,7 +206,7 @@ def _events(r, measure, where):
 def _percentages(r, measure, where):
     events, notes = {}, []
     for k in (1, 2):
-        e = _val(r.get(f"event_arm{k}"))
+        e = r.get(f"event_arm{k}")
         if e is None:
             pct, n = r[f"pct_arm{k}"], r[f"totaln_arm{k}"]
             res = count_from_percentage(pct, n)
@@ -279,13 +280,15 @@ def split_shared_control(frame):
 
 
 def with_effects(frame, yi, vi, derivation):
-    """Set ``yi``, ``vi_unsplit`` and ``derivation`` on *frame*, split shared controls, and add
-    ``vi``, ``sei`` and the 95% CI — the one place where a row's CI is computed."""
+    """Set ``yi``, ``vi_unsplit`` and ``derivation_unsplit`` on *frame*, split shared controls, and add
+    ``vi``, ``derivation`` (with the split noted), ``sei`` and the 95% CI — the one place where a
+    row's CI is computed."""
     frame = frame.copy()
     frame["yi"] = np.asarray(yi, dtype=float)
     frame["vi_unsplit"] = np.asarray(vi, dtype=float)
     split, notes = split_shared_control(frame)
     frame["vi"] = split
+    frame["derivation_unsplit"] = list(derivation)
     frame["derivation"] = [h + (f"; {n}" if n else "") for h, n in zip(derivation, notes)]
     frame["sei"] = np.sqrt(frame["vi"])
     frame["ci_lower"] = frame["yi"] - Z975 * frame["sei"]

@@ -447,9 +447,8 @@ def ledger(directory=None, analysis: str | None = None, tables: dict | None = No
     frames = _Frames(directory, tables)
     frames.records = [{k: None if is_missing(v) else v for k, v in rec.items()} for rec in df.to_dict("records")]
     out = []
-    for rec in df.to_dict("records"):
-        rec = {k: None if is_missing(v) else v for k, v in rec.items()}
-        rec["decimals"] = int(rec["decimals"])
+    for rec in frames.records:
+        rec = dict(rec, decimals=int(rec["decimals"]))
         if (analysis and rec["analysis"] != analysis) or (ids is not None and rec["check_id"] not in ids):
             continue
         value, verdict, expl, *details = COMPUTE[rec["computation"]](rec, _inputs(rec["inputs"]), frames)

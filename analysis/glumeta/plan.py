@@ -162,7 +162,7 @@ def analyze(name: str, directory=None, method: str = "REML", test: str = "z") ->
     out: list = []
 
     def add(aid, label, mask, frame=tab, meas=measure):
-        rows = frame[usable & mask]
+        rows = frame[(frame["status"] == "complete") & frame["yi"].notna() & mask]
         if len(rows):
             out.append(pool_frame(aid, label, rows, meas, method, test, int((pending_mask & mask).sum())))
 
@@ -179,12 +179,8 @@ def analyze(name: str, directory=None, method: str = "REML", test: str = "z") ->
         ctx = {"measure": measure} if lv is None else {overall["per"]: lv, "measure": measure}
         add("overall" if lv is None else f"overall:{lv}", label_format(overall.get("label", "Overall"), ctx), mask)
         for m, frame in also.items():
-            ok = (frame["status"] == "complete") & frame["yi"].notna()
-            rows = frame[ok & mask]
-            if len(rows):
-                lab = label_format(overall.get("label", "Overall"), dict(ctx, measure=m))
-                out.append(pool_frame(f"overall:{m}" if lv is None else f"{lv}:{m}", lab, rows, m, method, test,
-                                      int((pending_mask & mask).sum())))
+            add(f"overall:{m}" if lv is None else f"{lv}:{m}",
+                label_format(overall.get("label", "Overall"), dict(ctx, measure=m)), mask, frame, m)
 
     by = plan.get("by")
     if by:

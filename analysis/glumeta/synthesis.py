@@ -56,7 +56,7 @@ def synthesis_rows(r: float = R_ASSUMED, directory=None, tables: dict | None = N
         d_x, v_x, _ = es.crossover_smd(md, se, t["n_arm1"].astype(float), r)
         n = t["n_arm1"].astype(float).to_numpy()
         d_x = es.hedges_j(n - 1) * d_x  # small-sample correction with n − 1 df for the paired design
-        md_how = [h.split("; shared control")[0] for h in t["derivation"]]
+        md_how = list(t["derivation_unsplit"])  # the split is noted again on the SMD scale
         how = np.where(
             cross, [f"crossover: parallel-equivalent g under within-patient r = {r:g} (Elbourne 2002); {h}" for h in md_how],
             [f"parallel: g with SD = SE/√(1/n1+1/n2) from the adjusted MD (Cochrane §6.5.2.3); {h}" for h in md_how])
