@@ -43,29 +43,67 @@ def test_every_row_is_cited(name):
         assert r["secondary"] in ("true", "false"), f"{name}.csv:{i}: secondary must be true/false"
 
 
-@pytest.mark.parametrize("name", DATASETS)
-def test_every_number_is_in_the_sources(name):
-    """Every non-empty numeric cell appears, as printed, in ../shared/sources or the seeds.
-
-    (Years and the counts n/events/percentages are compared as numbers.) This catches
-    a number typed from memory or back-calculated.
-    """
-    shared = ROOT.parent / "shared"
-    if not shared.is_dir():
-        pytest.skip("../shared not present")
+def _blocks(text: str) -> list[tuple[str, str]]:
+    """(key, text) blocks of a sources file: each section keyed by its heading and the citation
+    under it, each table row and each paragraph keyed by itself."""
     import re
 
-    text = "\n".join(p.read_text(encoding="utf-8") for p in list((shared / "sources").glob("*.md")) +
-                     list((shared / "seeds").glob("*.txt")))
-    text = text.replace("−", "-").replace("–", "-")
-    numbers = {float(x) for x in re.findall(r"\d+(?:\.\d+)?|\.\d+", text)}
+    out = []
+    for sec in re.split(r"\n(?=## )", text):
+        paras = re.split(r"\n\s*\n", sec)
+        head = paras[0] + ("\n" + paras[1] if len(paras) > 1 and not paras[1].lstrip().startswith("|") else "")
+        out.append((head, sec))
+        out += [(ln, ln) for ln in sec.splitlines() if ln.startswith("|")]
+        out += [(p, p) for p in paras]
+    return out
+
+
+def _numbers(text: str) -> set[float]:
+    import re
+
+    return {float(x) for x in re.findall(r"\d+(?:\.\d+)?|\.\d+", text.replace("−", "-").replace("–", "-"))}
+
+
+def numbers_near(name: str, study: str) -> set[float]:
+    """Every number printed in a block of ../shared/sources/<name>.md or of the seeds that names
+    the study (its first word: "Daly", "TRANSFORM-1", "Hu")."""
+    import re
+
+    shared = ROOT.parent / "shared"
+    text = (shared / "sources" / f"{name}.md").read_text(encoding="utf-8") + "\n\n" + \
+        "\n\n".join(p.read_text(encoding="utf-8") for p in sorted((shared / "seeds").glob("*.txt")))
+    token = re.split(r"[ (]", study)[0]
+    out: set[float] = set()
+    for key, block in _blocks(text):
+        if token in key:
+            out |= _numbers(block)
+    return out
+
+
+@pytest.mark.parametrize("name", DATASETS)
+def test_every_number_is_in_the_sources(name):
+    """Every non-empty numeric cell (but the year) is printed in a passage of ../shared that names
+    the row's study: its table row, its section or its paragraph. A number typed from memory,
+    back-calculated, or copied from another trial's row fails."""
+    if not (ROOT.parent / "shared").is_dir():
+        pytest.skip("../shared not present")
     pkg_fields = {f["name"]: f for res in __import__("json").load(open(DATA / "datapackage.json"))["resources"]
                   if res["name"] == name for f in res["schema"]["fields"]}
     rows = list(csv.DictReader(open(DATA / f"{name}.csv", encoding="utf-8")))
     for i, r in enumerate(rows, start=2):
+        near = numbers_near(name, r["study"])
         for col, v in r.items():
-            if pkg_fields[col]["type"] in ("number", "integer") and v.strip():
-                assert abs(float(v)) in numbers, f"{name}.csv:{i}: column {col} value {v} not found in ../shared"
+            if pkg_fields[col]["type"] in ("number", "integer") and v.strip() and col != "year":
+                assert abs(float(v)) in near, f"{name}.csv:{i}: column {col} value {v} not found near {r['study']}"
+
+
+def test_number_check_is_local_to_the_study():
+    """1.69 is TRANSFORM-2's SE; it is printed in ../shared, but not near Canuso 2018."""
+    if not (ROOT.parent / "shared").is_dir():
+        pytest.skip("../shared not present")
+    assert 1.69 in numbers_near("esketamine_madrs", "TRANSFORM-2 (Popova 2019)")
+    assert 1.69 not in numbers_near("esketamine_madrs", "Canuso 2018")
+    assert 2.10 in numbers_near("esketamine_madrs", "Canuso 2018")
 
 
 def _copy(tmp_path) -> Path:

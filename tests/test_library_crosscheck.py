@@ -30,6 +30,10 @@ def test_pymare_reml_matches_without_small_sample_correction():
 
 
 def test_pymare_smd_variance_matches_hedges_g():
+    """pymare >= 0.0.13 computes the SMD variance as J²·((n1+n2)/(n1·n2) + d²/(2(n1+n2−2))) with the
+    approximate J = 1 − 3/(4(n1+n2) − 9) (Hedges & Olkin 1985; Borenstein 2009, eqs. 4.20–4.24).
+    glumeta follows metafor's escalc instead (exact J, vtype="LS": 1/n1 + 1/n2 + g²/(2(n1+n2))),
+    so the two variances differ by a known amount; both are checked, each against its formula."""
     import pymare
     from pymare.effectsize import compute_measure
 
@@ -37,8 +41,16 @@ def test_pymare_smd_variance_matches_hedges_g():
     assert v >= (0, 0, 13), "pymare < 0.0.13 computes wrong SMD/RMD variances"
     m1, s1, n1, m2, s2, n2 = 10.0, 2.0, 20, 8.0, 2.5, 25
     y, var = compute_measure("SMD", m1=m1, m2=m2, sd1=s1, sd2=s2, n1=n1, n2=n2)
+    y, var = float(np.ravel(y)[0]), float(np.ravel(var)[0])
+    sp = np.sqrt(((n1 - 1) * s1**2 + (n2 - 1) * s2**2) / (n1 + n2 - 2))
+    d = (m1 - m2) / sp
+    j = 1 - 3 / (4 * (n1 + n2) - 9)
+    assert np.isclose(y, j * d, rtol=1e-12)
+    assert np.isclose(var, j**2 * ((n1 + n2) / (n1 * n2) + d**2 / (2 * (n1 + n2 - 2))), rtol=1e-12)
     g, vg = es.smd(m1, s1, n1, m2, s2, n2)
-    assert np.isclose(float(np.ravel(y)[0]), float(g), rtol=1e-2)
+    assert np.isclose(float(g), y, rtol=1e-4)  # exact vs approximate J
+    assert np.isclose(float(vg), 1 / n1 + 1 / n2 + float(g) ** 2 / (2 * (n1 + n2)), rtol=1e-12)
+    assert not np.isclose(float(vg), var, rtol=1e-2)  # the two conventions are distinguishable here
 
 
 @pytest.mark.filterwarnings("ignore:invalid value encountered in sqrt:RuntimeWarning")
@@ -71,10 +83,24 @@ def test_statsmodels_pm_agrees():
     assert np.isclose(res.tau2, ours.tau2, rtol=1e-5)
 
 
-@pytest.mark.parametrize("b,c", [(4, 1), (3, 1), (10, 4)])
-def test_conditional_or_matches_statsmodels_mcnemar_pairs(b, c):
+@pytest.mark.filterwarnings("ignore:Dropped:statsmodels.tools.sm_exceptions.ModelWarning")
+@pytest.mark.parametrize("b,c,concordant", [(4, 1, 0), (3, 1, 5), (10, 4, 2)])
+def test_conditional_or_matches_statsmodels_conditional_logit(b, c, concordant):
+    """The discordant-pair OR and its CI equal statsmodels' conditional logistic regression of the
+    outcome on the condition, grouped by patient (Breslow & Day 1980): an independent fit of the
+    paired data, not the formula restated. Concordant pairs carry no information and drop out."""
+    from statsmodels.discrete.conditional_models import ConditionalLogit
+
     from glumeta.reproduce import conditional_or
 
+    y, x, g = [], [], []
+    pairs = [(1, 0)] * b + [(0, 1)] * c + [(1, 1)] * concordant  # (event on drug, event on placebo)
+    for k, (on_drug, on_placebo) in enumerate(pairs):
+        y += [on_drug, on_placebo]
+        x += [1, 0]
+        g += [k, k]
+    fit = ConditionalLogit(np.array(y), np.array(x, dtype=float)[:, None], groups=np.array(g)).fit(disp=0)
+    lo, hi = np.exp(fit.conf_int()[0])
     r = conditional_or(b, c)
-    assert np.isclose(r["or"], b / c)
-    assert r["ci_lower"] < b / c < r["ci_upper"]
+    assert np.isclose(r["or"], np.exp(fit.params[0]), rtol=1e-4)
+    assert np.isclose(r["ci_lower"], lo, rtol=1e-4) and np.isclose(r["ci_upper"], hi, rtol=1e-4)
