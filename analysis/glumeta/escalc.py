@@ -52,7 +52,8 @@ import numpy as np
 from . import effects as es
 from .constants import Z975
 from .counts import count_from_percentage
-from .data import DataError, Problem, fingerprint, is_missing, load_package, read
+from .data import DataError, fingerprint, is_missing, load_package, read
+from .validate import derivation_problems
 
 __all__ = ["RATIO", "EFFECT_COLUMNS", "escalc", "escalc_all", "label_format", "split_shared_control", "spec"]
 
@@ -199,22 +200,19 @@ def _counts(r, measure, events, notes=()):
     return float(y), float(v), "; ".join([f"{measure} from 2×2 counts", *notes, *zero]), used
 
 
-def _events(r, measure, where):
+def _events(r, measure):
     return _counts(r, measure, {1: int(r["event_arm1"]), 2: int(r["event_arm2"])})
 
 
-def _percentages(r, measure, where):
+def _percentages(r, measure):
+    """Events derived from printed percentages; :func:`glumeta.validate.derivation_problems` has
+    already refused any percentage without a unique count."""
     events, notes = {}, []
     for k in (1, 2):
         e = r.get(f"event_arm{k}")
         if e is None:
             pct, n = r[f"pct_arm{k}"], r[f"totaln_arm{k}"]
-            res = count_from_percentage(pct, n)
-            if res.count is None:
-                raise DataError([Problem(where[0], where[1], f"pct_arm{k}", f"{pct:g}",
-                                         f"no unique event count out of {n} rounds to {pct:g}% "
-                                         f"(candidates: {list(res.candidates) or 'none'}); enter event_arm{k}")])
-            e = res.count
+            e = count_from_percentage(pct, n).count
             notes.append(f"events{k} derived from {pct:g}% of {n}")
         events[k] = int(e)
     return _counts(r, measure, events, notes)
@@ -230,7 +228,7 @@ _BINARY = {"events": _events, "percentages": _percentages}
 ROUTES = frozenset(_CONTINUOUS) | frozenset(_BINARY)
 
 
-def _route(row, reps, measure, where):
+def _route(row, reps, measure):
     for rep in reps:
         if not all(_present(row, c) for c in rep["requires"]):
             continue
@@ -239,7 +237,7 @@ def _route(row, reps, measure, where):
             if route in _CONTINUOUS:
                 return (rep["name"], *_CONTINUOUS[route](row, measure))
             if route in _BINARY:
-                return (rep["name"], *_BINARY[route](row, measure, where))
+                return (rep["name"], *_BINARY[route](row, measure))
         except _Skip:
             continue
         raise ValueError(f"representation {rep['name']!r} names an unknown route {route!r}; "
@@ -323,9 +321,9 @@ def escalc(name: str, directory=None, measure: str | None = None):
     if key in _CACHE:
         return _CACHE[key].copy()
     table = read(name, directory)
-    errors = [p for p in table.problems if p.severity == "error"]
+    errors = [p for p in table.problems if p.severity == "error"] or derivation_problems(table)
     if errors:
-        raise DataError(table.problems)
+        raise DataError(table.problems + [p for p in errors if p not in table.problems])
     df = table.frame()
     shown = table.shown
     reps = res["schema"].get("glumeta:representations", [])
@@ -339,7 +337,7 @@ def escalc(name: str, directory=None, measure: str | None = None):
         if r.get("status") != "complete":
             how[i] = "pending: numbers not available"
             continue
-        got = _route(r, reps, measure, (shown, int(r["line"])))
+        got = _route(r, reps, measure)
         if got is None:
             how[i] = "excluded: no usable representation"
             continue
