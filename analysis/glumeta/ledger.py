@@ -120,16 +120,12 @@ def _p_from_md_ci(r, given, frames):
 
 
 def _effect_size_search(md, se, target, decimals, n_total_range):
-    hits = []
-    for total in n_total_range:
-        for n1 in range(max(2, total // 2 - 4), total // 2 + 5):
-            n2 = total - n1
-            if n2 < 2:
-                continue
-            c = rp.effect_size_candidates(md, se, [(n1, n2)], target, decimals).iloc[0]
-            if c["d_matches"]:
-                hits.append((n1, n2))
-    return hits
+    """Arm sizes (n1, n2), n1 within 4 of half the total, whose Cohen's d rounds to *target*
+    (all candidates in one call of :func:`glumeta.reproduce.effect_size_candidates`)."""
+    pairs = [(n1, total - n1) for total in n_total_range
+             for n1 in range(max(2, total // 2 - 4), total // 2 + 5) if total - n1 >= 2]
+    c = rp.effect_size_candidates(md, se, pairs, target, decimals)
+    return [(int(a), int(b)) for a, b, ok in zip(c["n1"], c["n2"], c["d_matches"]) if ok]
 
 
 @computation("es_from_md_se")
