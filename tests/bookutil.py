@@ -58,5 +58,16 @@ def forest_pngs(html: str) -> list[tuple[int, int]]:
 
 
 def executed(log: str) -> set[str]:
-    """Pages executed in a build, from myst-nb's log lines."""
+    """Notebook pages executed in a build, from myst-nb's log lines."""
     return set(re.findall(r"book/(\w+)\.md: Executing notebook", log))
+
+
+def rerun(log: str) -> set[str]:
+    """Pages a build re-ran (notebooks executed and in-process pages rendered), from the reasons
+    glumeta.sphinxext prints: "glumeta: re-running book/x.md: data/y.csv changed"."""
+    return set(re.findall(r"glumeta: re-running book/(\w+)\.md: ", log))
+
+
+def notebooks(book: Path) -> set[str]:
+    """Pages that are notebooks (a jupytext header with a kernel), as opposed to in-process pages."""
+    return {p.stem for p in (book / "book").glob("*.md") if "\nkernelspec:" in p.read_text(encoding="utf-8")}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bookutil import CHAPTERS, analyze, build, copy_book, executed, page, text_of
+from bookutil import CHAPTERS, analyze, build, copy_book, executed, notebooks, page, rerun, text_of
 from glumeta.chapter import fmt
 from glumeta.sphinxext import declared
 
@@ -50,6 +50,15 @@ def book(tmp_path_factory):
     return b
 
 
+def _assert_reran(book, r, pages: set[str], reason: str):
+    """Exactly *pages* re-ran, each saying why; of them, exactly the notebooks were executed."""
+    log = r.stdout + r.stderr
+    assert rerun(log) == pages
+    for p in pages:
+        assert f"glumeta: re-running book/{p}.md: " in log and reason in log
+    assert executed(log) == pages & notebooks(book)
+
+
 def _check_page(book, name, must_contain=None, must_not=None):
     res = analyze(book, name)
     main = res.get("overall") or res["overall:remission"]
@@ -72,7 +81,7 @@ def test_append_row(book, name):
     p.write_text(p.read_text(encoding="utf-8") + MOVED[name], encoding="utf-8")
     r = build(book)
     assert r.returncode == 0, r.stderr[-2000:]
-    assert executed(r.stdout + r.stderr) == readers(book, name)
+    _assert_reran(book, r, readers(book, name), f"data/{name}.csv changed")
     label = MOVED[name].split(",")[1]
     _check_page(book, name, must_contain=label)
 
@@ -84,7 +93,7 @@ def test_remove_row(book):
     p.write_text("".join(lines[:-1]), encoding="utf-8")  # drop the remission row
     r = build(book)
     assert r.returncode == 0, r.stderr[-2000:]
-    assert executed(r.stdout + r.stderr) == readers(book, name)
+    _assert_reran(book, r, readers(book, name), f"data/{name}.csv changed")
     assert "overall:remission" not in analyze(book, name)
     p.write_text("".join(lines), encoding="utf-8")
     r = build(book)
@@ -100,7 +109,7 @@ def test_edit_value(book):
     p.write_text(s.replace(",-3.9,1.39,-6.60,-1.11,", ",-3.9,1.45,-6.60,-1.11,", 1), encoding="utf-8")
     r = build(book)
     assert r.returncode == 0, r.stderr[-2000:]
-    assert executed(r.stdout + r.stderr) == readers(book, name)
+    _assert_reran(book, r, readers(book, name), f"data/{name}.csv changed")
     after = analyze(book, name)["overall"]["estimate"]
     assert after != before
     _check_page(book, name)
@@ -110,6 +119,7 @@ def test_noop_rebuild_executes_nothing(book):
     r = build(book)
     assert r.returncode == 0
     assert executed(r.stdout + r.stderr) == set()
+    assert rerun(r.stdout + r.stderr) == set()
 
 
 def test_schema_edit_reruns_every_data_page(book):
@@ -118,7 +128,7 @@ def test_schema_edit_reruns_every_data_page(book):
                                                         "Free text: assumptions and caveats."), encoding="utf-8")
     r = build(book)
     assert r.returncode == 0, r.stderr[-2000:]
-    assert executed(r.stdout + r.stderr) == readers(book, None)
+    _assert_reran(book, r, readers(book, None), "data/datapackage.json changed")
     assert "assumptions and caveats" in page(book, "data_dictionary")
 
 

@@ -296,6 +296,16 @@ class Synthesis:
         glue("syn_sg_p", _Text(fmt(s["subgroups:drug"].p)), display=False)
         glue("syn_r", _Text(f"{self.r:g}"), display=False)
 
+    def numbers_html(self) -> str:
+        """The pooled results in a sentence: all drugs, each drug, and the between-drug test."""
+        s = self.result
+        o = s["overall"]
+        drugs = "; ".join(f"{html.escape(a.label)} {fmt(a.estimate)} ({fmt_ci(a.ci_lower, a.ci_upper)}; k = {a.k})"
+                          for k, a in s.items() if k.startswith("drug:"))
+        return (f"<p>With r = {self.r:g}, the pooled SMD at 24 h is <b>{fmt(o.estimate)}</b> (95% CI "
+                f"{fmt_ci(o.ci_lower, o.ci_upper)}; k = {o.k}). By drug: {drugs}. Test for a difference between "
+                f"drugs: p = {fmt(s['subgroups:drug'].p)}.</p>")
+
     def forest(self):
         """Forest plot of the synthesis, grouped by drug; saved and shown like a chapter's."""
         from .forest import columns_of, forest_from_analysis, save_figure

@@ -93,13 +93,49 @@ def _source_read(app, docname, source):
         app.env.note_dependency(f)
 
 
+def _why(rec: dict, cur_dir: str, pkg: str) -> list[str]:
+    """Why a page's recorded inputs are out of date, in words ("data/x.csv changed"); [] if current."""
+    if not rec["inputs"]:
+        return []
+    if rec["dir"] != cur_dir:
+        return [f"data folder is now {cur_dir}"]
+    now = _inputs(rec["names"])
+    why = [f"{Path(f).parent.name}/{Path(f).name} changed" for f in sorted(now) if now[f] != rec["inputs"].get(f)]
+    if rec["package"] != pkg:
+        why.append("glumeta's code changed")
+    return why
+
+
 def _outdated(app, env, added, changed, removed):
+    from sphinx.util import logging
+
+    log = logging.getLogger(__name__)
     deps = env.__dict__.get("glumeta_deps", {})
     cur_dir = str(data_dir())
     pkg = _package_hash(app)
-    return [doc for doc, rec in deps.items()
-            if doc not in removed and doc not in changed and rec["inputs"]
-            and (rec["dir"] != cur_dir or rec["package"] != pkg or _inputs(rec["names"]) != rec["inputs"])]
+    out = []
+    reasons = []
+    for doc, rec in sorted(deps.items()):
+        if doc in removed or doc in changed:
+            continue
+        why = _why(rec, cur_dir, pkg)
+        if why:
+            out.append(doc)
+            reasons.append(f"glumeta: re-running {doc}.md: {'; '.join(why)}")
+    for doc in sorted(changed):  # Sphinx saw a newer source, or a newer noted dependency (a data file)
+        why = _why(deps[doc], cur_dir, pkg) if doc in deps else []
+        reasons.append(f"glumeta: re-running {doc}.md: {'; '.join(why) or 'its source changed'}")
+    if reasons:  # on lines of their own, after Sphinx's "updating environment:"
+        log.info("\n" + "\n".join(reasons))
+    return out
+
+
+def _before_read(app, env, docnames):
+    """Progress: how many pages this build reads (each re-run page has said why, above)."""
+    if docnames:
+        from sphinx.util import logging
+
+        logging.getLogger(__name__).info(f"glumeta: {len(docnames)} page(s) to read")
 
 
 def _purge(app, env, docname):
@@ -126,7 +162,8 @@ def _publish(app, exception):
     out = Path(app.outdir)
     figs = Path(app.srcdir) / "_build" / "figures"
     if figs.is_dir():
-        shutil.copytree(figs, out / "figures", dirs_exist_ok=True)
+        # hidden entries are the render cache and the temporary files of an interrupted build
+        shutil.copytree(figs, out / "figures", dirs_exist_ok=True, ignore=shutil.ignore_patterns(".*"))
     d = data_dir()
     (out / "data").mkdir(exist_ok=True)
     for p in list(d.glob("*.csv")) + [d / "datapackage.json"]:
@@ -144,15 +181,46 @@ def _declare_parallel_safe(app):
     # (the chapter, the summary, the ledger); each is a notebook run of seconds, so
     # reading them in parallel is worth the fork. Falls back to Sphinx's own serial
     # read wherever the private hook is absent.
+    #
+    # Chunks: Sphinx slices the documents into equal chunks, one forked reader each. Here
+    # every notebook page gets a reader of its own (its time is a kernel's), and all the
+    # in-process pages (glumeta.directives) share one reader, so they import pandas and
+    # matplotlib once and share the effect frames glumeta caches per data file.
     b = app.builder
     serial = getattr(b, "_read_serial", None)
     par = getattr(b, "_read_parallel", None)
-    if app.parallel > 1 and serial is not None and par is not None:
+    import sphinx.builders as sb
+
+    if app.parallel > 1 and serial is not None and par is not None and hasattr(sb, "make_chunks"):
+        stock = sb.make_chunks
+
+        def _chunks(docnames, nproc, maxbatch=10):
+            notebooks = [d for d in docnames if _is_notebook(app.env, d)]
+            rest = [d for d in docnames if d not in notebooks]
+            return [[d] for d in notebooks] + ([rest] if rest else [])
+
+        def _read_parallel(docnames, nproc):
+            sb.make_chunks = _chunks
+            try:
+                return par(docnames, nproc=nproc)
+            finally:
+                sb.make_chunks = stock
+
         def _read(docnames):
             if len(docnames) > 1 and app.is_parallel_allowed("read"):
-                return par(docnames, nproc=min(app.parallel, len(docnames)))
+                return _read_parallel(docnames, nproc=min(app.parallel, len(docnames)))
             return serial(docnames)
         b._read_serial = _read
+        b._read_parallel = _read_parallel  # Sphinx calls it directly for more than 5 pages
+
+
+def _is_notebook(env, docname: str) -> bool:
+    """A MyST page with a jupytext header and a kernel is executed as a notebook by myst-nb."""
+    try:
+        head = Path(env.doc2path(docname)).read_text(encoding="utf-8")[:2000]
+    except OSError:
+        return False
+    return head.startswith("---") and "\nkernelspec:" in head.split("\n---", 1)[0]
 
 
 def _config_inited(app, config):
@@ -186,6 +254,9 @@ def _page_context(app, pagename, templatename, context, doctree):
 
 
 def setup(app):
+    from .directives import setup as add_directives
+
+    add_directives(app)  # the in-process pages: summary, ledger, synthesis, dictionary, environment
     app.connect("config-inited", _config_inited)
     app.connect("html-page-context", _page_context, priority=900)
     # Jupyter Book 1 always loads two extensions that do not declare parallel safety,
@@ -199,6 +270,7 @@ def setup(app):
     app.connect("build-finished", _publish)
     app.connect("source-read", _source_read)
     app.connect("env-get-outdated", _outdated)
+    app.connect("env-before-read-docs", _before_read)
     app.connect("env-purge-doc", _purge)
     app.connect("env-merge-info", _merge)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True, "env_version": 2}

@@ -1,0 +1,131 @@
+"""In-process Sphinx directives for the pages that only *show* results: the introduction's
+summary, the ledger, the cross-drug synthesis, the data dictionary and the environment.
+
+Why directives and not notebooks: each notebook page pays a kernel start and the
+imports of pandas, matplotlib and glumeta (about 1.5 s) before its first line of
+analysis. These pages run no code a reader would edit; they call the same
+``glumeta`` functions from the Sphinx process that is already running, where the
+effect frames are cached per data file (:func:`glumeta.escalc.escalc`). A CSV edit
+therefore re-executes the one chapter that reads it and re-renders these pages
+in-process. They are still declared dependents of their data
+(``glumeta: data:`` in the front matter, :mod:`glumeta.sphinxext`), and a page
+that reads an undeclared table still fails.
+
+Usage in MyST::
+
+    ```{glumeta-summary}
+    ```
+    ```{glumeta-ledger}
+    :filters:
+    ```
+    ```{glumeta-synthesis}
+    :part: rows | numbers | forest | sensitivity
+    ```
+    ```{glumeta-dictionary}
+    ```
+    ```{glumeta-environment}
+    ```
+"""
+
+from __future__ import annotations
+
+import html
+
+from docutils import nodes
+from docutils.parsers.rst import directives
+from sphinx.util.docutils import SphinxDirective
+
+__all__ = ["setup"]
+
+
+class _HTML(SphinxDirective):
+    """A directive whose output is one block of (escaped, generated) HTML."""
+
+    has_content = False
+    option_spec: dict = {}
+
+    def html(self) -> str:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def run(self):
+        return [nodes.raw("", self.html(), format="html")]
+
+
+class Summary(_HTML):
+    """The main pooled result of every data file the page declares (:func:`glumeta.chapter.summary_table`)."""
+
+    def html(self):
+        from .chapter import _html_frame, summary_table
+
+        return _html_frame(summary_table())
+
+
+class Ledger(_HTML):
+    """Every ledger row with verdict badges (:func:`glumeta.chapter.ledger_html`)."""
+
+    option_spec = {"filters": directives.flag}
+
+    def html(self):
+        from .chapter import ledger_html
+
+        return ledger_html(filters="filters" in self.options)
+
+
+class Dictionary(_HTML):
+    """The data dictionary, from ``datapackage.json`` (:func:`glumeta.dictionary.dictionary_html`)."""
+
+    def html(self):
+        from .dictionary import dictionary_html
+
+        return dictionary_html()
+
+
+class Environment(_HTML):
+    """Versions of Python, the packages the book is built with, and the metafor of the references."""
+
+    PACKAGES = ("glumeta", "jupyter-book", "myst-nb", "sphinx", "numpy", "scipy", "pandas", "statsmodels",
+                "pymare", "matplotlib", "seaborn", "jupytext", "nbclient")
+
+    def html(self):
+        import importlib.metadata as md
+        import json
+        import platform
+
+        import pandas as pd
+
+        from .chapter import _html_frame
+        from .paths import REPO
+
+        frame = pd.DataFrame([{"package": "python", "version": platform.python_version()}] +
+                             [{"package": p, "version": md.version(p)} for p in self.PACKAGES])
+        ref = json.loads((REPO / "tests" / "reference" / "metafor_reference.json").read_text(encoding="utf-8"))
+        return (_html_frame(frame) + "<p>R metafor, used to produce the reference values in "
+                f"<code>tests/reference/</code>: metafor {html.escape(ref['metafor_version'])} on R "
+                f"{html.escape(ref['r_version'])} (script: <code>{html.escape(ref['generated_by'])}</code>).</p>")
+
+
+class Synthesis(_HTML):
+    """One part of the cross-drug synthesis (:class:`glumeta.chapter.Synthesis`), computed once per page."""
+
+    option_spec = {"part": lambda s: directives.choice(s, ("rows", "numbers", "forest", "sensitivity"))}
+
+    def html(self):
+        from .chapter import Synthesis as View
+
+        view = self.env.temp_data.get("glumeta_synthesis")  # temp_data lives for one page's read
+        if view is None:
+            view = self.env.temp_data["glumeta_synthesis"] = View()
+        part = self.options.get("part", "numbers")
+        if part == "rows":
+            return view.rows_table().data
+        if part == "forest":
+            return view.forest()._repr_html_()
+        if part == "sensitivity":
+            return view.r_sensitivity().data
+        return view.numbers_html()
+
+
+def setup(app):
+    for name, cls in (("glumeta-summary", Summary), ("glumeta-ledger", Ledger), ("glumeta-dictionary", Dictionary),
+                      ("glumeta-environment", Environment), ("glumeta-synthesis", Synthesis)):
+        app.add_directive(name, cls)
