@@ -34,20 +34,39 @@ def build(all_: bool = False, data_dir=None, root: Path | None = None, jobs: int
     return run_sphinx(root, all_=all_, jobs=jobs)
 
 
+#: Present while a build runs; left behind by a build that was interrupted or failed.
+MARKER = ".glumeta-build-incomplete"
+
+
 def run_sphinx(root: Path, all_: bool = False, jobs: int | None = None) -> int:
     """Jupyter Book 1's own build (``jupyter_book.sphinx.build_sphinx``, as its CLI calls it),
     with warnings as errors, ``--keep-going``, and *jobs* parallel readers so that chapters
-    execute on all cores (the JB1 CLI has no ``-j``)."""
+    execute on all cores (the JB1 CLI has no ``-j``).
+
+    Crash safety: Sphinx writes each HTML page in place, so a build killed while writing
+    can leave a truncated page whose time stamp is newer than its sources, which the next
+    incremental build would keep. A marker file in ``_build`` exists for the whole build
+    and is removed only when it succeeds; a build that finds it rewrites every page
+    (``force_all``; pages whose inputs are unchanged are not re-executed). Reading is
+    safe by itself: Sphinx pickles its environment only after every page was read, and a
+    truncated pickle is discarded. Figures are written to a temporary name and renamed.
+    """
     from jupyter_book.sphinx import build_sphinx
 
     jobs = jobs or min(os.cpu_count() or 1, 4)
     toc = root / "_toc.yml"
+    marker = root / "_build" / MARKER
+    interrupted = marker.exists()
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.touch()
     print(f"glumeta build: {root} ({jobs} parallel reader(s){', all pages' if all_ else ''})", flush=True)
+    if interrupted:
+        print("glumeta build: the previous build did not finish; every page is written again", flush=True)
     result = build_sphinx(
         root, root / "_build" / "html",
         use_external_toc=True, noconfig=True, path_config=str(root / "_config.yml"),
         confoverrides={"external_toc_path": toc.as_posix(), "latex_individualpages": False},
-        builder="html", warningiserror=True, keep_going=True, freshenv=all_, jobs=jobs,
+        builder="html", warningiserror=True, keep_going=True, freshenv=all_, force_all=interrupted, jobs=jobs,
     )
     if isinstance(result, Exception):
         print(f"glumeta build: failed: {result}", file=sys.stderr)
@@ -55,5 +74,6 @@ def run_sphinx(root: Path, all_: bool = False, jobs: int | None = None) -> int:
     if result:
         print("glumeta build: failed (see the warnings above; warnings are errors)", file=sys.stderr)
         return 1
+    marker.unlink()
     print(f"glumeta build: open file://{root / '_build' / 'html' / 'index.html'}")
     return 0
