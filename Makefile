@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: book test check reference lock bench clean distclean
+.PHONY: book serve test check reference lock bench clean distclean
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,6 +17,9 @@ $(STAMP): pyproject.toml requirements.lock
 book: $(STAMP)  ## validate data, build the HTML book (re-running only chapters whose sources or data changed)
 	$(BIN)/glumeta build
 	@echo "Open file://$(CURDIR)/_build/html/index.html"
+
+serve: $(STAMP)  ## live preview: serve the book on http://127.0.0.1:8000 and rebuild as data/ or book/ change
+	$(BIN)/glumeta serve
 
 test: $(STAMP)  ## the whole test suite
 	$(BIN)/python -m pytest

@@ -1,4 +1,4 @@
-"""Command line: ``glumeta check | analyze | build | ledger``.
+"""Command line: ``glumeta check | analyze | build | serve | ledger``.
 
 Heavy modules are imported inside the commands so that start-up stays fast.
 """
@@ -10,6 +10,7 @@ import json
 import math
 import os
 import sys
+from pathlib import Path
 
 __all__ = ["main"]
 
@@ -82,6 +83,14 @@ def _cmd_build(args) -> int:
     return build(all_=args.all, data_dir=args.data_dir, root=args.book_dir)
 
 
+def _cmd_serve(args) -> int:
+    from .data import data_dir
+    from .paths import REPO
+    from .serve import serve
+
+    return serve(Path(args.book_dir or REPO), data_dir(args.data_dir), host=args.host, port=args.port)
+
+
 def _cmd_ledger(args) -> int:
     from .ledger import main as ledger_main
 
@@ -115,6 +124,13 @@ def main(argv=None) -> int:
     b.add_argument("--book-dir", default=None, help="book root holding _config.yml (default: this repository)")
     data_opt(b)
     b.set_defaults(func=_cmd_build)
+
+    sv = sub.add_parser("serve", help="build, serve the book and rebuild it live as data/ and book/ change")
+    sv.add_argument("--host", default="127.0.0.1")
+    sv.add_argument("--port", type=int, default=8000)
+    sv.add_argument("--book-dir", default=None, help="book root holding _config.yml (default: this repository)")
+    data_opt(sv)
+    sv.set_defaults(func=_cmd_serve)
 
     led = sub.add_parser("ledger", help="reported vs re-computed numbers; exit 1 on unexplained discrepancies")
     led.add_argument("--json", action="store_true")
