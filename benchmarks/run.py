@@ -6,7 +6,7 @@ statsmodels, pymare and seaborn and draw one plot, built with the stock
 built by ``glumeta build``:
 
 * cold build (fresh _build)                      target <= 0.8 x toy cold
-* add one real row to one CSV -> rebuild         target <= 1.2 x toy one-chapter rebuild
+* add one real row to one CSV -> rebuild         target <= 1.0 x toy one-chapter rebuild
 * no-op rebuild                                  target <= 2 s
 * glumeta check (all data)                       target <= 1 s
 * glumeta analyze NAME (each file)               target <= 1.5 s wall
@@ -80,6 +80,11 @@ def toy(tmp: Path) -> dict:
     return {"cold": cold, "one_chapter": one, "noop": noop}
 
 
+#: The add-a-row cases: one real, cited row of each file is moved out before the cold build and
+#: appended back, one file at a time (blood glutamate is the case issue #13 measured).
+ADD_ROWS = {"blood_glutamate": "islam2020,", "esketamine_madrs": "transform3,"}
+
+
 def book(tmp: Path) -> dict:
     d = tmp / "book"
     d.mkdir()
@@ -87,17 +92,20 @@ def book(tmp: Path) -> dict:
         shutil.copy(ROOT / f, d / f)
     for sub in ("book", "data"):
         shutil.copytree(ROOT / sub, d / sub)
-    # move one real, cited row out; it is appended back for the add-a-row rebuild
-    csv = d / "data" / "esketamine_madrs.csv"
-    lines = csv.read_text(encoding="utf-8").splitlines(keepends=True)
-    row = next(ln for ln in lines if ln.startswith("transform3,"))
-    csv.write_text("".join(ln for ln in lines if ln != row), encoding="utf-8")
+    moved = {}
+    for name, prefix in ADD_ROWS.items():
+        csv = d / "data" / f"{name}.csv"
+        lines = csv.read_text(encoding="utf-8").splitlines(keepends=True)
+        moved[name] = next(ln for ln in lines if ln.startswith(prefix))
+        csv.write_text("".join(ln for ln in lines if ln != moved[name]), encoding="utf-8")
     gb = [str(BIN / "glumeta"), "build", "--book-dir", str(d), "--data-dir", str(d / "data")]
-    cold = timed(gb)
-    csv.write_text(csv.read_text(encoding="utf-8") + row, encoding="utf-8")
-    add = timed(gb)
-    noop = timed(gb)
-    return {"cold": cold, "add_row": add, "noop": noop}
+    out = {"cold": timed(gb)}
+    for name, row in moved.items():
+        csv = d / "data" / f"{name}.csv"
+        csv.write_text(csv.read_text(encoding="utf-8") + row, encoding="utf-8")
+        out[f"add_row:{name}"] = timed(gb)
+    out["noop"] = timed(gb)
+    return out
 
 
 def cli() -> dict:
@@ -140,8 +148,10 @@ def main(argv=None) -> int:
     s = sensitivity()
     rows = [
         ("cold build", b["cold"], t["cold"], b["cold"] / t["cold"], "<= 0.8x toy cold", b["cold"] / t["cold"] <= 0.8),
-        ("add a row -> rebuild", b["add_row"], t["one_chapter"], b["add_row"] / t["one_chapter"],
-         "<= 1.2x toy one-chapter", b["add_row"] / t["one_chapter"] <= 1.2),
+        ("add a row (blood glutamate) -> rebuild", b["add_row:blood_glutamate"], t["one_chapter"],
+         b["add_row:blood_glutamate"] / t["one_chapter"], "<= 1.0x toy one-chapter", b["add_row:blood_glutamate"] / t["one_chapter"] <= 1.0),
+        ("add a row (esketamine) -> rebuild", b["add_row:esketamine_madrs"], t["one_chapter"],
+         b["add_row:esketamine_madrs"] / t["one_chapter"], "<= 1.0x toy one-chapter", b["add_row:esketamine_madrs"] / t["one_chapter"] <= 1.0),
         ("no-op rebuild", b["noop"], t["noop"], b["noop"] / t["noop"], "<= 2 s", b["noop"] <= 2),
         ("glumeta check", c["check"], None, None, "<= 1 s", c["check"] <= 1),
         *[(f"glumeta analyze {n}", v, None, None, "<= 1.5 s", v <= 1.5) for n, v in c["analyze"].items()],
