@@ -366,7 +366,7 @@ def ledger_html(analysis: str | None = None, filters: bool = False, tables: dict
             f'<td><span class="{cls}">{html.escape(r.verdict)}</span></td>'
             f"<td class='glumeta-wrap'><i>“{html.escape(r.quote)}”</i><br>{html.escape(r.explanation)}</td></tr>")
     summ = " · ".join(f'<span class="badge-{k.replace(" ", "-")}">{html.escape(k)}</span> {v}'
-                      + (f" ({distinct[k]} finding{'s' if distinct[k] != 1 else ''})" if distinct[k] != v else "")
+                      + (f" ({distinct[k]} finding{'s' if distinct[k] != 1 else ''})" if k == "discrepant" and distinct[k] != v else "")
                       for k, v in counts.items())
     controls = ""
     if filters:

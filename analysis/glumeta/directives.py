@@ -39,16 +39,20 @@ __all__ = ["setup"]
 
 
 class _HTML(SphinxDirective):
-    """A directive whose output is one block of (escaped, generated) HTML."""
+    """A directive whose output is one block of (escaped, generated) HTML; ``:full-width:`` spans
+    the main column and the right margin (sphinx-book-theme's ``full-width`` class)."""
 
     has_content = False
-    option_spec: dict = {}
+    option_spec: dict = {"full-width": directives.flag}
 
     def html(self) -> str:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def run(self):
-        return [nodes.raw("", self.html(), format="html")]
+        out = self.html()
+        if "full-width" in self.options:
+            out = f'<div class="full-width">{out}</div>'
+        return [nodes.raw("", out, format="html")]
 
 
 class Summary(_HTML):
@@ -63,7 +67,7 @@ class Summary(_HTML):
 class Ledger(_HTML):
     """Every ledger row with verdict badges (:func:`glumeta.chapter.ledger_html`)."""
 
-    option_spec = {"filters": directives.flag}
+    option_spec = {**_HTML.option_spec, "filters": directives.flag}
 
     def html(self):
         from .chapter import ledger_html
@@ -107,7 +111,8 @@ class Environment(_HTML):
 class Synthesis(_HTML):
     """One part of the cross-drug synthesis (:class:`glumeta.chapter.Synthesis`), computed once per page."""
 
-    option_spec = {"part": lambda s: directives.choice(s, ("rows", "numbers", "forest", "sensitivity"))}
+    option_spec = {**_HTML.option_spec,
+                   "part": lambda s: directives.choice(s, ("rows", "numbers", "forest", "sensitivity"))}
 
     def html(self):
         from .chapter import Synthesis as View

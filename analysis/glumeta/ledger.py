@@ -494,7 +494,8 @@ def main(json_out: bool = False, data_dir=None) -> int:
             print(f"{r.check_id:{w}}  {r.reported:>12}  {r.computed_text:>10}  {r.verdict:13}  {r.explanation}")
         print()
         f = findings(rows)
-        print("  ".join(f"{k}: {v} row(s), {f[k]} finding(s)" for k, v in summary(rows).items()))
+        print("  ".join(f"{k}: {v}" + (f" ({f[k]} finding(s))" if k == Verdict.DISCREPANT.value and f[k] != v else "")
+                        for k, v in summary(rows).items()))
     if unexplained:
         print(f"glumeta ledger: {len(unexplained)} discrepant row(s) without an explanation", file=sys.stderr)
         return 1
