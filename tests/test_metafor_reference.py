@@ -35,11 +35,23 @@ def close(a, b, what):
 
 
 def compare_fit(yi, vi, ref, what):
-    r = pool(yi, vi, method=ref["method"], test=ref["test"])
+    # pi_lower/pi_upper of the reference are metafor 3.8 predict(): pool(pi="predict")
+    r = pool(yi, vi, method=ref["method"], test=ref["test"], pi="predict")
     assert r.k == ref["k"], what
     for f in FIELDS:
         if f in ref and ref[f] is not None:
             close(getattr(r, f), ref[f], f"{what} {f}")
+    if "pi_t_lower" in ref:
+        # pool's default PI: t(k-2) with the normal-theory SE (Higgins et al. 2009), computed
+        # in R from the fitted object; null in the JSON (k < 3 or FE) must be NaN here
+        rt = pool(yi, vi, method=ref["method"], test=ref["test"])
+        for f in ("lower", "upper"):
+            want = ref[f"pi_t_{f}"]
+            got = getattr(rt, f"pi_{f}")
+            if want is None:
+                assert got is None or math.isnan(got), f"{what} pi_t_{f}: {got} (metafor: none)"
+            else:
+                close(got, want, f"{what} pi_t_{f}")
     close(r.weights, np.atleast_1d(ref["weights"]), f"{what} weights")
     for f in ("tau2_ci", "i2_ci", "h2_ci"):
         if f in ref:
@@ -149,7 +161,7 @@ def test_workbook_pooled(name, aid, key):
         want = f"overall:{outcome}" if meas == "RR" else f"{outcome}:{meas}"
     else:
         want = aid
-    res = {a.id: a.to_dict() for a in analyze(name, method=method, test=test)}
+    res = {a.id: a.to_dict() for a in analyze(name, method=method, test=test, pi="predict")}
     a = res[want]
     assert a["k"] == ref["k"]
     for f in FIELDS:
@@ -176,3 +188,89 @@ def test_workbook_subgroup_test(name, aid):
     close(a["q_between"], ref["q_between"], "Q between")
     close(a["p"], ref["p"], "p between")
     assert a["df"] == ref["df"]
+
+
+# ---------------------------------------------------------------- HKSJ ad hoc and t(k-2) PI
+
+ADHOC = [(n, key) for n, key in FITS if key.endswith(":adhoc")]
+
+
+def test_example_reference_has_adhoc_fits():
+    """Every random-effects example fit has an adhoc twin, and at least one of them differs from
+    knha (KH q < 1: hine_rd), so that the max(1, q) correction itself is checked against metafor."""
+    assert {n for n, _ in ADHOC} == {n for n, ex in REF["examples"].items() if "fits" in ex}
+    corrected = [(n, key) for n, key in ADHOC
+                 if REF["examples"][n]["fits"][key]["se"] > REF["examples"][n]["fits"][key.replace("adhoc", "knha")]["se"]
+                 * (1 + 1e-9)]
+    assert corrected, "no example with KH q < 1"
+
+
+@pytest.mark.parametrize("name,key", ADHOC)
+def test_example_adhoc(name, key):
+    """pool(test="adhoc") = metafor rma(test="adhoc"): SE = max(SE_knha, SE_z), t(k-1)."""
+    fits = REF["examples"][name]["fits"]
+    ref, kh, z = fits[key], fits[key.replace("adhoc", "knha")], fits[key.replace("adhoc", "z")]
+    close(ref["se"], max(kh["se"], z["se"]), f"{name} {key}: metafor adhoc SE = max(knha, z)")
+    ex = REF["examples"][name]
+    r = pool(ex["yi"], ex["vi"], method=ref["method"], test="adhoc")
+    for f in ("estimate", "se", "ci_lower", "ci_upper", "p", "z_or_t"):
+        close(getattr(r, f), ref[f], f"{name} {key} {f}")
+
+
+PI_T = [(n, key) for n, key in FITS if REF["examples"][n]["fits"][key].get("pi_t_lower") is not None]
+
+
+def test_example_reference_has_t_pis():
+    assert len(PI_T) >= 10
+
+
+@pytest.mark.parametrize("name,key", PI_T)
+def test_example_pi_t(name, key):
+    """Default PI = mu +- t_{k-2,0.975} sqrt(tau2 + 1/sum w*); pi="predict" = metafor predict()."""
+    ex = REF["examples"][name]
+    ref = ex["fits"][key]
+    r = pool(ex["yi"], ex["vi"], method=ref["method"], test=ref["test"])
+    close([r.pi_lower, r.pi_upper], [ref["pi_t_lower"], ref["pi_t_upper"]], f"{name} {key} t(k-2) PI")
+    rp = pool(ex["yi"], ex["vi"], method=ref["method"], test=ref["test"], pi="predict")
+    close([rp.pi_lower, rp.pi_upper], [ref["pi_lower"], ref["pi_upper"]], f"{name} {key} predict() PI")
+
+
+# ---------------------------------------------------------------- skewness tests (Shi et al. 2023)
+
+SKEW_DOC = REF["skewness"]["documented"]
+SKEW_BG = REF["skewness"]["blood_glutamate"]
+
+
+def _skew(x):
+    g = (lambda k: math.nan if x[k] is None else x[k])
+    if x["case"] == 1:
+        return es.skewness_test_range(g("min"), g("median"), g("max"), x["n"])
+    if x["case"] == 2:
+        return es.skewness_test(g("q1"), g("median"), g("q3"), x["n"])
+    return es.skewness_test_fivenum(g("min"), g("q1"), g("median"), g("q3"), g("max"), x["n"])
+
+
+@pytest.mark.parametrize("x", SKEW_DOC, ids=[x["label"] for x in SKEW_DOC])
+def test_skewness_documented_examples(x):
+    """T, critical value and decision equal the R port of metafor conv.fivenum's test, and the
+    decision stated in metafor's conv.fivenum documentation."""
+    t, c, sig = _skew(x)
+    close(t, x["T"], f"{x['label']} T")
+    close(c, x["crit"], f"{x['label']} crit")
+    assert bool(sig) == x["sig"] == x["documented_sig"], x["label"]
+
+
+def test_skewness_reference_covers_cases_and_both_decisions():
+    assert {x["case"] for x in SKEW_DOC} == {1, 2, 3}
+    assert {x["sig"] for x in SKEW_DOC} == {True, False}
+    assert SKEW_BG, "no median/IQR arm in data/blood_glutamate.csv"
+
+
+@pytest.mark.parametrize("x", SKEW_BG, ids=[f"{x['study_id']} arm{x['arm']}" for x in SKEW_BG])
+def test_skewness_workbook_median_iqr_rows(x):
+    """The workbook's median (Q1-Q3) arms: skewness_test = the R implementation."""
+    t, c, sig = es.skewness_test(x["q1"], x["median"], x["q3"], x["n"])
+    close(t, x["T"], f"{x['study_id']} arm {x['arm']} T")
+    close(c, x["crit"], f"{x['study_id']} arm {x['arm']} crit")
+    assert bool(sig) == x["sig"]
+

@@ -30,10 +30,26 @@ z975 <- qnorm(0.975)
 fit_one <- function(yi, vi, method, test) {
   r <- rma(yi, vi, method = method, test = test, control = ctrl)
   p <- predict(r)
+  # Normal-theory SE 1/sqrt(sum w*) of the same method's model (= rma(test = "z")$se).
+  se_wald <- if (test == "z") r$se else rma(yi, vi, method = method, test = "z", control = ctrl)$se
+  if (test == "adhoc") {
+    # metafor 3.8.1 applies the ad hoc correction itself (Roever, Knapp & Friede 2015:
+    # q* = max(1, q), i.e. SE = max(SE_knha, SE_z)); checked here so that a metafor that
+    # silently treated "adhoc" as "knha" would stop the script instead of writing knha numbers.
+    se_kh <- rma(yi, vi, method = method, test = "knha", control = ctrl)$se
+    stopifnot(isTRUE(all.equal(r$se, max(se_kh, se_wald), tolerance = 1e-12)))
+  }
+  # Prediction interval with t(k - 2) (Higgins, Thompson & Spiegelhalter 2009, eq. 12;
+  # IntHout et al. 2016): mu +- qt(.975, k - 2) * sqrt(tau2 + se_wald^2); only k >= 3 and
+  # random-effects models (NA otherwise). Computed from the fitted object, not by predict().
+  pi_t <- c(NA, NA)
+  if (method != "FE" && r$k >= 3)
+    pi_t <- as.numeric(r$b) + c(-1, 1) * qt(0.975, r$k - 2) * sqrt(r$tau2 + se_wald^2)
   e <- list(method = method, test = test, k = r$k, estimate = as.numeric(r$b), se = r$se,
             ci_lower = r$ci.lb, ci_upper = r$ci.ub,
             # predict() gives no PI for FE models: NA (null in JSON, skipped by the tests)
             pi_lower = if (is.null(p$pi.lb)) NA else p$pi.lb, pi_upper = if (is.null(p$pi.ub)) NA else p$pi.ub,
+            pi_t_lower = pi_t[1], pi_t_upper = pi_t[2],
             z_or_t = r$zval, p = r$pval, tau2 = r$tau2, q = r$QE, q_p = r$QEp,
             weights = as.numeric(weights(r)))
   if (r$k > 1) {
@@ -57,15 +73,18 @@ fit_one <- function(yi, vi, method, test) {
   e
 }
 
-fit_all <- function(yi, vi, methods = c("FE", "DL", "PM", "ML", "REML")) {
+# tests: the workbook keeps c("z", "knha"); the example datasets add "adhoc" (EX_TESTS).
+# The t-based tests (knha, adhoc) are not fitted for FE models or a single study.
+fit_all <- function(yi, vi, methods = c("FE", "DL", "PM", "ML", "REML"), tests = c("z", "knha")) {
   res <- list()
-  for (m in methods) for (t in c("z", "knha")) {
-    if (length(yi) < 2 && (m != "FE" || t == "knha")) next
-    if (m == "FE" && t == "knha") next
+  for (m in methods) for (t in tests) {
+    if (length(yi) < 2 && (m != "FE" || t != "z")) next
+    if (m == "FE" && t != "z") next
     res[[paste(m, t, sep = ":")]] <- fit_one(yi, vi, m, t)
   }
   res
 }
+EX_TESTS <- c("z", "knha", "adhoc")
 
 # ---------------------------------------------------------------- example datasets
 examples <- list()
@@ -74,10 +93,10 @@ bcg <- dat.bcg
 e <- escalc(measure = "RR", ai = tpos, bi = tneg, ci = cpos, di = cneg, data = bcg)
 examples$bcg_rr <- list(measure = "RR",
   input = list(e1 = bcg$tpos, n1 = bcg$tpos + bcg$tneg, e2 = bcg$cpos, n2 = bcg$cpos + bcg$cneg, year = bcg$year),
-  yi = as.numeric(e$yi), vi = as.numeric(e$vi), fits = fit_all(e$yi, e$vi))
+  yi = as.numeric(e$yi), vi = as.numeric(e$vi), fits = fit_all(e$yi, e$vi, tests = EX_TESTS))
 e <- escalc(measure = "OR", ai = tpos, bi = tneg, ci = cpos, di = cneg, data = bcg)
 examples$bcg_or <- list(measure = "OR", input = examples$bcg_rr$input,
-  yi = as.numeric(e$yi), vi = as.numeric(e$vi), fits = fit_all(e$yi, e$vi, "REML"))
+  yi = as.numeric(e$yi), vi = as.numeric(e$vi), fits = fit_all(e$yi, e$vi, "REML", tests = EX_TESTS))
 
 # Mantel-Haenszel (rma.mh), no continuity correction for the pooled estimate
 mh <- list()
@@ -92,16 +111,16 @@ nor <- dat.normand1999
 e <- escalc(measure = "SMD", m1i = m1i, sd1i = sd1i, n1i = n1i, m2i = m2i, sd2i = sd2i, n2i = n2i, data = nor)
 examples$normand_smd <- list(measure = "SMD",
   input = list(m1 = nor$m1i, sd1 = nor$sd1i, n1 = nor$n1i, m2 = nor$m2i, sd2 = nor$sd2i, n2 = nor$n2i),
-  yi = as.numeric(e$yi), vi = as.numeric(e$vi), fits = fit_all(e$yi, e$vi))
+  yi = as.numeric(e$yi), vi = as.numeric(e$vi), fits = fit_all(e$yi, e$vi, tests = EX_TESTS))
 e <- escalc(measure = "MD", m1i = m1i, sd1i = sd1i, n1i = n1i, m2i = m2i, sd2i = sd2i, n2i = n2i, data = nor)
 examples$normand_md <- list(measure = "MD", input = examples$normand_smd$input,
-  yi = as.numeric(e$yi), vi = as.numeric(e$vi), fits = fit_all(e$yi, e$vi, "REML"))
+  yi = as.numeric(e$yi), vi = as.numeric(e$vi), fits = fit_all(e$yi, e$vi, "REML", tests = EX_TESTS))
 
 hine <- dat.hine1989
 e <- escalc(measure = "RD", ai = ai, n1i = n1i, ci = ci, n2i = n2i, data = hine)
 examples$hine_rd <- list(measure = "RD",
   input = list(e1 = hine$ai, n1 = hine$n1i, e2 = hine$ci, n2 = hine$n2i),
-  yi = as.numeric(e$yi), vi = as.numeric(e$vi), fits = fit_all(e$yi, e$vi))
+  yi = as.numeric(e$yi), vi = as.numeric(e$vi), fits = fit_all(e$yi, e$vi, tests = EX_TESTS))
 
 # ---------------------------------------------------------------- workbook data
 rd <- function(name) {
@@ -245,12 +264,66 @@ workbook$synthesis <- list(r = 0.5, rows = list(yi = syn$yi, vi = syn$vi),
                   esketamine_madrs = fit_syn(syn[syn$drug == "esketamine_madrs", ]),
                   nitrous_oxide_hamd = fit_syn(syn[syn$drug == "nitrous_oxide_hamd", ])))
 
+# ---------------------------------------------------------------- skewness tests
+# Shi, Luo, Wan, Liu, Liu, Bian & Tong (2023), Stat Methods Med Res 32(7):1338-1360,
+# doi:10.1177/09622802231172043: tests for skewness from the sample size and (part of) the
+# five-number summary, 5% level, "skewed" when T >= crit. metafor 3.8 has no conv.fivenum();
+# this is a port of the test logic of metafor >= 4.0 conv.fivenum() (R/conv.fivenum.r,
+# Viechtbauer; constants of the published paper; arXiv:2010.05749v1 had 1.01/log(n+9) +
+# 2.43/(n+1), 2.66/sqrt(n) - 5.92/n^2 and 2.97/sqrt(n) - 39.1/n^3), written out here so the
+# Python code is checked against an independent implementation.
+#   case 1 (min, median, max): T = |min + max - 2 m| / (max - min), crit = 1/log(n + 9) + 2.5/(n + 1)
+#   case 2 (q1, median, q3):   T = |q1 + q3 - 2 m| / (q3 - q1),     crit = 2.65/sqrt(n) - 6/n^2
+#   case 3 (all five):         T = max(2.65 log(0.6 n)/sqrt(n) * T1, T2), crit = 3/sqrt(n) - 40/n^3
+skew_test <- function(min = NA, q1 = NA, median, q3 = NA, max = NA, n) {
+  t1 <- abs((min + max - 2 * median) / (max - min))
+  t2 <- abs((q1 + q3 - 2 * median) / (q3 - q1))
+  if (!is.na(min) && !is.na(max) && !is.na(q1) && !is.na(q3)) {
+    case <- 3L; tval <- max(2.65 * log(0.6 * n) / sqrt(n) * t1, t2); crit <- 3 / sqrt(n) - 40 / n^3
+  } else if (!is.na(q1) && !is.na(q3)) {
+    case <- 2L; tval <- t2; crit <- 2.65 / sqrt(n) - 6 / n^2
+  } else {
+    case <- 1L; tval <- t1; crit <- 1 / log(n + 9) + 2.5 / (n + 1)
+  }
+  list(case = case, min = min, q1 = q1, median = median, q3 = q3, max = max, n = n,
+       T = tval, crit = crit, sig = isTRUE(tval >= crit))
+}
+
+skewness <- list()
+# The worked/real-data example of Shi et al. (2023) could not be retrieved (only the first
+# page of the arXiv v1 and journal copies was reachable), so the documented examples are those
+# of metafor's own conv.fivenum() help page (metafor >= 4.0, man/conv.fivenum.Rd, n = 20):
+# example 1 "none of the tests are significant" (cases 1-3); example 2 changes case 3 to
+# q3 = 14, max = 20, for which "the test for skewness is significant".
+doc <- "metafor >= 4.0 man/conv.fivenum.Rd, examples"
+add_doc <- function(x, label, documented_sig) {
+  x$label <- label; x$documented_sig <- documented_sig; x$documented_by <- doc; x
+}
+skewness$documented <- list(
+  add_doc(skew_test(min = 2, median = 6, max = 14, n = 20), "conv.fivenum example 1, case 1", FALSE),
+  add_doc(skew_test(q1 = 4, median = 6, q3 = 10, n = 20), "conv.fivenum example 1, case 2", FALSE),
+  add_doc(skew_test(min = 2, q1 = 4, median = 6, q3 = 10, max = 14, n = 20), "conv.fivenum example 1, case 3", FALSE),
+  add_doc(skew_test(min = 2, q1 = 4, median = 6, q3 = 14, max = 20, n = 20), "conv.fivenum example 2, case 3", TRUE))
+# The workbook's arms reported as median (Q1-Q3) (data/blood_glutamate.csv, complete rows).
+sk <- rd("blood_glutamate")
+skewness$blood_glutamate <- list()
+for (a in 1:2) {
+  med <- sk[[paste0("median_arm", a)]]
+  for (i in which(!is.na(med))) {
+    x <- skew_test(q1 = sk[[paste0("q1_arm", a)]][i], median = med[i], q3 = sk[[paste0("q3_arm", a)]][i],
+                   n = sk[[paste0("n_arm", a)]][i])
+    x$study_id <- sk$study_id[i]; x$arm <- a
+    skewness$blood_glutamate[[length(skewness$blood_glutamate) + 1]] <- x
+  }
+}
+
 ref <- list(
   generated_by = "tests/reference/metafor_reference.R",
   metafor_version = as.character(packageVersion("metafor")),
   r_version = paste(R.version$major, R.version$minor, sep = "."),
   control = ctrl,
   examples = examples,
-  workbook = workbook)
+  workbook = workbook,
+  skewness = skewness)
 writeLines(toJSON(ref, auto_unbox = TRUE, digits = NA, pretty = TRUE, na = "null"), out)
 cat("wrote", out, "\n")
