@@ -11,6 +11,7 @@ explanation.
 from __future__ import annotations
 
 import math
+import re
 import sys
 from dataclasses import asdict, dataclass, field
 from typing import Callable
@@ -128,45 +129,90 @@ def _effect_size_search(md, se, target, decimals, n_total_range):
     return [(int(a), int(b)) for a, b, ok in zip(c["n1"], c["n2"], c["d_matches"]) if ok]
 
 
+def _es_text(x: float, decimals: int) -> str:
+    """An effect size with one digit more than printed, or two when one more would sit on the
+    rounding boundary (0.615 could be read either way; 0.6151 cannot)."""
+    t = f"{x:.{decimals + 1}f}"
+    return f"{x:.{decimals + 2}f}" if t.endswith("5") else t
+
+
+def _trial_split(frames, table: str, sid: str, time: str, given: dict, notes: str | None):
+    """The one arm split (n1, n2) under which every effect-size check of trial *sid* is judged.
+
+    It is declared once: the analysed numbers of the trial's rows in ``data/<table>.csv`` (the same
+    numbers its pooled analysis uses), which must agree across the trial's rows. A check may depart
+    from it only with ``split=n1/n2`` in its inputs *and* a reason in its notes; a trial whose rows
+    disagree has no declared split, and each check then says that it uses its own row's numbers.
+
+    Returns ``(n1, n2, how, problem)``: *how* names the split in the explanation; *problem* is a
+    reason the check cannot be judged (otherwise None)."""
+    t = frames.table(table)
+    rows = t[(t["study_id"] == sid) & (t["status"] == "complete")]
+    label = str(rows["study"].iloc[0]) if len(rows) and "study" in rows else sid
+    splits = sorted({(int(a), int(b)) for a, b in zip(rows["n_arm1"], rows["n_arm2"])})
+    own = rows[rows["time"] == time]
+    n_rows = len(rows)
+    if "split" in given:
+        a, b = (int(x) for x in str(given["split"]).split("/"))
+        if len(splits) == 1 and (a, b) == splits[0]:
+            return a, b, f"{label}'s declared split {a}/{b}", None
+        if not (notes or "").strip():
+            return a, b, "", (f"the check departs from {label}'s split in data/{table}.csv "
+                              f"({', '.join(f'{x}/{y}' for x, y in splits)}) with {a}/{b} but does not say why")
+        return a, b, (f"the split {a}/{b}, not {label}'s declared "
+                      f"{', '.join(f'{x}/{y}' for x, y in splits)}, because: {notes.strip().rstrip('.')}"), None
+    if len(splits) == 1:
+        a, b = splits[0]
+        return a, b, (f"{label}'s declared split {a}/{b} (the analysed n of all {n_rows} of its rows in "
+                      f"data/{table}.csv, used by every effect-size check of the trial)"), None
+    a, b = int(own["n_arm1"].iloc[0]), int(own["n_arm2"].iloc[0])
+    return a, b, (f"this row's own split {a}/{b}: {label}'s rows in data/{table}.csv differ in their analysed "
+                  f"n ({', '.join(f'{x}/{y}' for x, y in splits)}), so the trial has no one split"), None
+
+
 @computation("es_from_md_se")
 def _effect_size_from_md_se(r, given, frames):
-    """Cohen's d / Hedges' g from a reported MD and SE, with the SD recovered for the analysed n
-    (the data row) and, as the documented alternative, the randomised n split evenly.
+    """Cohen's d / Hedges' g from a reported MD and SE, with the SD recovered for the trial's one
+    declared arm split (:func:`_trial_split`; Cochrane Handbook §6.5.2.3).
 
-    Discrepant only when neither reproduces the number (Cochrane Handbook §6.5.2.3)."""
+    Reproduced when d or g under that split rounds to the reported value; otherwise discrepant, and
+    the explanation gives what would reproduce it: the randomised number split evenly, and the
+    total sample sizes found by search."""
     sid, time = str(given["row"]).split("|")
     t = frames.table("esketamine_madrs")
     sel = t[(t["study_id"] == sid) & (t["time"] == time) & (t["status"] == "complete")]
     if sel.empty:
         return None, Verdict.NOT_CHECKABLE, f"its input row ({sid}, {time}) is not in data/esketamine_madrs.csv"
     row = sel.iloc[0]
-    n1, n2, md, se = int(row["n_arm1"]), int(row["n_arm2"]), float(row["md"]), float(row["md_se"])
+    md, se = float(row["md"]), float(row["md_se"])
+    n1, n2, how, problem = _trial_split(frames, "esketamine_madrs", sid, time, given, r.get("notes"))
+    if problem:
+        return None, Verdict.NOT_CHECKABLE, problem
     rand = int(given["randomised"])
     h1, h2 = rand - rand // 2, rand // 2
     c = rp.effect_size_candidates(md, se, [(n1, n2), (h1, h2)], r["value"], r["decimals"])
     z = rp.ci_z_p(md, se)
+    f = {k: [_es_text(float(v), r["decimals"]) for v in c[k]] for k in ("d", "g")}
     details = {"time": time, "LS diff": f"{md:g}", "SE": f"{se:g}", "95% CI": f"{z['ci_lower']:.2f} to {z['ci_upper']:.2f}",
-               "z": f"{z['stat']:.2f}", "p": f"{z['p']:.4f}", "reported ES": r["reported"],
-               f"d ({n1}/{n2})": f"{c['d'][0]:.3f}", f"g ({n1}/{n2})": f"{c['g'][0]:.3f}",
-               f"d ({h1}/{h2})": f"{c['d'][1]:.3f}", f"g ({h1}/{h2})": f"{c['g'][1]:.3f}"}
-    names = {"d_matches": "Cohen's d", "g_matches": "Hedges' g"}
-    for i, (a, b, how) in enumerate([(n1, n2, f"the analysed n {n1}/{n2} (data/esketamine_madrs.csv)"),
-                                     (h1, h2, f"the {rand} randomised split {h1}/{h2} (assumed: the analysed "
-                                              "numbers were not stated)")]):
-        for col, name in names.items():
-            if c[col][i]:
-                val = c["d" if col == "d_matches" else "g"][i]
-                verdict = Verdict.REPRODUCED if i == 0 else Verdict.CONSISTENT
-                other = (f"; with the analysed n {n1}/{n2}, d = {c['d'][0]:.3f} and g = {c['g'][0]:.3f}" if i else
-                         f"; d = {c['d'][1]:.3f} with the {rand} randomised split {h1}/{h2}")
-                return val, verdict, (f"{name} with SD = SE/√(1/{a}+1/{b}) from {how} is {val:.3f}{other}"), details
+               "z": f"{z['stat']:.2f}", "p": f"{z['p']:.4f}", "reported ES": r["reported"], "split": f"{n1}/{n2}",
+               f"d ({n1}/{n2})": f["d"][0], f"g ({n1}/{n2})": f["g"][0],
+               f"d ({rand} split evenly, {h1}/{h2})": f["d"][1]}
+    for col, name, key in (("d_matches", "Cohen's d", "d"), ("g_matches", "Hedges' g", "g")):
+        if c[col][0]:
+            other = "g" if key == "d" else "d"
+            return c[key][0], Verdict.REPRODUCED, (
+                f"{name} with SD = SE/√(1/{n1}+1/{n2}) under {how} is {f[key][0]}, which rounds to {r['reported']} "
+                f"({other} = {f[other][0]})"), details
+    even_ok = bool(c["d_matches"][1] or c["g_matches"][1])
     hits = _effect_size_search(md, se, r["value"], r["decimals"], range(max(4, rand // 2), 2 * rand + 1))
     totals = sorted({a + b for a, b in hits})
     hint = (f"it is reproduced only with {min(totals)}–{max(totals)} patients in all (e.g. {hits[0][0]}/{hits[0][1]})"
             if totals else f"no total sample size from {max(4, rand // 2)} to {2 * rand} reproduces it")
     return c["d"][0], Verdict.DISCREPANT, (
-        f"with the analysed n {n1}/{n2}, d = {c['d'][0]:.3f} and g = {c['g'][0]:.3f}; with the {rand} randomised "
-        f"split {h1}/{h2}, d = {c['d'][1]:.3f} and g = {c['g'][1]:.3f}; {hint}"), details
+        f"under {how}, d = {f['d'][0]} and g = {f['g'][0]}, neither of which rounds to {r['reported']}; the {rand} "
+        f"randomised split evenly, {h1}/{h2} (an assumption: no source gives the split), would give d = {f['d'][1]} "
+        f"and g = {f['g'][1]}, {'which would' if even_ok else 'neither of which would'} round to {r['reported']}; "
+        f"{hint}"), details
 
 
 @computation("pct_of_n")
@@ -318,38 +364,106 @@ def _n_vs_data(r, given, frames):
            f"more than the {r['reported']} randomised"))
 
 
+def _pct_text(x) -> str:
+    return f"{float(x):g}%"
+
+
 @computation("time_vs_data")
 def _time_vs_data(r, given, frames):
-    """A reported duration against the time point of the trial's rows (as read from its own report)."""
+    """The time a quoted phrase puts on the rates quoted under it, against the time of those rates in
+    the trial's rows (as read from its own report).
+
+    The rates are the trial's rows whose two percentages both appear in the quote; the phrase's time
+    is the row's ``value`` (weeks). With ``window=<from> to <to>`` (the report's window of the
+    continuous improvement), the explanation also says whether the phrase matches that window, i.e.
+    whether it belongs to the improvement rather than to the rates."""
     found = _study_rows(frames, given["study"])
     if not found:
         return None, Verdict.NOT_CHECKABLE, f"no rows of {given['study']} in the data files this page reads"
     name, rows = found[0]
-    times = sorted(set(rows["time"]))
-    weeks = [h / 168 for h in map(time_hours, times) if math.isfinite(h)]
-    ok = bool(weeks) and all(matches(r["value"], r["decimals"], w) for w in weeks)
+    quote = " ".join(str(r["quote"]).split())
+    quoted = rows[[_pct_text(a) in quote and _pct_text(b) in quote for a, b in zip(rows["pct_arm1"], rows["pct_arm2"])]]
     src = str(rows["source"].iloc[0])
-    return (weeks[0] if weeks else None), _verdict(ok, Verdict.CONSISTENT), (
-        f"the outcomes are reported at {', '.join(times)} in data/{name}.csv (source: {src}); the document's "
-        f"'{r['quote']}' " + ("agrees" if ok else "does not agree: the deck misstates the trial's duration"))
+    if quoted.empty:
+        return None, Verdict.NOT_CHECKABLE, (
+            f"none of the rates of {given['study']} in data/{name}.csv is quoted with '{r['reported']}'")
+    rates = "; ".join(f"{o} {_pct_text(a)} vs {_pct_text(b)}"
+                      for o, a, b in zip(quoted["outcome"], quoted["pct_arm1"], quoted["pct_arm2"]))
+    times = sorted(set(quoted["time"]), key=time_hours)
+    weeks = [time_hours(t) / 168 for t in times]
+    ok = all(math.isfinite(w) and matches(r["value"], r["decimals"], w) for w in weeks)
+    details = {"phrase": r["reported"], "rates quoted under it": rates, "time of those rates": ", ".join(times)}
+    window = ""
+    if "window" in given:
+        end = str(given["window"]).split(" to ")[-1]
+        w_ok = matches(r["value"], r["decimals"], time_hours(end) / 168)
+        details["window of the improvement (report)"] = str(given["window"])
+        window = (f"; the phrase {'matches' if w_ok else 'does not match'} the report's window of the improvement, "
+                  f"{given['window']}" + (", so it belongs to the improvement, not to these rates" if w_ok and not ok
+                                          else ""))
+    adj = ", ".join(re.sub(r"^(\d+(?:\.\d+)?) (week|day|hour)s?$", r"\1-\2", t) for t in times)
+    outcomes = " and ".join(dict.fromkeys(quoted["outcome"]))
+    return weeks[0], _verdict(ok, Verdict.CONSISTENT), (
+        f"the rates quoted under '{r['reported']}' ({rates}) are those of data/{name}.csv at {', '.join(times)} "
+        f"(source: {src}), " + ("the time the phrase gives them" if ok else
+                                f"not rates at '{r['reported']}': the document quotes the {adj} {outcomes} rates "
+                                "under that phrase") + window), details
+
+
+#: a journal citation, "<journal> <volume>[ Suppl]:<page>[–<page>]", e.g. "J Psychiatr Res 96:23"
+_CITATION = re.compile(r"[^\W\d][\w .&-]* \d+(?:\s*Suppl)?\s*:\s*\d+(?:[–-]\d+)?")
+
+
+def _paper(row) -> str:
+    """The paper a data row comes from, by its citation, never by its address (two papers can share
+    one web address, one paper can give several rows): the journal citation that opens the row's
+    ``locator`` (``J Psychiatr Res 96:23; ...``), else its ``study`` label without a trailing
+    qualifier in brackets (``Ogawa 2018 (set A)`` → ``Ogawa 2018``)."""
+    head = str(row.get("locator") or "").split(";")[0].strip()
+    if _CITATION.fullmatch(head):
+        return head
+    return re.sub(r"\s*\([^()]*\)\s*$", "", str(row["study"])).strip()
+
+
+def _papers(rows) -> dict:
+    """Rows grouped by paper (:func:`_paper`): {citation: [study labels]}, in file order."""
+    out: dict = {}
+    for rec in rows.to_dict("records"):
+        out.setdefault(_paper(rec), []).append(str(rec["study"]))
+    return out
+
+
+def _paper_note(rows) -> str:
+    """Where counting by address would differ from counting by citation, computed."""
+    papers = _papers(rows)
+    notes = [f"{' and '.join(v)} are one paper" for v in papers.values() if len(v) > 1]
+    by_src: dict = {}
+    for rec in rows.to_dict("records"):
+        by_src.setdefault(str(rec["source"]), {}).setdefault(_paper(rec), str(rec["study"]))
+    notes += [f"{' and '.join(v.values())} share one source address but are {len(v)} papers"
+              for v in by_src.values() if len(v) > 1]
+    return f" (counted by citation: {'; '.join(notes)})" if notes else " (counted by citation)"
 
 
 @computation("candidate_studies")
 def _candidate_studies(r, given, frames):
-    """Inoshita's k and n against the candidate studies in the blood-glutamate file (inclusion unconfirmed)."""
+    """Inoshita's k and n against the candidate studies in the blood-glutamate file (inclusion
+    unconfirmed). Papers are counted by citation (:func:`_paper`), not by source address."""
     t = frames.table("blood_glutamate")
     cand = t[t["inoshita_candidate"].fillna(False).astype(bool)]
     with_n = cand[cand["n_arm1"].notna() & cand["n_arm2"].notna()]
-    papers = with_n["source"].nunique()
     n1, n2 = int(with_n["n_arm1"].sum()), int(with_n["n_arm2"].sum())
     if given["column"] == "k":
+        k_papers = len(_papers(cand))
         return float(len(cand)), Verdict.NOT_CHECKABLE, (
-            f"data/blood_glutamate.csv lists {len(cand)} candidate rows from {cand['source'].nunique()} papers; "
-            f"which {r['reported']} studies Inoshita pooled is not stated, so k cannot be re-derived")
+            f"data/blood_glutamate.csv lists {len(cand)} candidate rows from {k_papers} papers{_paper_note(cand)}; "
+            f"which {r['reported']} studies Inoshita pooled is not stated, so k cannot be re-derived"), \
+            {"candidate rows": str(len(cand)), "papers (by citation)": str(k_papers),
+             "source addresses": str(cand["source"].nunique())}
     return float(n1), Verdict.NOT_CHECKABLE, (
-        f"the {len(with_n)} candidate rows with n (from {papers} papers) total {n1} MDD / {n2} controls against the "
-        f"reported {r['reported']}; the candidates' inclusion is not confirmed and {len(cand) - len(with_n)} "
-        f"have no n, so the totals cannot be checked")
+        f"the {len(with_n)} candidate rows with n (from {len(_papers(with_n))} papers) total {n1} MDD / {n2} controls "
+        f"against the reported {r['reported']}; the candidates' inclusion is not confirmed and "
+        f"{len(cand) - len(with_n)} have no n, so the totals cannot be checked")
 
 
 @computation("two_by_two_p")
