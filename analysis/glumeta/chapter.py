@@ -16,8 +16,10 @@ from pathlib import Path
 
 from .data import data_version, is_missing
 from .escalc import escalc
+from .escalc import RATIO
 from .formatting import fmt, fmt_ci, fmt_p
-from .plan import analyze, on_display_scale
+from .models import DEFAULT_TEST
+from .plan import analyze, is_main, on_display_scale
 
 __all__ = ["Chapter", "Synthesis", "fmt", "fmt_ci", "ledger_html", "summary_table", "table"]
 
@@ -40,7 +42,7 @@ class Chapter:
     name: str
     slug: str
     method: str = "REML"
-    test: str = "z"
+    test: str = DEFAULT_TEST
 
     def __post_init__(self):
         self.table = escalc(self.name)
@@ -166,7 +168,7 @@ class Chapter:
 
         a = self.by_id.get(aid)
         if a is None:  # e.g. every row of that outcome removed from the data
-            vals = {k: "n/a" for k in ("est", "ci", "k", "p", "i2", "tau2", "pi", "pending")}
+            vals = {k: "n/a" for k in ("est", "ci", "k", "p", "i2", "tau2", "pi", "pending", "model", "label")}
             for k, v in vals.items():
                 glue(f"{prefix}_{k}", _Text(v), display=False)
             return vals
@@ -174,11 +176,51 @@ class Chapter:
         vals = {
             "est": fmt(d["estimate"], nd), "ci": fmt_ci(d["ci_lower"], d["ci_upper"], nd), "k": str(a.k),
             "p": fmt_p(a.p, label=""), "i2": _i2(a.i2),
-            "tau2": fmt(a.tau2, 3), "pi": fmt_ci(d["pi_lower"], d["pi_upper"], nd), "pending": str(a.pending),
+            "tau2": fmt(a.tau2, 3), "pending": str(a.pending), "model": a.model, "label": a.label,
+            # words without double negatives: "4.31 points lower", not "lowered by −4.31"
+            "abs": fmt(abs(d["estimate"]), nd), "dir": "lower" if d["estimate"] < 0 else "higher",
+            "excl": "excludes" if (d["ci_lower"] > (1 if a.measure in RATIO else 0)
+                                   or d["ci_upper"] < (1 if a.measure in RATIO else 0)) else "includes",
+            "pi": (fmt_ci(d["pi_lower"], d["pi_upper"], nd) if d["pi_lower"] is not None
+                   else f"not computed (k = {a.k}; a prediction interval needs k ≥ 3)"),
         }
         for k, v in vals.items():
             glue(f"{prefix}_{k}", _Text(v), display=False)
         return vals
+
+    def eligibility(self):
+        """The review question (PICO) and the headline pool's rules, from the schema (HTML)."""
+        from IPython.display import HTML
+
+        return HTML(eligibility_html(self.plan))
+
+    @property
+    def plan(self) -> dict:
+        from .escalc import spec
+
+        return spec(self.name)["schema"]["glumeta:analysis"]
+
+    def sensitivity_table(self, level: str | None = None):
+        """The headline pool next to its sensitivity analyses (z-test, relaxed rules), one row each (HTML)."""
+        from IPython.display import HTML
+
+        head = "overall" if level is None else f"overall:{level}"
+        ids = [head] + [a.id for a in self.analyses if a.id.startswith("sensitivity:")
+                        and (a.id.count(":") == 1 if level is None else a.id.endswith(f":{level}"))]
+        rows = []
+        for aid in ids:
+            a = self.by_id.get(aid)
+            if a is None:
+                continue
+            d = a.display()
+            rows.append({"analysis": a.label, "k": a.k, "estimate": fmt(d["estimate"]),
+                         "95% CI": fmt_ci(d["ci_lower"], d["ci_upper"]),
+                         "prediction interval": fmt_ci(d["pi_lower"], d["pi_upper"]) if d["pi_lower"] is not None else "– (k < 3)",
+                         "p": fmt_p(a.p, label=""), "I² %": _i2(a.i2) if a.k > 1 else "–",
+                         "test": a.test})
+        import pandas as pd
+
+        return HTML(_html_frame(pd.DataFrame(rows)))
 
     def glue_subgroup_test(self, column: str, prefix: str):
         """Glue ``<prefix>_q``, ``_df``, ``_p`` of the between-subgroup test (``n/a`` with one subgroup)."""
@@ -235,35 +277,50 @@ class Chapter:
         return HTML(ledger_html(self.name, tables={self.name: self.table}))
 
     def robustness(self, aid: str = "overall"):
-        """Estimator grid and leave-one-out for analysis *aid* (HTML tables)."""
+        """Estimator grid, leave-one-out, cumulative and funnel for analysis *aid*, each with a computed
+        sentence saying what it shows (HTML). Egger's test is run only with k ≥ 10 (Sterne et al. 2011)."""
         from IPython.display import HTML
 
         from .forest import save_figure
-        from .sensitivity import estimator_grid, leave_one_out
+        from .sensitivity import (EGGER_MIN_K, cumulative, describe_cumulative, describe_grid,
+                                  describe_leave_one_out, egger, estimator_grid, leave_one_out)
 
         if aid not in self.by_id:
             return HTML(f"<p><i>No complete rows for {html.escape(aid)}.</i></p>")
         a = self.by_id[aid]
         rows = a.rows
         vi = rows["vi"]
+        if a.k < 2:
+            return HTML(f"<p>One comparison (k = {a.k}): no estimator grid, leave-one-out or cumulative analysis.</p>")
         grid = estimator_grid(rows["yi"], vi)
-        out = ["<p><b>Estimator grid</b> (τ² estimator × test)</p>", _html_frame(grid)]
+        out = ["<p><b>Estimator grid</b> (τ² estimator × test)</p>", _html_frame(grid),
+               f'<p class="glumeta-robust">{html.escape(describe_grid(grid))}</p>']
         if len(rows) > 2:
             from .figures import estimate_path_plot, funnel_plot
-            from .sensitivity import cumulative
 
             loo = leave_one_out(rows["yi"], vi, labels=rows["label"], method=self.method, test=self.test)
             cum = cumulative(rows["yi"], vi, rows["year"], labels=rows["label"], method=self.method, test=self.test)
             out += ["<p><b>Leave-one-out</b></p>", _html_frame(loo)]
-            figs = [("funnel", funnel_plot(rows["yi"], vi, a.estimate, a.measure, "Funnel plot"),
-                     "Funnel plot: each comparison's effect against its standard error, with the pseudo 95% region and Egger's line."),
+            eg = egger(rows["yi"], vi) if a.k >= EGGER_MIN_K else None
+            if eg is None:
+                funnel_note = (f"No funnel-asymmetry test: Egger's test needs at least {EGGER_MIN_K} studies "
+                               f"(Sterne et al. 2011); here k = {a.k}, so the plot is shown for inspection only.")
+            else:
+                funnel_note = (f"Egger's test (k = {a.k}): slope {fmt(eg['slope'])} (SE {fmt(eg['se'])}), "
+                               f"t({eg['df']}) = {fmt(eg['t'])}, {fmt_p(eg['p'])}.")
+            figs = [("funnel", funnel_plot(rows["yi"], vi, a.estimate, a.measure, "Funnel plot", egger_line=eg is not None),
+                     f"Funnel plot of {a.label}: each comparison's effect against its standard error, with the pseudo 95% region.",
+                     funnel_note),
                     ("leave-one-out", estimate_path_plot(loo, "omitted", a.measure, a, "Leave one out (omitted)"),
-                     "Pooled estimate with each comparison left out in turn."),
+                     f"Leave-one-out estimates of {a.label}: the pooled estimate with each comparison left out in turn.",
+                     describe_leave_one_out(loo, a)),
                     ("cumulative", estimate_path_plot(cum, "added", a.measure, a, "Cumulative by year (added)"),
-                     "Cumulative pooled estimate as comparisons are added in order of publication.")]
-            for name, fig, alt in figs:
+                     f"Cumulative meta-analysis of {a.label}: the pooled estimate as comparisons are added by year.",
+                     describe_cumulative(cum))]
+            for name, fig, alt, sentence in figs:
                 paths = save_figure(fig, self.slug, f"{name}-{aid.replace(':', '-').replace(' ', '_')}", formats=("svg", "pdf", "png"))
                 out.append(_FigureHTML(fig, alt, paths["png"])._repr_html_())
+                out.append(f'<p class="glumeta-robust">{html.escape(sentence)}</p>')
         return HTML("".join(out))
 
 
@@ -302,9 +359,16 @@ class Synthesis:
         o = s["overall"]
         drugs = "; ".join(f"{html.escape(a.label)} {fmt(a.estimate)} ({fmt_ci(a.ci_lower, a.ci_upper)}; k = {a.k})"
                           for k, a in s.items() if k.startswith("drug:"))
+        het = (f"Heterogeneity: τ² = {fmt(o.tau2, 3)}, I² = {_i2(o.i2)}%, Q = {fmt(o.q)} on {o.q_df} df "
+               f"({fmt_p(o.q_p)}).")
+        if o.tau2 == 0 and o.q > o.q_df:
+            het += (" REML puts τ² at its boundary, 0, although Q exceeds its degrees of freedom: with this few "
+                    "comparisons the restricted likelihood is flat near 0, so τ² = 0 means 'not estimable "
+                    "from these data', not 'no heterogeneity' (the Q-profile CI for τ² is "
+                    f"{fmt_ci(o.tau2_ci[0], o.tau2_ci[1], 3)}).")
         return (f"<p>With r = {self.r:g}, the pooled SMD at 24 h is <b>{fmt(o.estimate)}</b> (95% CI "
-                f"{fmt_ci(o.ci_lower, o.ci_upper)}; k = {o.k}). By drug: {drugs}. Test for a difference between "
-                f"drugs: p = {fmt(s['subgroups:drug'].p)}.</p>")
+                f"{fmt_ci(o.ci_lower, o.ci_upper)}; k = {o.k}; {html.escape(o.model)}). By drug: {drugs}. Test for a "
+                f"difference between drugs: p = {fmt(s['subgroups:drug'].p)}. {html.escape(het)}</p>")
 
     def forest(self):
         """Forest plot of the synthesis, grouped by drug; saved and shown like a chapter's."""
@@ -331,8 +395,12 @@ class Synthesis:
         paths = save_figure(fig, self.slug, "r-sensitivity", formats=("svg", "pdf", "png"))
         img = _FigureHTML(fig, "Pooled SMD at 24 h against the assumed within-patient correlation r, "
                                "overall and by drug.", paths["png"])
+        from .sensitivity import describe_r_sensitivity
+
         shown = sens[sens["r"].round(6).isin([round(x, 6) for x in R_SHOWN])]
-        return HTML(img._repr_html_() + _html_frame(shown))
+        words = "".join(f'<li>{html.escape(describe_r_sensitivity(sens, lab))}</li>'
+                        for lab in dict.fromkeys(sens["analysis"]))
+        return HTML(img._repr_html_() + f'<ul class="glumeta-robust">{words}</ul>' + _html_frame(shown))
 
 
 def synthesis_forest(r: float | None = None, slug: str = "synthesis"):
@@ -400,13 +468,40 @@ def summary_table(names=None):
     rows = []
     for name in names:
         for a in analyze(name):
-            if not (a.id == "overall" or a.id.startswith("overall:")) or a.id.count(":") > 1:
+            if not is_main(a.id):
                 continue
             d = on_display_scale(a)
-            rows.append({"data file": name, "analysis": a.label, "measure": a.measure, "k": a.k,
+            rows.append({"data file": name, "headline pool (endpoint)": a.label, "measure": a.measure, "k": a.k,
                          "estimate": fmt(d["estimate"]), "95% CI": fmt_ci(d["ci_lower"], d["ci_upper"]),
-                         "p": fmt_p(a.p, label=""), "I² %": _i2(a.i2), "pending rows": a.pending})
+                         "prediction interval": (fmt_ci(d["pi_lower"], d["pi_upper"]) if d["pi_lower"] is not None
+                                                 else "– (k < 3)"),
+                         "p": fmt_p(a.p, label=""), "I² %": _i2(a.i2),
+                         "not pooled (other endpoint/design)": 0 if a.outside is None else len(a.outside),
+                         "pending rows": a.pending, "model": a.model})
     return pd.DataFrame(rows)
+
+
+def eligibility_html(plan: dict) -> str:
+    """PICO and primary-pool rules of an analysis plan (``glumeta:analysis``) as an HTML list."""
+    el = plan.get("eligibility", {})
+    items = [f"<li><b>{k.capitalize()}:</b> {html.escape(str(el[k]))}</li>"
+             for k in ("population", "intervention", "comparator", "outcome", "design") if el.get(k)]
+    rules = []
+    for r in el.get("primary", []):
+        cond = (f"one of {', '.join(map(str, r['in']))}" if "in" in r else
+                f"matching “{r['matches']}”" if "matches" in r else f"equal to {r.get('equals')}")
+        rules.append(f"<li><code>{html.escape(str(r.get('column')))}</code> {html.escape(cond)} "
+                     f"(otherwise: {html.escape(r.get('reason', ''))})</li>")
+    if el.get("skewed") == "exclude":
+        rules.append("<li>no median/IQR → mean/SD conversion whose summary fails the skewness test of "
+                     "Shi et al. (2023); such rows are shown and pooled only in a sensitivity analysis</li>")
+    rules.append("<li>at most one comparison per trial, unless the comparisons are parallel arms sharing one "
+                 "control group, which is then split (Cochrane Handbook §23.3.4)</li>")
+    sens = "".join(f"<li>{html.escape(x.get('label', x['id']))}</li>" for x in el.get("sensitivity", []))
+    return ('<div class="glumeta-eligibility"><p><b>Review question</b></p><ul>' + "".join(items) + "</ul>"
+            "<p><b>The headline pool admits rows with</b></p><ul>" + "".join(rules) + "</ul>"
+            + (f"<p><b>Sensitivity analyses</b> (besides the z-test)</p><ul>{sens}</ul>" if sens else "")
+            + "</div>")
 
 
 def _slug(name: str) -> str:
@@ -425,8 +520,10 @@ def _alt_text(a) -> str:
     est, lo, hi = d["estimate"], d["ci_lower"], d["ci_upper"]
     labels = list(a.rows["label"])
     names = ", ".join(labels[:12]) + ("…" if len(labels) > 12 else "")
+    if a.k == 1:
+        return f"Forest plot of {a.label}: one comparison ({names}), {a.measure} {fmt(est)} (95% CI {fmt_ci(lo, hi)}); not pooled."
     return (f"Forest plot of {a.label}: {a.k} comparisons ({names}); pooled {a.measure} "
-            f"{fmt(est)} (95% CI {fmt_ci(lo, hi)}), I² {_i2(a.i2) if a.k > 1 else 'n/a'}%.")
+            f"{fmt(est)} (95% CI {fmt_ci(lo, hi)}), I² {_i2(a.i2)}%.")
 
 
 class _FigureHTML:

@@ -20,6 +20,7 @@ __all__ = [
     "md",
     "sd_from_sem",
     "mean_sd_from_quartiles",
+    "skewness_test",
     "se_from_ci",
     "se_from_p",
     "smd_from_md_se",
@@ -28,6 +29,8 @@ __all__ = [
     "log_or",
     "rd",
     "zero_cell_adjust",
+    "skewness_test_range",
+    "skewness_test_fivenum",
 ]
 
 from .constants import Z975  # noqa: E402  (re-exported: the CI multiplier, computed once)
@@ -123,6 +126,33 @@ def mean_sd_from_quartiles(q1, median, q3, n):
     mean = w * (q1 + q3) / 2 + (1 - w) * median
     eta = 2 * special.ndtri((0.75 * n - 0.125) / (n + 0.25))
     return mean, (q3 - q1) / eta
+
+
+def skewness_test(q1, median, q3, n):
+    """Skewness test for data summarised by the median and quartiles (scenario S2).
+
+    Shi, Luo, Wan, Liu, Liu, Bian & Tong (2023), *Stat Methods Med Res* 32:1338–1360:
+    ``T = |q1 + q3 − 2·median| / (q3 − q1)`` (Bowley's quartile skewness, in absolute
+    value) against the critical value ``c(n) = 2.65/√n − 6/n²`` (5% level); ``T ≥ c``
+    rejects normality, and the median/IQR → mean/SD conversion (Luo 2018; Wan 2014),
+    which assumes normal data, should not be used as if it were reported. The same
+    test and constants as metafor ``conv.fivenum(test=TRUE)`` (metafor ≥ 4.0).
+
+    Returns ``(T, c, skewed)`` as arrays.
+
+    Examples
+    --------
+    Islam 2020's control group (serum glutamate, µmol/L; data/blood_glutamate.csv):
+
+    >>> t, c, skewed = skewness_test(29.45, 52.5, 103, 248)
+    >>> round(float(t), 4), round(float(c), 4), bool(skewed)
+    (0.3732, 0.1682, True)
+    """
+    q1, median, q3, n = map(_a, (q1, median, q3, n))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t = np.abs(q1 + q3 - 2 * median) / (q3 - q1)
+    c = 2.65 / np.sqrt(n) - 6 / n**2
+    return t, c, t >= c
 
 
 def se_from_ci(lower, upper, level=0.95):
@@ -225,3 +255,75 @@ def rd(e1, n1, e2, n2, add=0.5, to="only0"):
     n1a, n2a = a + b, c + d
     p1, p2 = a / n1a, c / n2a
     return p1 - p2, p1 * (1 - p1) / n1a + p2 * (1 - p2) / n2a
+
+
+def skewness_test_range(minimum, median, maximum, n):
+    """Skewness test for data summarised by the median and range (scenario S1).
+
+    Shi, Luo, Wan, Liu, Liu, Bian & Tong (2023), *Stat Methods Med Res* 32:1338–1360:
+    ``T = |min + max − 2·median| / (max − min)`` against the critical value
+    ``c(n) = 1/log(n + 9) + 2.5/(n + 1)`` (5% level); ``T ≥ c`` rejects normality. The same
+    test and constants as metafor ``conv.fivenum(test=TRUE)``, case 1 (metafor ≥ 4.0).
+
+    Parameters
+    ----------
+    minimum, median, maximum : array_like
+        Sample minimum, median and maximum.
+    n : array_like
+        Sample size.
+
+    Returns
+    -------
+    tuple of arrays
+        ``(T, c, skewed)``.
+
+    Examples
+    --------
+    metafor's ``conv.fivenum`` help-page example (min 2, median 6, max 14, n = 20; not significant):
+
+    >>> t, c, skewed = skewness_test_range(2, 6, 14, 20)
+    >>> round(float(t), 4), round(float(c), 4), bool(skewed)
+    (0.3333, 0.416, False)
+    """
+    lo, median, hi, n = map(_a, (minimum, median, maximum, n))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t = np.abs(lo + hi - 2 * median) / (hi - lo)
+    c = 1 / np.log(n + 9) + 2.5 / (n + 1)
+    return t, c, t >= c
+
+
+def skewness_test_fivenum(minimum, q1, median, q3, maximum, n):
+    """Skewness test for data summarised by the full five-number summary (scenario S3).
+
+    Shi, Luo, Wan, Liu, Liu, Bian & Tong (2023), *Stat Methods Med Res* 32:1338–1360:
+    ``T = max(2.65·log(0.6n)/√n · |min + max − 2·median|/(max − min), |q1 + q3 − 2·median|/(q3 − q1))``
+    against the critical value ``c(n) = 3/√n − 40/n³`` (5% level); ``T ≥ c`` rejects normality.
+    The same test and constants as metafor ``conv.fivenum(test=TRUE)``, case 3 (metafor ≥ 4.0).
+
+    Parameters
+    ----------
+    minimum, q1, median, q3, maximum : array_like
+        Sample minimum, first quartile, median, third quartile and maximum.
+    n : array_like
+        Sample size.
+
+    Returns
+    -------
+    tuple of arrays
+        ``(T, c, skewed)``.
+
+    Examples
+    --------
+    metafor's ``conv.fivenum`` help-page example 2 (right-skewed: q3 and max far above the median):
+
+    >>> t, c, skewed = skewness_test_fivenum(2, 4, 6, 14, 20, 20)
+    >>> round(float(t), 4), round(float(c), 4), bool(skewed)
+    (0.818, 0.6658, True)
+    """
+    lo, q1, median, q3, hi, n = map(_a, (minimum, q1, median, q3, maximum, n))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t_range = np.abs(lo + hi - 2 * median) / (hi - lo)
+        t_iqr = np.abs(q1 + q3 - 2 * median) / (q3 - q1)
+    t = np.maximum(2.65 * np.log(0.6 * n) / np.sqrt(n) * t_range, t_iqr)
+    c = 3 / np.sqrt(n) - 40 / n**3
+    return t, c, t >= c

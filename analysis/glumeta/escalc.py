@@ -38,8 +38,10 @@ together (Cochrane Handbook §23.3.4). The implied common SD is kept:
 The frame's columns: every data column, ``file`` and ``line`` (where the row is),
 ``label``, ``representation``, ``measure``, ``yi``, ``vi``, ``vi_unsplit``,
 ``sei``, ``ci_lower``, ``ci_upper`` (95%, ``yi ± 1.96·√vi``), ``derivation`` (how
-``yi`` and ``vi`` were obtained, in words) and the route's working values
-(``mean1_used``, ``sd1_used``, …, ``event1_used``, ``event2_used``).
+``yi`` and ``vi`` were obtained, in words), ``skewed`` (a median/IQR conversion whose
+summary fails the skewness test of Shi et al. 2023, :func:`glumeta.effects.skewness_test`)
+and the route's working values (``mean1_used``, ``sd1_used``, ``skew_t1``, ``skew_crit1``,
+…, ``event1_used``, ``event2_used``).
 """
 
 from __future__ import annotations
@@ -138,12 +140,20 @@ def _arm_summaries(r, measure):
             sd = float(es.sd_from_sem(r[f"sem_arm{k}"], n))
             notes.append(f"SD{k} = SEM·√n")
         if mean is None and r.get(f"median_arm{k}") is not None:
-            mean, sd = (float(x) for x in es.mean_sd_from_quartiles(
-                r[f"q1_arm{k}"], r[f"median_arm{k}"], r[f"q3_arm{k}"], n))
+            q1, med, q3 = r[f"q1_arm{k}"], r[f"median_arm{k}"], r[f"q3_arm{k}"]
+            mean, sd = (float(x) for x in es.mean_sd_from_quartiles(q1, med, q3, n))
             notes.append(f"mean{k}/SD{k} from median and quartiles (Luo 2018; Wan 2014)")
+            t, c, skewed = es.skewness_test(q1, med, q3, n)
+            used[f"skew_t{k}"], used[f"skew_crit{k}"] = float(t), float(c)
+            if skewed:
+                notes.append(f"arm {k} skewed: |q1 + q3 − 2·median|/IQR = {float(t):.3f} ≥ {float(c):.3f} "
+                             "(Shi et al. 2023)")
+                used["skewed"] = True
         arms[k] = (mean, sd, n)
         used[f"mean{k}_used"], used[f"sd{k}_used"] = mean, sd
     (m1, s1, n1), (m2, s2, n2) = arms[1], arms[2]
+    if any(f"skew_t{k}" in used for k in (1, 2)):
+        used.setdefault("skewed", False)
     if measure == "SMD":
         y, v = es.smd(m1, s1, n1, m2, s2, n2)
         head = "Hedges' g from arm means and SDs"
@@ -250,8 +260,8 @@ def _route(row, reps, measure):
 def split_shared_control(frame):
     """Split shared control groups (Cochrane Handbook §23.3.4); returns (vi, notes).
 
-    Rows with the same non-empty ``shared_control`` key and ``time`` and a finite
-    ``yi`` share one control group of ``n_arm2`` patients; with K such rows, each
+    Parallel-group rows (crossover rows are never split, see the code comment) with the
+    same non-empty ``shared_control`` key and ``time`` and a finite ``yi`` share one control group of ``n_arm2`` patients; with K such rows, each
     row's variance becomes ``v·(1/n1 + K/n2)/(1/n1 + 1/n2)`` (its control arm
     counted as n2/K patients, the implied SD unchanged). Reads ``vi_unsplit``
     when present, else ``vi``.
@@ -262,7 +272,14 @@ def split_shared_control(frame):
     if "shared_control" not in frame or "time" not in frame:
         return vi, notes
     groups: dict = {}
-    for pos, (key, t, y) in enumerate(zip(frame["shared_control"], frame["time"], frame["yi"])):
+    design = frame["design"] if "design" in frame else [None] * len(frame)
+    for pos, (key, t, y, d) in enumerate(zip(frame["shared_control"], frame["time"], frame["yi"], design)):
+        # a crossover's comparisons share the same patients' placebo sessions: a within-patient
+        # SE is not a parallel-group SE, and splitting session counts would not model the
+        # dependence (Elbourne et al. 2002). Such rows are never split; the eligibility rules
+        # admit one comparison per crossover trial to a pool instead (glumeta.eligibility).
+        if d == "crossover":
+            continue
         if not is_missing(key) and key and np.isfinite(y):
             groups.setdefault((key, t), []).append(pos)
     for (key, _t), positions in groups.items():
@@ -334,6 +351,9 @@ def escalc(name: str, directory=None, measure: str | None = None):
     records = df.to_dict("records")
     for i, r in enumerate(records):
         r = {k: _val(v) for k, v in r.items()}
+        if r.get("status") == "excluded":
+            how[i] = f"excluded: {r.get('exclusion_reason') or 'reason not stated'}"
+            continue
         if r.get("status") != "complete":
             how[i] = "pending: numbers not available"
             continue
@@ -351,6 +371,8 @@ def escalc(name: str, directory=None, measure: str | None = None):
     out["measure"] = measure
     for c, vals in used.items():
         out[c] = pd.to_numeric(pd.Series(vals, index=out.index))
+    # skew-flagged median/IQR conversions (Shi et al. 2023): every frame has the column
+    out["skewed"] = out["skewed"].fillna(0).astype(bool) if "skewed" in out else False
     out = with_effects(out, yi, vi, how)
     _CACHE[key] = out
     return out.copy()

@@ -11,15 +11,16 @@ from __future__ import annotations
 import numpy as np
 
 from .style import SEABORN_STYLE
-from .sensitivity import egger, funnel_data
+from .sensitivity import EGGER_MIN_K, egger, funnel_data
 
 __all__ = ["funnel_plot", "estimate_path_plot", "r_sensitivity_plot"]
 
 
-def funnel_plot(yi, vi, estimate: float, measure: str, title: str | None = None):
+def funnel_plot(yi, vi, estimate: float, measure: str, title: str | None = None, egger_line: bool | None = None):
     """Funnel plot: effect size against its SE (SE axis inverted), the pseudo 95% confidence
-    region ``estimate ± 1.96·SE`` (Sterne & Egger 2001) and, with k ≥ 3, Egger's regression
-    line (Egger et al. 1997) drawn on the same axes."""
+    region ``estimate ± 1.96·SE`` (Sterne & Egger 2001) and, with k ≥ 10 (Sterne et al. 2011;
+    :data:`glumeta.sensitivity.EGGER_MIN_K`), Egger's regression line (Egger et al. 1997) drawn
+    on the same axes. Below that, the plot says in its corner why no test is drawn."""
     import matplotlib.pyplot as plt
 
     f = funnel_data(yi, vi, estimate)
@@ -29,7 +30,12 @@ def funnel_plot(yi, vi, estimate: float, measure: str, title: str | None = None)
                          label="pseudo 95% confidence region")
         ax.axvline(estimate, color="#555555", lw=0.8)
         ax.scatter(f["yi"], f["sei"], color="#222222", s=22, zorder=3, label="studies")
-        if len(f["yi"]) >= 3:
+        if egger_line is None:
+            egger_line = len(f["yi"]) >= EGGER_MIN_K
+        if not egger_line:
+            ax.text(0.98, 0.02, f"No asymmetry test: k = {len(f['yi'])} < {EGGER_MIN_K}", transform=ax.transAxes,
+                    ha="right", va="bottom", fontsize=8, color="#444444")
+        else:
             e = egger(yi, vi)
             # Egger: y/se = b0 + b1/se  <=>  y = b1 + b0·se (the regression of y on se with weights 1/v)
             se = f["se_grid"]

@@ -52,6 +52,8 @@ class ForestRow:
     weight: float
     left: Sequence[str] = ()
     year: int | None = None
+    #: False for a row shown beside the pool but not in it (drawn hollow, no weight)
+    pooled: bool = True
 
 
 @dataclass
@@ -84,9 +86,16 @@ def _diamond(ax, est, lo, hi, y, h, color, tr):
     return poly
 
 
-def layout(groups: list[ForestGroup], *, overall=None, subgroup_test=None, sort: str = "entered") -> list[tuple]:
+def layout(groups: list[ForestGroup], *, overall=None, subgroup_test=None, sort: str = "entered",
+           outside: Sequence[ForestGroup] = ()) -> list[tuple]:
     """The plot's lines from top to bottom, as ``(kind, payload)``: ``header``, ``study``,
-    ``pool``, ``pi``, ``het``, ``test``, ``sgtest``, ``pending`` and ``gap`` (no drawing)."""
+    ``pool``, ``pi``, ``note``, ``het``, ``test``, ``model``, ``sgtest``, ``pending`` and ``gap``
+    (no drawing).
+
+    A single study (k = 1) gets no diamond, heterogeneity or test line, only a note. The
+    prediction interval is drawn for k ≥ 3 (t on k − 2 df, Higgins et al. 2009); otherwise, or
+    when τ² = 0, a note says why it is missing or what it means. *outside* groups (rows shown
+    but not pooled, each group titled with its reason) follow the pooled result."""
     lines: list[tuple[str, object]] = []
     for g in groups:
         if g.title:
@@ -99,15 +108,29 @@ def layout(groups: list[ForestGroup], *, overall=None, subgroup_test=None, sort:
         if g.title and len(groups) > 1 and g.rows:
             lines.append(("gap", None))
     main = overall if overall is not None else (groups[0].pooled if len(groups) == 1 else None)
-    if main is not None:
+    if main is not None and main.k == 1:
+        lines.append(("note", "One study (k = 1): nothing to pool; the study is shown as reported."))
+    elif main is not None:
         label = "Random-effects model" if main.method != "FE" else "Common-effect model"
         lines.append(("pool", (f"{label} (k = {main.k})", main, True)))
-        if main.method != "FE" and main.k > 1:
-            lines.append(("pi", main))
+        if main.method != "FE":
+            pi_ok = main.pi_lower is not None and math.isfinite(main.pi_lower)
+            if pi_ok:
+                lines.append(("pi", main))
+                if main.tau2 == 0:
+                    lines.append(("note", "τ² is estimated as 0: the prediction interval reflects only the "
+                                          "uncertainty of the mean."))
+            else:
+                lines.append(("note", f"No prediction interval: it needs k ≥ 3 (t on k − 2 df); here k = {main.k}."))
         lines.append(("het", main))
         lines.append(("test", main))
+        lines.append(("model", main))
     if subgroup_test:
         lines.append(("sgtest", subgroup_test))
+    for g in outside:
+        lines.append(("gap", None))
+        lines.append(("header", g.title))
+        lines.extend(("study", r) for r in _sorted(g.rows, sort))
     pending = [p for g in groups for p in g.pending]
     if pending:
         lines.append(("gap", None))
@@ -165,7 +188,7 @@ def _grid(left_headers, n_lines: int) -> _Grid:
 def forest(groups: list[ForestGroup], *, measure: str, left_headers: Sequence = (),
            favours: tuple[str, str] = ("Favours arm 1", "Favours arm 2"), xlabel: str | None = None,
            overall=None, subgroup_test=None, sort: str = "entered",
-           xlim: tuple[float, float] | None = None, title: str | None = None):
+           xlim: tuple[float, float] | None = None, title: str | None = None, outside: Sequence[ForestGroup] = ()):
     """Draw a forest plot; returns the matplotlib Figure.
 
     Parameters
@@ -180,6 +203,7 @@ def forest(groups: list[ForestGroup], *, measure: str, left_headers: Sequence = 
     overall : pooled :class:`~glumeta.plan.Analysis` over all groups (drawn after the groups).
     subgroup_test : :class:`~glumeta.plan.SubgroupTest` of subgroup differences.
     sort : "entered", "year", "effect" or "weight" (within each group).
+    outside : groups of rows shown below the pooled result but not pooled (titled with their reason).
     """
     import matplotlib
 
@@ -189,7 +213,7 @@ def forest(groups: list[ForestGroup], *, measure: str, left_headers: Sequence = 
 
     ratio = measure in RATIO
     tr = math.exp if ratio else (lambda v: v)
-    lines = layout(groups, overall=overall, subgroup_test=subgroup_test, sort=sort)
+    lines = layout(groups, overall=overall, subgroup_test=subgroup_test, sort=sort, outside=outside)
     g = _grid(left_headers, len(lines))
     with plt.style.context(SEABORN_STYLE), plt.rc_context({"svg.hashsalt": "glumeta", "font.size": 9,
                                                            "font.family": "DejaVu Sans", "axes.linewidth": 0.8}):
@@ -268,7 +292,7 @@ class _Drawer:
         pass
 
     def header(self, y, pl):
-        self.ax.text(self.g.x_label, y, _truncate(pl, 60), fontweight="bold", **self.kw)
+        self.ax.text(self.g.x_label, y, _truncate(pl, 100), fontweight="bold", **self.kw)
 
     def study(self, y, pl):
         ax, g, tr, kw = self.ax, self.g, self.tr, self.kw
@@ -284,13 +308,17 @@ class _Drawer:
                 back = edge + (0.04 if edge == self.xmin else -0.04) * (self.xmax - self.xmin)
                 ax.annotate("", xy=(tr(edge), y), xytext=(tr(back), y),
                             arrowprops=dict(arrowstyle="-|>", color=self.c_study, lw=0.9, mutation_scale=7))
-        if self.xmin <= pl.yi <= self.xmax:
+        if self.xmin <= pl.yi <= self.xmax and not pl.pooled:  # shown, not pooled: hollow, no weight
+            sc = ax.scatter([tr(pl.yi)], [y], s=[30], marker="s", facecolors="white", edgecolors=self.c_study,
+                            zorder=3, linewidths=0.9)
+            sc.set_gid("study-not-pooled")
+        elif self.xmin <= pl.yi <= self.xmax:
             sc = ax.scatter([tr(pl.yi)], [y], s=[pl.weight * self.size_scale], marker="s",
                             color=self.c_study, zorder=3, linewidths=0)
             sc.set_gid("study-square")
             self.squares.append((sc, pl.weight))
         ax.text(g.x_est, y, self._ci_text(pl.yi, lo, hi), **kw)
-        ax.text(g.x_wt, y, f"{pl.weight:.1f}%", ha="right", **kw)
+        ax.text(g.x_wt, y, f"{pl.weight:.1f}%" if pl.pooled else "–", ha="right", **kw)
 
     def pool(self, y, pl):
         lab, a, is_main = pl
@@ -318,8 +346,14 @@ class _Drawer:
             "Heterogeneity: not applicable (k = 1)"
         self.ax.text(self.g.x_label + self.g.indent, y, txt, **self.small)
 
+    def note(self, y, txt):
+        self.ax.text(self.g.x_label + self.g.indent, y, txt, style="italic", **self.small)
+
+    def model(self, y, a):
+        self.ax.text(self.g.x_label + self.g.indent, y, "Model: " + a.model, **self.small)
+
     def test(self, y, a):
-        stat = "t" if a.test == "knha" and a.df else "z"
+        stat = "t" if a.test in ("knha", "adhoc") and a.df else "z"
         df_txt = f"({int(a.df)})" if stat == "t" else ""
         self.ax.text(self.g.x_label + self.g.indent, y,
                      f"Test for overall effect: {stat}{df_txt} = {fmt(a.z_or_t, 2)}, {fmt_p(a.p)}", **self.small)
@@ -342,12 +376,23 @@ def _headers(columns) -> list:
     return [c["header"] if "width" not in c else (c["header"], c["width"], c.get("align", "right")) for c in columns]
 
 
-def _row(r, weight, columns) -> ForestRow:
+def _row(r, weight, columns, pooled: bool = True) -> ForestRow:
     rec = r.to_dict()
     return ForestRow(label=str(r["study"]), yi=float(r["yi"]), ci_lower=float(r["ci_lower"]),
                      ci_upper=float(r["ci_upper"]), weight=float(weight),
                      left=[label_format(c["template"], rec, c.get("replace", ())) for c in columns],
-                     year=None if is_missing(r.get("year")) else int(r["year"]))
+                     year=None if is_missing(r.get("year")) else int(r["year"]), pooled=pooled)
+
+
+def _outside_groups(analysis, columns) -> list[ForestGroup]:
+    """The rows shown beside *analysis* but not pooled, one titled group per reason."""
+    out = getattr(analysis, "outside", None)
+    if out is None or not len(out):
+        return []
+    groups: dict = {}
+    for _, r in out.iterrows():
+        groups.setdefault(r["reason"], []).append(_row(r, 0.0, columns, pooled=False))
+    return [ForestGroup(f"Not pooled: {reason}", rows, None) for reason, rows in groups.items()]
 
 
 def forest_from_analysis(analysis, *, columns=(), group_by: str | None = None, analyses=(), pending=None,
@@ -367,6 +412,7 @@ def forest_from_analysis(analysis, *, columns=(), group_by: str | None = None, a
             src = str(r.get("source", "")).replace("https://", "").replace("http://", "")
             pend_labels.append(f"{r['label']} — {src}")
     headers = _headers(columns)
+    outside = _outside_groups(analysis, columns)
     if group_by:
         by_id = {a.id: a for a in analyses}
         groups = []
@@ -377,9 +423,11 @@ def forest_from_analysis(analysis, *, columns=(), group_by: str | None = None, a
         if pend_labels:
             groups.append(ForestGroup(None, [], None, pend_labels))
         return forest(groups, measure=analysis.measure, left_headers=headers, favours=favours, xlabel=xlabel,
-                      overall=analysis, subgroup_test=by_id.get(f"subgroups:{group_by}"), sort=sort, title=title)
+                      overall=analysis, subgroup_test=by_id.get(f"subgroups:{group_by}"), sort=sort, title=title,
+                      outside=outside)
     return forest([ForestGroup(None, [fr for _, fr in rows], analysis, pend_labels)], measure=analysis.measure,
-                  left_headers=headers, favours=favours, xlabel=xlabel, sort=sort, title=title)
+                  left_headers=headers, favours=favours, xlabel=xlabel, sort=sort, title=title, overall=analysis,
+                  outside=outside)
 
 
 def save_dir(chapter: str, root: Path | None = None) -> Path:

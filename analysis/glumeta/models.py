@@ -1,10 +1,20 @@
 """Pooled models (the ``rma`` layer): ``yi``, ``vi`` → pooled estimate, heterogeneity.
 
 Fixed-effect (inverse-variance) and random-effects models with the
-DerSimonian–Laird, Paule–Mandel, ML and REML estimators of τ², a z-test or the
-Knapp–Hartung (HKSJ) t-test, prediction intervals, Q, I², H², and Q-profile
+DerSimonian–Laird, Paule–Mandel, ML and REML estimators of τ², a z-test, the
+Knapp–Hartung (HKSJ) t-test or the HKSJ test with the ad hoc variance correction
+(the default, :data:`DEFAULT_TEST`), prediction intervals, Q, I², H², and Q-profile
 confidence intervals for τ², I² and H². Results match metafor's ``rma()``,
 ``predict()`` and ``confint()`` (tests/test_metafor_reference.py).
+
+Defaults for few studies (Cochrane Handbook §10.10.4; IntHout, Ioannidis & Borm 2014):
+
+* ``test="adhoc"``: Hartung–Knapp–Sidik–Jonkman t-test on k − 1 df with the ad hoc
+  correction ``q* = max(1, q)`` (Röver, Knapp & Friede 2015; Jackson et al. 2017), so that
+  the interval is never narrower than the normal-theory one (metafor ``test="adhoc"``).
+* ``pi="t(k-2)"``: prediction interval ``μ ± t_{k−2}·√(τ² + SE²)`` with the model's
+  normal-theory SE ``1/√Σw*`` (Higgins, Thompson & Spiegelhalter 2009, eq. 12; IntHout et al.
+  2016), defined only for k ≥ 3 and random-effects models.
 
 Why the estimators are written here and not delegated to pymare/statsmodels:
 
@@ -25,15 +35,50 @@ The iterative estimators are solved to ~1e-12 (metafor's default threshold is
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 from scipy import special
 
-__all__ = ["METHODS", "TESTS", "PoolResult", "fit_batch", "mantel_haenszel", "pool"]
+__all__ = ["DEFAULT_PI", "DEFAULT_TEST", "METHODS", "PI_RULES", "TESTS", "PoolResult", "fit_batch",
+           "mantel_haenszel", "pool", "describe_model"]
 
 METHODS = ("FE", "DL", "PM", "ML", "REML")
-TESTS = ("z", "knha")
+TESTS = ("z", "knha", "adhoc")
+#: Prediction-interval rules: ``t(k-2)`` (Higgins et al. 2009; IntHout et al. 2016) or ``predict``
+#: (metafor 3.8 ``predict.rma``: the test's critical value, z or t(k − 1), and the model's SE).
+PI_RULES = ("t(k-2)", "predict")
+#: The book's defaults (Cochrane Handbook §10.10.4.2: HKSJ for few studies; ad hoc correction after
+#: Röver et al. 2015 / Jackson et al. 2017; PI after Higgins et al. 2009).
+DEFAULT_TEST = "adhoc"
+DEFAULT_PI = "t(k-2)"
+
+#: What each test and PI rule is called in the book, with its reference.
+TEST_NAMES = {
+    "z": "Wald z-test (normal reference)",
+    "knha": "Hartung–Knapp–Sidik–Jonkman t-test (Knapp & Hartung 2003)",
+    "adhoc": "Hartung–Knapp–Sidik–Jonkman t-test with the ad hoc correction (Röver et al. 2015)",
+}
+PI_NAMES = {"t(k-2)": "prediction interval on t(k − 2) (Higgins et al. 2009)",
+            "predict": "prediction interval as metafor 3.8 predict()"}
+METHOD_NAMES = {"FE": "common-effect (inverse variance)", "DL": "DerSimonian–Laird τ²", "PM": "Paule–Mandel τ²",
+                "ML": "ML τ²", "REML": "REML τ²"}
+
+
+def describe_model(method: str, test: str, pi: str | None = None, k: int | None = None) -> str:
+    """The model in words, as a forest plot and a page name it.
+
+    Examples
+    --------
+    >>> describe_model("REML", "adhoc", "t(k-2)")
+    'Random effects, REML τ²; Hartung–Knapp–Sidik–Jonkman t-test with the ad hoc correction (Röver et al. 2015); prediction interval on t(k − 2) (Higgins et al. 2009)'
+    """
+    head = "Common effect, inverse variance" if method == "FE" else f"Random effects, {METHOD_NAMES[method]}"
+    parts = [head, TEST_NAMES[test]]
+    if pi and method != "FE":
+        parts.append(PI_NAMES[pi])
+    return "; ".join(parts)
 _ITER = 1000
 _TOL = 1e-13
 
@@ -129,7 +174,7 @@ def _tau2(method, Y, V, M, k, Q, sw1, W1):
     raise ValueError(f"unknown method {method!r}; choose from {METHODS}")
 
 
-def fit_batch(Y, V, M=None, method="REML", test="z", level=95.0):
+def fit_batch(Y, V, M=None, method="REML", test="z", level=95.0, pi="t(k-2)"):
     """Fit one model per batch row of masked data (vectorised).
 
     Parameters
@@ -139,11 +184,20 @@ def fit_batch(Y, V, M=None, method="REML", test="z", level=95.0):
     M : bool array (B, k), optional
         Which studies each row includes (default: all).
     method : {"FE", "DL", "PM", "ML", "REML"}
-    test : {"z", "knha"}
-        Normal-theory test, or Knapp & Hartung (2003) / Hartung & Knapp (2001):
-        ``SE² = Σw*(y−μ)² / ((k−1)Σw*)`` with a t(k−1) reference (metafor ``test="knha"``).
+    test : {"z", "knha", "adhoc"}
+        Normal-theory test; Knapp & Hartung (2003) / Hartung & Knapp (2001) / Sidik & Jonkman
+        (2002): ``SE² = q/Σw*`` with ``q = Σw*(y−μ)²/(k−1)`` and a t(k−1) reference (metafor
+        ``test="knha"``); or the same with ``q`` replaced by ``max(1, q)``, the ad hoc correction
+        that keeps the interval from being narrower than the z interval (Röver, Knapp & Friede
+        2015; Jackson, Law, Rücker & Schwarzer 2017; metafor ``test="adhoc"``). With k = 1 both
+        t-tests fall back to z.
     level : float
         Confidence level in percent.
+    pi : {"t(k-2)", "predict"}
+        Prediction-interval rule. ``t(k-2)``: ``μ ± t_{k−2}·√(τ² + 1/Σw*)`` (Higgins, Thompson &
+        Spiegelhalter 2009; IntHout et al. 2016), NaN for k < 3 and for common-effect models.
+        ``predict``: metafor 3.8 ``predict.rma``: ``μ ± crit·√(τ² + SE²)`` with the test's crit
+        and SE (Riley et al. 2011 without the df change).
 
     Returns
     -------
@@ -153,8 +207,7 @@ def fit_batch(Y, V, M=None, method="REML", test="z", level=95.0):
     Notes
     -----
     * Estimate ``μ = Σw*y/Σw*``, ``SE = 1/√Σw*`` (Borenstein 2009, ch. 12).
-    * Prediction interval ``μ ± crit·√(SE² + τ²)`` (Riley et al. 2011; metafor ``predict``,
-      crit = z, or t(k−1) with Knapp–Hartung).
+    * Prediction interval: see *pi*.
     * ``Q = Σw(y − μ_FE)²``, df = k − 1 (Cochran 1954).
     * Random effects: ``I² = 100·τ²/(τ² + s²)``, ``H² = (τ² + s²)/s²`` with the typical
       within-study variance ``s² = (k−1)Σw / ((Σw)² − Σw²)`` (Higgins & Thompson 2002,
@@ -165,6 +218,8 @@ def fit_batch(Y, V, M=None, method="REML", test="z", level=95.0):
     M = np.ones_like(Y, dtype=bool) if M is None else np.atleast_2d(np.asarray(M, dtype=bool))
     if test not in TESTS:
         raise ValueError(f"unknown test {test!r}; choose from {TESTS}")
+    if pi not in PI_RULES:
+        raise ValueError(f"unknown prediction-interval rule {pi!r}; choose from {PI_RULES}")
     Y = np.where(M, Y, 0.0)
     V = np.where(M, V, 1.0)
     k = M.sum(axis=1)
@@ -175,16 +230,20 @@ def fit_batch(Y, V, M=None, method="REML", test="z", level=95.0):
     W = np.where(M, 1.0 / (V + tau2[:, None]), 0.0)
     sw, mu = _sums(W, Y)
     se = 1.0 / np.sqrt(sw)
+    se_wald = se
     df = np.maximum(k - 1, 0).astype(float)
     alpha = 1 - level / 100
     crit = np.full_like(mu, special.ndtri(1 - alpha / 2))
     stat = mu / se
     p = 2 * special.ndtr(-np.abs(stat))
-    if test == "knha":
+    if test in ("knha", "adhoc"):
         # Knapp-Hartung needs k >= 2 (df = k - 1); a single study keeps the z-test.
         kh = k > 1
         with np.errstate(invalid="ignore", divide="ignore"):
-            se_kh = np.sqrt((W * (Y - mu[:, None]) ** 2).sum(axis=1) / (df * sw))
+            q_kh = (W * (Y - mu[:, None]) ** 2).sum(axis=1) / df
+            if test == "adhoc":  # Röver et al. 2015: never below the normal-theory variance
+                q_kh = np.maximum(q_kh, 1.0)
+            se_kh = np.sqrt(q_kh / sw)
             crit_kh = special.stdtrit(df, 1 - alpha / 2)
         se = np.where(kh, se_kh, se)
         crit = np.where(kh, crit_kh, crit)
@@ -201,7 +260,13 @@ def fit_batch(Y, V, M=None, method="REML", test="z", level=95.0):
             h2 = np.where(k > 1, (tau2 + s2) / s2, np.nan)
         i2 = np.where(np.isnan(i2) & (k > 1), 0.0, i2)
         h2 = np.where(np.isnan(h2) & (k > 1), 1.0, h2)
-    pi_half = crit * np.sqrt(se**2 + tau2)
+    if pi == "predict":
+        pi_half = crit * np.sqrt(se**2 + tau2)
+    else:
+        ok = (k >= 3) & (method != "FE")
+        with np.errstate(invalid="ignore"):
+            crit_pi = special.stdtrit(np.where(ok, k - 2, 1).astype(float), 1 - alpha / 2)
+        pi_half = np.where(ok, crit_pi * np.sqrt(se_wald**2 + tau2), np.nan)
     return {
         "k": k,
         "estimate": mu,
@@ -211,7 +276,7 @@ def fit_batch(Y, V, M=None, method="REML", test="z", level=95.0):
         "pi_lower": mu - pi_half,
         "pi_upper": mu + pi_half,
         "z_or_t": stat,
-        "df": df if test == "knha" else np.full_like(mu, np.nan),
+        "df": np.where(k > 1, df, np.nan) if test != "z" else np.full_like(mu, np.nan),
         "p": p,
         "tau2": tau2,
         "q": Q,
@@ -258,6 +323,7 @@ class PoolResult:
     measure: str
     method: str
     test: str
+    pi_rule: str
     level: float
     k: int
     estimate: float
@@ -300,8 +366,10 @@ def _f(x) -> float:
     return float(x)
 
 
-def pool(yi, vi, method="REML", test="z", level=95.0, measure="GEN") -> PoolResult:
+def pool(yi, vi, method="REML", test="z", level=95.0, measure="GEN", pi="t(k-2)") -> PoolResult:
     """Pool effect sizes *yi* with sampling variances *vi* (metafor ``rma(yi, vi, method, test)``).
+
+    *test* and *pi* as in :func:`fit_batch`; the book passes :data:`DEFAULT_TEST` (modified HKSJ).
 
     Examples
     --------
@@ -315,15 +383,15 @@ def pool(yi, vi, method="REML", test="z", level=95.0, measure="GEN") -> PoolResu
         raise ValueError("yi and vi must be non-empty 1-d arrays of equal length")
     if np.any(~np.isfinite(yi)) or np.any(~np.isfinite(vi)) or np.any(vi <= 0):
         raise ValueError("yi must be finite and vi finite and positive")
-    fit = fit_batch(yi[None, :], vi[None, :], None, method, test, level)
+    fit = fit_batch(yi[None, :], vi[None, :], None, method, test, level, pi)
     ci = tau2_confint(fit, level) if method != "FE" else {
         "tau2": (np.array([np.nan]),) * 2, "i2": (np.array([np.nan]),) * 2, "h2": (np.array([np.nan]),) * 2}
     g = {k: v[0] for k, v in fit.items() if not k.startswith("_") and k != "weights"}
     return PoolResult(
-        measure=measure, method=method, test=test, level=level, k=int(g["k"]),
+        measure=measure, method=method, test=test, pi_rule=pi, level=level, k=int(g["k"]),
         estimate=_f(g["estimate"]), se=_f(g["se"]), ci_lower=_f(g["ci_lower"]), ci_upper=_f(g["ci_upper"]),
         pi_lower=_f(g["pi_lower"]), pi_upper=_f(g["pi_upper"]), z_or_t=_f(g["z_or_t"]),
-        df=None if test == "z" else _f(g["df"]), p=_f(g["p"]), tau2=_f(g["tau2"]),
+        df=None if test == "z" or not math.isfinite(g["df"]) else _f(g["df"]), p=_f(g["p"]), tau2=_f(g["tau2"]),
         tau2_ci=(_f(ci["tau2"][0][0]), _f(ci["tau2"][1][0])), i2=_f(g["i2"]),
         i2_ci=(_f(ci["i2"][0][0]), _f(ci["i2"][1][0])), h2=_f(g["h2"]),
         h2_ci=(_f(ci["h2"][0][0]), _f(ci["h2"][1][0])), q=_f(g["q"]), q_df=int(g["q_df"]),

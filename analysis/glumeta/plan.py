@@ -16,6 +16,18 @@ What is pooled is declared in the schema (``glumeta:analysis`` in
 ``also``
     further effect measures of the main analysis (ids ``<level>:<measure>`` or
     ``overall:<measure>``), e.g. OR and RD beside RR.
+``eligibility``
+    the review question in words (PICO) and the ``primary`` rules of the main pool
+    (:mod:`glumeta.eligibility`): rows that fail a rule are kept out of the main pool and
+    shown beside it with their reason (``Analysis.outside``); ``by`` analyses apply every
+    rule except the one on their own column; ``subgroups`` split the admitted rows.
+    ``show`` (a boolean column) limits the rows shown outside the pool (e.g. each trial's
+    own primary endpoint); ``sensitivity`` lists further pools (ids ``sensitivity:<id>``)
+    that ``relax`` named rules, optionally restricted by ``where``.
+
+Every main analysis also has a ``sensitivity:z`` twin: the same pool with the
+normal-theory (z) test instead of the default modified Hartung–Knapp–Sidik–Jonkman
+test (:data:`glumeta.models.DEFAULT_TEST`).
 
 Every analysis pools the rows of :func:`glumeta.escalc.escalc` as they are
 (shared controls already split), so its studies show the same ``yi``, ``vi`` and
@@ -30,11 +42,12 @@ from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 
+from .eligibility import evaluate, rules_of
 from .escalc import RATIO, escalc, label_format, spec
-from .models import PoolResult, pool
+from .models import DEFAULT_PI, DEFAULT_TEST, PoolResult, describe_model, pool
 from .sensitivity import subgroups
 
-__all__ = ["Analysis", "SubgroupTest", "analyze", "on_display_scale", "pool_frame", "time_hours"]
+__all__ = ["Analysis", "SubgroupTest", "analyze", "dependence_problem", "is_main", "on_display_scale", "pool_frame", "time_hours"]
 
 #: Columns of an analysis' rows shown in its JSON ``studies`` list (when present).
 STUDY_FIELDS = ("study_id", "label", "year", "file", "line", "yi", "vi", "sei", "ci_lower", "ci_upper", "weight",
@@ -84,6 +97,13 @@ class Analysis(PoolResult):
     label: str
     pending: int
     rows: object = field(repr=False, compare=False)
+    #: complete rows shown beside this pool but not in it, each with its ``reason`` (a column)
+    outside: object = field(default=None, repr=False, compare=False)
+
+    @property
+    def model(self) -> str:
+        """The model in words (estimator, test, PI rule), from this result's own fields."""
+        return describe_model(self.method, self.test, self.pi_rule if self.k >= 3 else None)
 
     def display(self) -> dict:
         """``estimate``, ``ci_*`` and ``pi_*`` on the scale a reader sees (ratios for RR/OR)."""
@@ -92,8 +112,9 @@ class Analysis(PoolResult):
     def to_dict(self) -> dict:
         """JSON-ready: the pooled fields, ``*_exp`` ratio-scale fields for RR/OR, and ``studies``
         (each with the ``yi``, ``vi`` and CI of the effect frame)."""
-        skip = {"yi", "vi", "weights", "rows"}
+        skip = {"yi", "vi", "weights", "rows", "outside"}
         d = {f.name: _finite(getattr(self, f.name)) for f in fields(self) if f.name not in skip}
+        d["model"] = self.model
         order = ["id", "label"] + [k for k in d if k not in ("id", "label")]
         d = {k: d[k] for k in order}
         if self.measure in RATIO:
@@ -102,6 +123,10 @@ class Analysis(PoolResult):
         cols = [c for c in STUDY_FIELDS if c in self.rows.columns]
         d["studies"] = [{c: _finite(v.item() if hasattr(v, "item") else v) for c, v in rec.items()}
                         for rec in self.rows[cols].to_dict("records")]
+        if self.outside is not None and len(self.outside):
+            ocols = [c for c in STUDY_FIELDS if c in self.outside.columns and c != "weight"] + ["reason"]
+            d["outside"] = [{c: _finite(v.item() if hasattr(v, "item") else v) for c, v in rec.items()}
+                            for rec in self.outside[ocols].to_dict("records")]
         return d
 
 
@@ -134,20 +159,68 @@ def on_display_scale(a) -> dict:
     return {k: v if v is not None and math.isfinite(v) else None for k, v in vals.items()}
 
 
-def pool_frame(aid: str, label: str, rows, measure: str, method: str = "REML", test: str = "z",
-               pending: int = 0) -> Analysis:
-    """Pool effect-frame *rows* (``yi``, ``vi``) into an :class:`Analysis` (metafor ``rma``)."""
-    r = pool(rows["yi"].to_numpy(float), rows["vi"].to_numpy(float), method=method, test=test, measure=measure)
+def pool_frame(aid: str, label: str, rows, measure: str, method: str = "REML", test: str = DEFAULT_TEST,
+               pending: int = 0, pi: str = DEFAULT_PI, outside=None) -> Analysis:
+    """Pool effect-frame *rows* (``yi``, ``vi``) into an :class:`Analysis` (metafor ``rma``).
+
+    Raises ValueError when two rows of one trial would enter the pool as if independent
+    (:func:`dependence_problem`)."""
+    problem = dependence_problem(rows)
+    if problem:
+        raise ValueError(f"analysis {aid!r}: {problem}")
+    r = pool(rows["yi"].to_numpy(float), rows["vi"].to_numpy(float), method=method, test=test, measure=measure,
+             pi=pi)
     rows = rows.reset_index(drop=True).copy()
     rows["weight"] = r.weights
     return Analysis(**{f.name: getattr(r, f.name) for f in fields(PoolResult)}, id=aid, label=label,
-                    pending=int(pending), rows=rows)
+                    pending=int(pending), rows=rows, outside=outside)
 
 
-def analyze(name: str, directory=None, method: str = "REML", test: str = "z") -> list:
+def dependence_problem(rows) -> str | None:
+    """Why *rows* cannot be pooled as independent effects, or ``None``.
+
+    Several rows of one trial may enter one pool only as the arms of a parallel-group
+    trial compared with one shared control at one time point, whose control is split
+    between them (Cochrane Handbook §23.3.4; :func:`glumeta.escalc.split_shared_control`).
+    Two time points of one trial, or two comparisons of one crossover trial (the same
+    patients' placebo sessions), are correlated in a way no reported number lets us model,
+    so they never enter one pool together (Cochrane Handbook §23.3.4 and §23.2.6).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> rows = pd.DataFrame({"study_id": ["a", "a"], "design": ["crossover"] * 2, "time": ["24 h"] * 2,
+    ...                      "shared_control": ["a-pbo"] * 2, "comparison": ["25% vs placebo", "50% vs placebo"]})
+    >>> dependence_problem(rows)
+    'study a enters the pool 2 times (crossover comparisons share the same patients)'
+    """
+    if "study_id" not in rows:
+        return None
+    for sid, grp in rows.groupby("study_id", sort=False):
+        if len(grp) < 2:
+            continue
+        design = set(grp["design"]) if "design" in grp else {None}
+        if "crossover" in design:
+            return f"study {sid} enters the pool {len(grp)} times (crossover comparisons share the same patients)"
+        keys = set(grp["shared_control"]) if "shared_control" in grp else {None}
+        times = set(grp["time"]) if "time" in grp else {None}
+        if len(times) > 1:
+            return f"study {sid} enters the pool at {len(times)} time points ({', '.join(map(str, times))})"
+        if len(keys) != 1 or any(k is None or k != k or k == "" for k in keys):
+            return f"study {sid} enters the pool {len(grp)} times without a declared shared control group"
+    return None
+
+
+def is_main(aid: str) -> bool:
+    """Is *aid* a main analysis (``overall`` or ``overall:<level>``), not a further measure or a sensitivity?"""
+    return (aid == "overall" or aid.startswith("overall:")) and aid.count(":") <= 1
+
+
+def analyze(name: str, directory=None, method: str = "REML", test: str = DEFAULT_TEST, pi: str = DEFAULT_PI) -> list:
     """All pooled analyses of data file *name*, as declared in its schema (see the module docstring).
 
-    Pending rows are left out and counted in each analysis' ``pending``.
+    Pending rows are left out and counted in each analysis' ``pending``; rows outside the
+    declared eligibility rules are left out of the main pool and listed in its ``outside``.
 
     Examples
     --------
@@ -157,44 +230,66 @@ def analyze(name: str, directory=None, method: str = "REML", test: str = "z") ->
     plan = spec(name, directory)["schema"]["glumeta:analysis"]
     tab = escalc(name, directory)
     measure = plan["measure"]
+    el = plan.get("eligibility", {})
+    rules = rules_of(plan)
+    admitted, why = evaluate(tab, rules)
+    tab = tab.assign(reason=why)
     pending_mask = tab["status"] == "pending"
-    usable = (tab["status"] == "complete") & tab["yi"].notna()
+    complete = (tab["status"] == "complete") & tab["yi"].notna()
+    # a pending row counts against a pool when its declared fields (time, schedule, ...) fit it
+    pend_ok, _ = evaluate(tab, rules, relax={"skew"})
     out: list = []
 
-    def add(aid, label, mask, frame=tab, meas=measure):
+    def add(aid, label, mask, frame=tab, meas=measure, t=test, outside=None):
         rows = frame[(frame["status"] == "complete") & frame["yi"].notna() & mask]
         if len(rows):
-            out.append(pool_frame(aid, label, rows, meas, method, test, int((pending_mask & mask).sum())))
+            out.append(pool_frame(aid, label, rows, meas, method, t, int((pending_mask & mask & pend_ok).sum()), pi,
+                                  outside))
 
     overall = plan.get("overall", {})
     main = tab["status"].notna()
     if overall.get("where"):
         main = tab[overall["where"]].fillna(False).astype(bool)
+    show = tab[el["show"]].fillna(False).astype(bool) if el.get("show") else main
     levels = [None]
     if overall.get("per"):
         levels = list(dict.fromkeys(tab[overall["per"]]))
-    also = {m: escalc(name, directory, measure=m) for m in plan.get("also", [])}
+    also = {m: escalc(name, directory, measure=m).assign(reason=why) for m in plan.get("also", [])}
     for lv in levels:
-        mask = main if lv is None else main & (tab[overall["per"]] == lv)
+        at = main if lv is None else main & (tab[overall["per"]] == lv)
+        seen = show if lv is None else show & (tab[overall["per"]] == lv)
         ctx = {"measure": measure} if lv is None else {overall["per"]: lv, "measure": measure}
-        add("overall" if lv is None else f"overall:{lv}", label_format(overall.get("label", "Overall"), ctx), mask)
+        aid = "overall" if lv is None else f"overall:{lv}"
+        label = label_format(overall.get("label", "Overall"), ctx)
+        outside = tab[complete & seen & ~admitted].reset_index(drop=True)
+        add(aid, label, at & admitted, outside=outside)
+        if rules or test != "z":
+            add(f"sensitivity:z" if lv is None else f"sensitivity:z:{lv}", f"{label}, z-test", at & admitted, t="z")
         for m, frame in also.items():
             add(f"overall:{m}" if lv is None else f"{lv}:{m}",
-                label_format(overall.get("label", "Overall"), dict(ctx, measure=m)), mask, frame, m)
+                label_format(overall.get("label", "Overall"), dict(ctx, measure=m)), at & admitted, frame, m,
+                outside=frame[complete & seen & ~admitted].reset_index(drop=True))
+        for sens in el.get("sensitivity", []):
+            ok, _ = evaluate(tab, rules, relax=set(sens.get("relax", [])))
+            where = tab[sens["where"]].fillna(False).astype(bool) if sens.get("where") else True
+            sid = f"sensitivity:{sens['id']}" if lv is None else f"sensitivity:{sens['id']}:{lv}"
+            add(sid, label_format(sens.get("label", sens["id"]), ctx), at & ok & where)
 
     by = plan.get("by")
     if by:
         col = by if isinstance(by, str) else by["column"]
-        for lv in sorted(dict.fromkeys(tab.loc[usable, col]), key=time_hours):
-            add(f"{col}:{lv}", f"At {lv}" if col == "time" else f"{col.capitalize()}: {lv}", tab[col] == lv)
+        ok_by, _ = evaluate(tab, rules, relax={r.id for r in rules if r.column == col})
+        for lv in sorted(dict.fromkeys(tab.loc[complete & ok_by, col]), key=time_hours):
+            add(f"{col}:{lv}", f"At {lv}" if col == "time" else f"{col.capitalize()}: {lv}",
+                main & ok_by & (tab[col] == lv))
 
-    base = tab[usable & main]
+    base = tab[complete & main & admitted]
     for col in plan.get("subgroups", []):
         lvls = list(dict.fromkeys(base[col].dropna()))
         if len(lvls) < 2:
             continue
         for lv in lvls:
-            add(f"{col}:{lv}", f"{col.capitalize()}: {lv}", main & (tab[col] == lv))
+            add(f"{col}:{lv}", f"{col.capitalize()}: {lv}", main & admitted & (tab[col] == lv))
         _, t = subgroups(base["yi"], base["vi"], base[col].to_numpy(), method, test)
         out.append(SubgroupTest(f"subgroups:{col}", f"Test for subgroup differences ({col})", measure, method,
                                 test, int(len(base)), float(t["q_between"]), int(t["df"]), float(t["p"]),

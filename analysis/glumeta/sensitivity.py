@@ -12,7 +12,8 @@ from scipy import special
 
 from .models import METHODS, TESTS, fit_batch, pool
 
-__all__ = ["leave_one_out", "cumulative", "estimator_grid", "subgroups", "egger", "funnel_data"]
+__all__ = ["EGGER_MIN_K", "leave_one_out", "cumulative", "estimator_grid", "subgroups", "egger", "funnel_data",
+           "describe_leave_one_out", "describe_cumulative", "describe_grid", "describe_r_sensitivity"]
 
 _COLS = ("k", "estimate", "se", "ci_lower", "ci_upper", "p", "tau2", "i2", "q")
 
@@ -131,3 +132,112 @@ def funnel_data(yi, vi, estimate, level=95.0):
     z = special.ndtri(0.5 + level / 200)
     return {"yi": np.asarray(yi, float), "sei": sei, "se_grid": grid,
             "lower": estimate - z * grid, "upper": estimate + z * grid}
+
+
+# --------------------------------------------------------------------------- robustness in words
+#: Egger's test and other funnel-asymmetry tests only from this many studies on (Sterne et al. 2011,
+#: BMJ 343:d4002; Cochrane Handbook §13.3.5.4): with fewer, the test has too little power to
+#: distinguish chance from real asymmetry.
+EGGER_MIN_K = 10
+
+
+def _excludes_null(lo, hi) -> bool:
+    return bool(lo > 0 or hi < 0)
+
+
+def _conclusion(lo, hi) -> str:
+    return "excludes no effect" if _excludes_null(lo, hi) else "includes no effect"
+
+
+def _num(x: float) -> str:
+    from .formatting import fmt
+
+    return fmt(x)
+
+
+def describe_leave_one_out(loo, full) -> str:
+    """One computed sentence on a leave-one-out table (*loo*, from :func:`leave_one_out`) against the
+    full pool *full* (any object with ``estimate``, ``ci_lower``, ``ci_upper``; analysis scale).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from types import SimpleNamespace as NS
+    >>> loo = pd.DataFrame({"omitted": ["A", "B", "C"], "estimate": [-1.0, -0.8, -0.2],
+    ...                     "ci_lower": [-1.5, -1.4, -0.9], "ci_upper": [-0.5, -0.2, 0.5]})
+    >>> describe_leave_one_out(loo, NS(estimate=-0.7, ci_lower=-1.2, ci_upper=-0.2))
+    'Leaving out C moves the 95% CI to include no effect; with any one comparison left out the estimate ranges from −1.00 to −0.20 (all drops: −0.70).'
+    """
+    if loo is None or not len(loo):
+        return "Leave-one-out needs at least two comparisons."
+    base = _excludes_null(full.ci_lower, full.ci_upper)
+    flips = [str(r.omitted) for r in loo.itertuples() if _excludes_null(r.ci_lower, r.ci_upper) != base]
+    sign = [str(r.omitted) for r in loo.itertuples() if (r.estimate > 0) != (full.estimate > 0)]
+    span = f"the estimate ranges from {_num(loo['estimate'].min())} to {_num(loo['estimate'].max())}"
+    if flips:
+        to = "include" if base else "exclude"
+        head = f"Leaving out {', '.join(flips)} moves the 95% CI to {to} no effect"
+    else:
+        head = f"No single comparison changes the conclusion: every leave-one-out 95% CI {_conclusion(full.ci_lower, full.ci_upper)}"
+    if sign:
+        head += f"; leaving out {', '.join(sign)} reverses the direction"
+    return f"{head}; with any one comparison left out {span} (all drops: {_num(full.estimate)})."
+
+
+def describe_cumulative(cum) -> str:
+    """One computed sentence on a cumulative meta-analysis (*cum*, from :func:`cumulative`).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> cum = pd.DataFrame({"added": ["A 2015", "B 2018", "C 2020"], "k": [1, 2, 3],
+    ...                     "ci_lower": [-2.0, -1.5, -1.2], "ci_upper": [0.5, -0.1, -0.3]})
+    >>> describe_cumulative(cum)
+    'The cumulative 95% CI has excluded no effect since B 2018 was added (k = 2) and has not changed conclusion since.'
+    """
+    if cum is None or not len(cum):
+        return "No cumulative analysis (no comparisons)."
+    ex = [_excludes_null(r.ci_lower, r.ci_upper) for r in cum.itertuples()]
+    last = ex[-1]
+    # the first step from which the conclusion stays as it ends
+    i = len(ex) - 1
+    while i > 0 and ex[i - 1] == last:
+        i -= 1
+    r = cum.iloc[i]
+    state = "excluded" if last else "included"
+    if i == 0:
+        return f"The cumulative 95% CI has {state} no effect at every step, from the first comparison on."
+    return (f"The cumulative 95% CI has {state} no effect since {r['added']} was added (k = {int(r['k'])}) "
+            f"and has not changed conclusion since.")
+
+
+def describe_grid(grid) -> str:
+    """One computed sentence on an estimator × test grid (:func:`estimator_grid`)."""
+    n = len(grid)
+    ex = [_excludes_null(r.ci_lower, r.ci_upper) for r in grid.itertuples()]
+    span = f"the estimate ranges from {_num(grid['estimate'].min())} to {_num(grid['estimate'].max())}"
+    if all(ex):
+        return f"All {n} estimator × test combinations give a 95% CI that excludes no effect; {span}."
+    if not any(ex):
+        return f"None of the {n} estimator × test combinations gives a 95% CI that excludes no effect; {span}."
+    which = ", ".join(f"{r.method}/{r.test}" for r, e in zip(grid.itertuples(), ex) if e)
+    return (f"The conclusion depends on the method: the 95% CI excludes no effect only with {which} "
+            f"({sum(ex)} of {n}); {span}.")
+
+
+def describe_r_sensitivity(sens, analysis: str) -> str:
+    """One computed sentence on the pooled SMD over assumed within-patient correlations r.
+
+    *sens* is :func:`glumeta.synthesis.r_sensitivity`'s frame; *analysis* the label of the row set."""
+    s = sens[sens["analysis"] == analysis].sort_values("r")
+    if not len(s):
+        return ""
+    ex = [_excludes_null(r.ci_lower, r.ci_upper) for r in s.itertuples()]
+    rs = list(s["r"])
+    span = f"the estimate ranges from {_num(s['estimate'].min())} to {_num(s['estimate'].max())}"
+    if all(ex) or not any(ex):
+        return (f"{analysis}: at every r from {rs[0]:g} to {rs[-1]:g} the 95% CI {'excludes' if ex[0] else 'includes'} "
+                f"no effect; {span}.")
+    changes = [f"{rs[i]:g}" for i in range(1, len(rs)) if ex[i] != ex[i - 1]]
+    return (f"{analysis}: the conclusion changes at r = {', '.join(changes)} (the 95% CI excludes no effect for r in "
+            f"{', '.join(f'{r:g}' for r, e in zip(rs, ex) if e)}); {span}.")

@@ -9,9 +9,13 @@ Each 24 h contrast becomes a standardised mean difference (Hedges' g):
   n = patients contributing the active condition and the small-sample factor J(n − 1)
   (Hedges 1981) for the paired design.
 
-Comparisons sharing a control group are pooled with the control split
-(:func:`glumeta.escalc.with_effects`, the same step as every effect frame). Rows
-without a 24 h contrast are listed as not on the scale, never imputed.
+Each drug contributes the rows its own headline pool admits (its file's declared
+eligibility rules, :mod:`glumeta.eligibility`: 24 h, and for nitrous oxide one
+single 50% session per trial), so the synthesis compares like with like and
+never counts one crossover trial's patients twice. Parallel comparisons sharing a
+control group are pooled with the control split (:func:`glumeta.escalc.with_effects`,
+the same step as every effect frame). Rows without a 24 h contrast are listed as
+not on the scale, never imputed.
 """
 
 from __future__ import annotations
@@ -19,7 +23,9 @@ from __future__ import annotations
 import numpy as np
 
 from . import effects as es
-from .escalc import escalc, with_effects
+from .eligibility import evaluate, rules_of
+from .escalc import escalc, spec, with_effects
+from .models import DEFAULT_TEST
 from .plan import SubgroupTest, pool_frame
 from .sensitivity import subgroups
 
@@ -48,7 +54,8 @@ def synthesis_rows(r: float = R_ASSUMED, directory=None, tables: dict | None = N
     for name, drug in DRUGS.items():
         t = (tables or {}).get(name)
         t = escalc(name, directory) if t is None else t
-        t = t[(t["status"] == "complete") & (t["time"] == TIME) & t["yi"].notna()].copy()
+        admitted, _ = evaluate(t, rules_of(spec(name, directory)["schema"]["glumeta:analysis"]))
+        t = t[(t["status"] == "complete") & (t["time"] == TIME) & t["yi"].notna() & admitted].copy()
         se = np.sqrt(t["vi_unsplit"].to_numpy())
         md = t["yi"].to_numpy()
         cross = (t["design"] == "crossover").to_numpy()
@@ -67,10 +74,13 @@ def synthesis_rows(r: float = R_ASSUMED, directory=None, tables: dict | None = N
     return with_effects(rows, rows["yi"], rows["vi_unsplit"], list(rows["derivation"]))
 
 
-def synthesis(r: float = R_ASSUMED, method: str = "REML", test: str = "z", directory=None, tables=None) -> dict:
+def synthesis(r: float = R_ASSUMED, method: str = "REML", test: str = DEFAULT_TEST, directory=None, tables=None) -> dict:
     """Pooled SMD overall and by drug, with the between-drug test. Returns dict of analyses by id."""
     rows = synthesis_rows(r, directory, tables)
     out = {"overall": pool_frame("overall", f"All drugs, SMD at {TIME} (r = {r:g})", rows, "SMD", method, test)}
+    if test != "z":
+        out["sensitivity:z"] = pool_frame("sensitivity:z", f"All drugs, SMD at {TIME} (r = {r:g}), z-test", rows,
+                                          "SMD", method, "z")
     for drug in dict.fromkeys(rows["drug"]):
         out[f"drug:{drug}"] = pool_frame(f"drug:{drug}", drug, rows[rows["drug"] == drug], "SMD", method, test)
     _, t = subgroups(rows["yi"], rows["vi"], rows["drug"].to_numpy(), method, test)
@@ -80,7 +90,7 @@ def synthesis(r: float = R_ASSUMED, method: str = "REML", test: str = "z", direc
     return out
 
 
-def r_sensitivity(rs=None, method: str = "REML", directory=None):
+def r_sensitivity(rs=None, method: str = "REML", directory=None, test: str = DEFAULT_TEST):
     """Pooled SMD (overall and by drug) over a grid of assumed within-patient correlations."""
     import pandas as pd
 
@@ -88,10 +98,11 @@ def r_sensitivity(rs=None, method: str = "REML", directory=None):
     tables = {name: escalc(name, directory) for name in DRUGS}  # read and validate once
     out = []
     for r in rs:
-        s = synthesis(float(r), method=method, directory=directory, tables=tables)
+        s = synthesis(float(r), method=method, test=test, directory=directory, tables=tables)
         for k, a in s.items():
-            if k.startswith(("_", "subgroups")):
+            if k.startswith(("_", "subgroups", "sensitivity")):
                 continue
             out.append({"r": float(r), "analysis": a.label.split(",")[0] if k == "overall" else a.label,
-                        "estimate": a.estimate, "ci_lower": a.ci_lower, "ci_upper": a.ci_upper})
+                        "k": a.k, "estimate": a.estimate, "ci_lower": a.ci_lower, "ci_upper": a.ci_upper,
+                        "tau2": a.tau2, "q": a.q, "q_df": a.q_df, "i2": a.i2})
     return pd.DataFrame(out)
