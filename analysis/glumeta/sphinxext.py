@@ -253,9 +253,30 @@ def _page_context(app, pagename, templatename, context, doctree):
     context["script_files"] = out
 
 
+def _encrypt_kernel_transport() -> None:
+    """Kernels started for the book talk to it over CurveZMQ-encrypted sockets.
+
+    ipykernel ≥ 7 prints "Kernel is running over TCP without encryption" once per kernel
+    unless its manager provisions CurveZMQ keys. jupyter_client does that when its
+    ``KernelManager.transport_encryption`` policy is ``"auto"`` and the kernelspec declares
+    ``supported_encryption: ["curve"]`` (ipykernel's does); the default policy is
+    ``"disabled"``. myst-nb starts kernels through nbclient with no traitlets config to carry
+    the setting, so it is made the class default, in the build process only, and only where
+    the installed pyzmq has CURVE. Kernels without declared support still start, unencrypted."""
+    try:
+        import zmq
+        from jupyter_client.manager import KernelManager
+    except ImportError:  # pragma: no cover
+        return
+    trait = KernelManager.class_traits().get("transport_encryption")
+    if trait is not None and zmq.has("curve"):
+        trait.default_value = "auto"
+
+
 def setup(app):
     from .directives import setup as add_directives
 
+    _encrypt_kernel_transport()
     add_directives(app)  # the in-process pages: summary, ledger, synthesis, dictionary, environment
     app.connect("config-inited", _config_inited)
     app.connect("html-page-context", _page_context, priority=900)
