@@ -1,4 +1,4 @@
-"""Command line: ``glumeta check | analyze | build | serve | ledger``.
+"""Command line: ``glumeta check | analyze | build | serve | ledger | new``.
 
 Heavy modules are imported inside the commands so that start-up stays fast.
 """
@@ -45,7 +45,8 @@ def _cmd_analyze(args) -> int:
     from .plan import analyze, on_display_scale
 
     try:
-        res = analyze(args.name, args.data_dir, method=args.method, test=args.test)
+        opts = {k: v for k, v in (("test", args.test), ("pi", args.pi)) if v is not None}  # else the plan's defaults
+        res = analyze(args.name, args.data_dir, method=args.method, **opts)
     except DataError as exc:
         print(exc, file=sys.stderr)
         return 1
@@ -58,10 +59,16 @@ def _cmd_analyze(args) -> int:
         from .escalc import escalc_all
         from .export import results_frame, to_safe_csv
 
-        to_safe_csv(results_frame(escalc_all(args.name, args.data_dir)), args.csv)
+        frame = results_frame(escalc_all(args.name, args.data_dir), res)
+        if args.csv == "-":  # standard output, for a pipe (`glumeta analyze X --csv - | ...`)
+            to_safe_csv(frame, sys.stdout)
+            return 0
+        to_safe_csv(frame, args.csv)
         print(f"wrote {args.csv}")
         return 0
-    print(f"{args.name}: method {args.method}, test {args.test}")
+    first = next((a for a in res if hasattr(a, "pi_rule")), None)
+    print(f"{args.name}: method {args.method}, test {first.test if first else args.test or 'default'}"
+          + (f", prediction interval {first.pi_rule}" if first else ""))
     head = f"{'id':34} {'k':>3} {'measure':>7} {'estimate':>9} {'95% CI':>20} {'p':>9} {'tau2':>8} {'I2 %':>6} {'pend':>4}"
     print(head)
     print("-" * len(head))
@@ -94,7 +101,57 @@ def _cmd_serve(args) -> int:
 def _cmd_ledger(args) -> int:
     from .ledger import main as ledger_main
 
-    return ledger_main(json_out=args.json, data_dir=args.data_dir)
+    if args.json:
+        return ledger_main(json_out=True, data_dir=args.data_dir)
+    from .data import DataError
+    from .ledger import findings, ledger, summary
+    from .verdicts import Verdict
+
+    try:
+        rows = ledger(args.data_dir)
+    except DataError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    w = max([len("check"), *(len(r.check_id) for r in rows)])
+    head = f"{'check':{w}}  {'reported':>12}  {'re-computed':>11}  {'verdict':13}  explanation"
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        print(f"{r.check_id:{w}}  {r.reported:>12}  {r.computed_text:>11}  {r.verdict:13}  {r.explanation}")
+    print()
+    counts, distinct = summary(rows), findings(rows)
+    wv = max(len("verdict"), *(len(k) for k in counts))
+    print(f"{'verdict':{wv}}  {'rows':>5}  {'findings':>8}")
+    for k, v in counts.items():
+        print(f"{k:{wv}}  {v:>5}  {distinct[k]:>8}")
+    print(f"{'total':{wv}}  {len(rows):>5}  {sum(distinct.values()):>8}")
+    unexplained = [r for r in rows if r.verdict == Verdict.DISCREPANT.value and not r.explanation.strip()]
+    if unexplained:
+        print(f"glumeta ledger: {len(unexplained)} discrepant row(s) without an explanation", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _cmd_new(args) -> int:
+    from .data import data_dir
+    from .paths import REPO
+    from .scaffold import new
+
+    book = Path(args.book_dir or REPO)
+    try:
+        paths = new(args.name, args.measure, data_dir=data_dir(args.data_dir), book_dir=book, title=args.title)
+    except ValueError as exc:
+        print(f"glumeta new: {exc}", file=sys.stderr)
+        return 1
+    package, csv_path, chapter, toc = paths
+    print(f"glumeta new: analysis {args.name!r} ({args.measure.upper()})")
+    print(f"  {package}: resource {args.name!r} added (columns, representations, rules, analysis plan)")
+    print(f"  {csv_path}: header written; add one row per study")
+    print(f"  {chapter}: chapter written")
+    print(f"  {toc}: chapter listed")
+    print("Next: fill in the CSV, then `glumeta check`, `glumeta analyze "
+          f"{args.name}` and `make book` (see the book's appendix 'Add an analysis').")
+    return 0
 
 
 def main(argv=None) -> int:
@@ -113,9 +170,13 @@ def main(argv=None) -> int:
     a = sub.add_parser("analyze", help="pool one data file")
     a.add_argument("name", help="data file stem, e.g. blood_glutamate")
     a.add_argument("--method", default="REML", choices=["REML", "DL", "PM", "ML", "FE"])
-    a.add_argument("--test", default="z", choices=["z", "knha"])
+    a.add_argument("--test", default=None, choices=["z", "knha", "adhoc"],
+                   help="test and CI of the pooled estimate (default: the analysis plan's, see glumeta.models)")
+    a.add_argument("--pi", default=None, choices=["t(k-2)", "predict"],
+                   help="prediction-interval rule (default: the analysis plan's)")
     a.add_argument("--json", action="store_true", help="machine-readable output")
-    a.add_argument("--csv", metavar="FILE", help="write study-level results to FILE (spreadsheet-safe CSV)")
+    a.add_argument("--csv", metavar="FILE", help="write study-level results and the pooled rows to FILE "
+                   "(spreadsheet-safe CSV; '-' for standard output)")
     data_opt(a)
     a.set_defaults(func=_cmd_analyze)
 
@@ -136,6 +197,14 @@ def main(argv=None) -> int:
     led.add_argument("--json", action="store_true")
     data_opt(led)
     led.set_defaults(func=_cmd_ledger)
+
+    n = sub.add_parser("new", help="scaffold a new analysis: schema resource, CSV header, chapter, _toc.yml entry")
+    n.add_argument("name", help="data file stem and chapter name, e.g. gibson_smd (lower case, digits, _)")
+    n.add_argument("--measure", required=True, type=str.upper, choices=["SMD", "MD", "RR", "OR", "RD"])
+    n.add_argument("--title", default=None, help="resource and chapter title (default: from NAME)")
+    n.add_argument("--book-dir", default=None, help="book root holding _toc.yml and book/ (default: this repository)")
+    data_opt(n)
+    n.set_defaults(func=_cmd_new)
 
     args = p.parse_args(argv)
     if getattr(args, "data_dir", None):

@@ -1,0 +1,105 @@
+"""What the CLI writes: `analyze --csv -` on standard output, a results CSV that redoes the pool
+(in R metafor, from the file alone), and a ledger with a header row and a count per verdict."""
+
+import csv
+import io
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from bookutil import ROOT
+
+NAME = "esketamine_madrs"  # a main pool of several studies, and rows outside it (other time points)
+
+
+def glumeta(*args, cwd=None):
+    r = subprocess.run([sys.executable, "-m", "glumeta.cli", *map(str, args)], capture_output=True, text=True,
+                       timeout=300, cwd=cwd)
+    return r
+
+
+def test_csv_dash_writes_to_stdout(tmp_path):
+    r = glumeta("analyze", NAME, "--csv", "-", "--test", "z", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert list(tmp_path.iterdir()) == []  # no file named "-"
+    rows = list(csv.DictReader(io.StringIO(r.stdout)))
+    assert rows and {"row_type", "analysis", "included", "weight", "yi", "vi"} <= set(rows[0])
+    kinds = {x["row_type"] for x in rows}
+    assert kinds == {"study", "pooled"}
+
+
+def test_csv_file_marks_inclusion_weights_and_pooled_rows(tmp_path):
+    out = tmp_path / "res.csv"
+    r = glumeta("analyze", NAME, "--csv", out, "--test", "z")
+    assert r.returncode == 0 and f"wrote {out}" in r.stdout
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    res = json.loads(glumeta("analyze", NAME, "--json", "--test", "z").stdout)
+    main = {a["id"]: a for a in res["analyses"]}["overall"]
+    inc = [x for x in rows if x["row_type"] == "study" and x["included"] == "TRUE" and x["analysis"] == "overall"]
+    assert len(inc) == main["k"]
+    assert sorted((x["file"], int(x["line"])) for x in inc) == sorted((s["file"], s["line"]) for s in main["studies"])
+    assert sum(float(x["weight"]) for x in inc) == pytest.approx(100)
+    assert all(x["weight"] == "" for x in rows if x["row_type"] == "study" and x["included"] == "FALSE")
+    pooled = [x for x in rows if x["row_type"] == "pooled" and x["analysis"] == "overall"]
+    assert len(pooled) == 1
+    p = pooled[0]
+    assert float(p["yi"]) == pytest.approx(main["estimate"], rel=1e-12)
+    assert float(p["ci_lower"]) == pytest.approx(main["ci_lower"], rel=1e-12)
+    assert (p["method"], p["test"], int(p["k"])) == ("REML", "z", main["k"])
+
+
+R_SCRIPT = r"""
+suppressMessages(library(metafor))
+d <- read.csv(commandArgs(TRUE)[1], stringsAsFactors = FALSE)
+out <- list()
+for (id in unique(d$analysis[d$row_type == "pooled"])) {
+  s <- d[d$row_type == "study" & d$included & d$analysis == id, ]
+  p <- d[d$row_type == "pooled" & d$analysis == id, ]
+  fit <- rma(yi, vi, data = s, method = p$method, test = p$test)
+  out[[id]] <- list(k = fit$k, estimate = as.numeric(fit$b), se = fit$se, ci_lower = fit$ci.lb,
+                    ci_upper = fit$ci.ub, tau2 = fit$tau2, weights = as.numeric(weights(fit)),
+                    csv = list(estimate = p$yi, se = p$sei, ci_lower = p$ci_lower, ci_upper = p$ci_upper,
+                               tau2 = p$tau2, k = p$k, weights = s$weight))
+}
+cat(jsonlite::toJSON(out, auto_unbox = TRUE, digits = NA))
+"""
+
+
+@pytest.mark.r
+@pytest.mark.parametrize("name", [NAME, "nitrous_oxide_hamd"])
+def test_results_csv_redone_in_metafor(tmp_path, name):
+    """R reads the CSV alone, pools the included study rows of each main analysis with the model
+    the pooled row names (method, test), and gets the pooled row and the weights."""
+    if shutil.which("Rscript") is None:
+        pytest.skip("Rscript not installed (.ci/run installs r-base-core and r-cran-metafor)")
+    out = tmp_path / "res.csv"
+    r = glumeta("analyze", name, "--csv", out, "--test", "z")
+    assert r.returncode == 0, r.stderr
+    script = tmp_path / "redo.R"
+    script.write_text(R_SCRIPT, encoding="utf-8")
+    r = subprocess.run(["Rscript", str(script), str(out)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    fits = json.loads(r.stdout)
+    assert "overall" in fits or any(k.startswith("overall:") for k in fits)
+    for aid, f in fits.items():
+        c = f["csv"]
+        assert f["k"] == c["k"], aid
+        for key in ("estimate", "se", "ci_lower", "ci_upper", "tau2"):
+            assert c[key] == pytest.approx(f[key], rel=1e-6, abs=1e-8), (aid, key)
+        assert c["weights"] == pytest.approx(f["weights"], rel=1e-6), aid
+
+
+def test_ledger_prints_a_header_and_counts_per_verdict():
+    r = glumeta("ledger")
+    lines = r.stdout.splitlines()
+    assert lines[0].split()[:4] == ["check", "reported", "re-computed", "verdict"]
+    assert set(lines[1]) == {"-"}
+    summary = json.loads(glumeta("ledger", "--json").stdout)["summary"]
+    i = next(i for i, ln in enumerate(lines) if ln.split()[:3] == ["verdict", "rows", "findings"])
+    table = {ln.rsplit(None, 2)[0]: int(ln.rsplit(None, 2)[1]) for ln in lines[i + 1:] if ln.strip()}
+    assert table == {**summary, "total": sum(summary.values())}
+    n_rows = sum(1 for ln in lines[2:i] if ln.strip())
+    assert n_rows == sum(summary.values())

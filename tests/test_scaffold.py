@@ -1,0 +1,168 @@
+"""`glumeta new`: scaffold an analysis, fill it with a metafor dataset's rows, match metafor.
+
+These are the steps of the book's appendix *Add an analysis* (book/add_an_analysis.md), run in a
+copy of the repository: ``glumeta new NAME --measure M``, fill in ``data/NAME.csv``,
+``glumeta check``, ``glumeta analyze NAME --json``, and run the chapter from a fresh kernel.
+The numbers are metafor's (tests/reference/metafor_reference.json, ``examples``): the rows of
+dat.normand1999 (SMD, MD), dat.bcg (RR, OR) and dat.hine1989 (RD), and ``rma(yi, vi,
+method="REML")`` with the z-test. The test is given explicitly (``--test z``); the prediction
+interval is not compared, its rule being a separate choice.
+"""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bookutil import ROOT, copy_book
+
+REF = json.loads((ROOT / "tests" / "reference" / "metafor_reference.json").read_text(encoding="utf-8"))["examples"]
+SOURCE = {"normand": "metafor dat.normand1999 (Normand 1999, Statistics in Medicine 18:321-359)",
+          "bcg": "metafor dat.bcg (Colditz et al. 1994, JAMA 271:698-702)",
+          "hine": "metafor dat.hine1989 (Hine et al. 1989, Archives of Internal Medicine 149:2694-2698)"}
+CASES = {"SMD": "normand_smd", "MD": "normand_md", "RR": "bcg_rr", "OR": "bcg_or", "RD": "hine_rd"}
+
+
+def glumeta(*args, check=True):
+    r = subprocess.run([sys.executable, "-m", "glumeta.cli", *map(str, args)], capture_output=True, text=True,
+                       timeout=300)
+    if check:
+        assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    return r
+
+
+def rows_of(example: str) -> list[dict]:
+    """The example's input as CSV rows of a scaffolded file (column names of `glumeta new`)."""
+    inp = REF[example]["input"]
+    src = SOURCE[example.split("_")[0]]
+    out = []
+    for i in range(len(inp["n1"])):
+        r = {"study_id": f"study-{i + 1}", "study": f"Study {i + 1}", "year": int(inp.get("year", [1999] * 99)[i]),
+             "status": "complete", "source": src, "locator": f"row {i + 1} of the data set", "secondary": "true"}
+        if "m1" in inp:
+            r.update(n_arm1=inp["n1"][i], mean_arm1=inp["m1"][i], sd_arm1=inp["sd1"][i],
+                     n_arm2=inp["n2"][i], mean_arm2=inp["m2"][i], sd_arm2=inp["sd2"][i])
+        else:
+            r.update(event_arm1=inp["e1"][i], totaln_arm1=inp["n1"][i], event_arm2=inp["e2"][i],
+                     totaln_arm2=inp["n2"][i])
+        out.append(r)
+    return out
+
+
+def scaffold(tmp_path: Path, name: str, measure: str) -> Path:
+    book = copy_book(tmp_path / "book")
+    before = (book / "data" / "datapackage.json").read_text(encoding="utf-8")
+    toc_before = (book / "_toc.yml").read_text(encoding="utf-8")
+    glumeta("new", name, "--measure", measure, "--book-dir", book, "--data-dir", book / "data")
+
+    # datapackage.json: the old file up to the end of its last resource is kept byte for byte;
+    # the one addition is the new resource
+    after = (book / "data" / "datapackage.json").read_text(encoding="utf-8")
+    end = before.rindex("\n  ]\n}")
+    assert after.startswith(before[:end]) and after.endswith(before[end:])
+    old, new = json.loads(before), json.loads(after)
+    assert new["resources"][:-1] == old["resources"] and {k: v for k, v in new.items() if k != "resources"} == \
+        {k: v for k, v in old.items() if k != "resources"}
+    res = new["resources"][-1]
+    assert res["name"] == name and res["schema"]["glumeta:analysis"]["measure"] == measure
+    # the CSV header is the schema's columns; the chapter is listed in _toc.yml, before the synthesis
+    header = (book / "data" / f"{name}.csv").read_text(encoding="utf-8").splitlines()
+    assert header == [",".join(f["name"] for f in res["schema"]["fields"])]
+    toc = (book / "_toc.yml").read_text(encoding="utf-8")
+    assert toc == toc_before.replace("      - file: book/synthesis\n",
+                                     f"      - file: book/{name}\n      - file: book/synthesis\n")
+    assert f'Chapter("{name}", "{name}")' in (book / "book" / f"{name}.md").read_text(encoding="utf-8")
+    return book
+
+
+def fill(book: Path, name: str, rows: list[dict]) -> None:
+    p = book / "data" / f"{name}.csv"
+    header = p.read_text(encoding="utf-8").strip().split(",")
+    with p.open("a", encoding="utf-8", newline="") as fh:
+        csv.DictWriter(fh, fieldnames=header, lineterminator="\n").writerows(rows)
+
+
+@pytest.mark.parametrize("measure", list(CASES))
+def test_scaffold_fill_matches_metafor(tmp_path, measure):
+    example, name = CASES[measure], f"new_{measure.lower()}"
+    book = scaffold(tmp_path, name, measure)
+    fill(book, name, rows_of(example))
+    chk = glumeta("check", name, "--data-dir", book / "data")
+    assert "valid" in chk.stdout
+
+    out = json.loads(glumeta("analyze", name, "--json", "--test", "z", "--method", "REML",
+                             "--data-dir", book / "data").stdout)
+    a = {x["id"]: x for x in out["analyses"]}["overall"]
+    ref = REF[example]["fits"]["REML:z"]
+    assert a["k"] == ref["k"] and a["method"] == "REML" and a["test"] == "z"
+    for key in ("estimate", "se", "ci_lower", "ci_upper", "tau2", "i2"):
+        assert a[key] == pytest.approx(ref[key], rel=1e-6, abs=1e-8), key
+    assert [s["yi"] for s in a["studies"]] == pytest.approx(REF[example]["yi"], rel=1e-9, abs=1e-12)
+    assert [s["vi"] for s in a["studies"]] == pytest.approx(REF[example]["vi"], rel=1e-9, abs=1e-12)
+    assert [s["weight"] for s in a["studies"]] == pytest.approx(ref["weights"], rel=1e-6)
+
+
+def test_scaffolded_chapter_runs_and_glues_the_pooled_numbers(tmp_path):
+    """The chapter from the template runs from a fresh kernel (as the book build and Jupyter run it)
+    and glues the pooled SMD that `glumeta analyze` gives."""
+    import jupytext
+    import nbclient
+
+    from glumeta.formatting import fmt, fmt_ci
+
+    name = "normand_smd"
+    book = scaffold(tmp_path, name, "SMD")
+    fill(book, name, rows_of("normand_smd"))
+    nb = jupytext.read(book / "book" / f"{name}.md")
+    env = {"GLUMETA_DATA_DIR": str(book / "data"), "GLUMETA_DECLARED": name,
+           "GLUMETA_BUILD_DIR": str(book / "_build")}
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        nbclient.NotebookClient(nb, timeout=300, kernel_name="python3",
+                                resources={"metadata": {"path": str(tmp_path)}}).execute()
+    finally:
+        for k, v in old.items():
+            os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
+    glued = {}
+    for cell in nb.cells:
+        for o in cell.get("outputs", []):
+            key = o.get("metadata", {}).get("scrapbook", {}).get("name")
+            if key:
+                glued[key] = next(v for m, v in o["data"].items() if m.endswith("text/plain"))
+    out = json.loads(glumeta("analyze", name, "--json", "--method", "REML", "--data-dir", book / "data").stdout)
+    a = {x["id"]: x for x in out["analyses"]}["overall"]
+    assert glued["pooled_est"] == fmt(a["estimate"])
+    assert glued["pooled_ci"] == fmt_ci(a["ci_lower"], a["ci_upper"])
+    assert glued["pooled_k"] == "9"
+    html = "".join(o["data"].get("text/html", "") for c in nb.cells for o in c.get("outputs", []) if "data" in o)
+    assert '<figure class="glumeta-forest">' in html
+
+
+def test_new_refuses_bad_or_taken_names(tmp_path):
+    book = copy_book(tmp_path / "book")
+    pkg = (book / "data" / "datapackage.json").read_bytes()
+    for name in ("Bad-Name", "esketamine_madrs", "1abc"):
+        r = glumeta("new", name, "--measure", "MD", "--book-dir", book, "--data-dir", book / "data", check=False)
+        assert r.returncode == 1 and r.stderr.startswith("glumeta new: "), (name, r.stderr)
+    r = glumeta("new", "x_y", "--measure", "HR", "--book-dir", book, "--data-dir", book / "data", check=False)
+    assert r.returncode == 2  # argparse: invalid choice
+    assert (book / "data" / "datapackage.json").read_bytes() == pkg
+    assert not (book / "data" / "x_y.csv").exists()
+
+
+def test_add_resource_keeps_a_differently_formatted_file(tmp_path):
+    """A package file not in json.dumps layout gets the resource inserted as text, the rest untouched."""
+    from glumeta.scaffold import add_resource, resource
+
+    p = tmp_path / "datapackage.json"
+    text = '{"name": "x",\n "resources": [\n    {"name": "a", "path": "a.csv", "schema": {"fields": []}}\n  ]\n}\n'
+    p.write_text(text, encoding="utf-8")
+    add_resource(p, resource("b", "RR"))
+    after = p.read_text(encoding="utf-8")
+    assert after.startswith(text[:text.rindex("\n  ]")]) and after.endswith("\n  ]\n}\n")
+    assert [r["name"] for r in json.loads(after)["resources"]] == ["a", "b"]
