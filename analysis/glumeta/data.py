@@ -411,7 +411,7 @@ def read(name: str, directory=None) -> Table:
         table.rows.append(row)
         table.lines.append(line)
 
-    if not table.rows and not any(p.severity == "error" for p in probs):
+    if not table.rows and not any(p.severity == "error" for p in probs) and not schema.get("glumeta:may_be_empty"):
         probs.append(Problem(shown, 2, None, None, "no data rows (header only)"))
     _cross_field(table, shown)
     return table
@@ -438,6 +438,12 @@ def _cross_field(table: Table, shown: str) -> None:
     reps = schema.get("glumeta:representations", [])
     key = schema.get("primaryKey", [])
     seen_keys: dict[tuple, int] = {}
+    # an 'excluded' row needs its reason, and only such a row has one: checked wherever the schema
+    # knows the status or the column (declared as 'exclusion_reason_iff_excluded'), so that a file
+    # without the column cannot carry an unexplained exclusion
+    fields = {f["name"]: f for f in schema["fields"]}
+    excludable = ("exclusion_reason_iff_excluded" in rules or "exclusion_reason" in fields
+                  or "excluded" in fields.get("status", {}).get("constraints", {}).get("enum", []))
 
     def err(line, col, value, msg, severity="error"):
         probs.append(Problem(shown, line, col, None if value is None else _fmt(value), msg, severity))
@@ -457,6 +463,8 @@ def _cross_field(table: Table, shown: str) -> None:
                 err(line, "status", "complete",
                     f"row is 'complete' but has no full representation (one of: {names}); "
                     "fill in the numbers or mark it 'pending'")
+        if excludable:
+            _exclusion_rule(row, line, err)
         _row_rules(row, line, rules, err)
 
     if "one_primary_per_comparison" in rules:
@@ -510,8 +518,30 @@ def _cross_field(table: Table, shown: str) -> None:
                             f"rows sharing the shared control '{sc}' at {t} must agree on its size: lines {others} say {common}")
 
 
+#: Judgments each risk-of-bias tool uses (RoB 1: low / unclear / high risk; RoB 2: low / some concerns / high).
+_TOOL_JUDGMENTS = {"rob 1": {"low", "unclear", "high"}, "rob 2": {"low", "some concerns", "high"}}
+
+
+def _exclusion_rule(row: dict, line: int, err) -> None:
+    status, reason = row.get("status"), row.get("exclusion_reason")
+    if status == "excluded" and reason is None:
+        err(line, "exclusion_reason", "",
+            "row is 'excluded' but gives no exclusion_reason; say why it is left out "
+            "(e.g. 'active comparator, not placebo')")
+    elif status is not None and status != "excluded" and reason is not None:
+        err(line, "exclusion_reason", reason,
+            f"only an 'excluded' row takes an exclusion_reason (this row is '{status}'); "
+            "clear the reason or set status to 'excluded'")
+
+
 def _row_rules(row: dict, line: int, rules: set, err) -> None:
     g = row.get
+    if "judgment_fits_tool" in rules and g("tool") and g("judgment"):
+        tool = re.sub(r"\s+", " ", g("tool").lower().replace("-", " "))
+        for name, allowed in _TOOL_JUDGMENTS.items():
+            if name in tool and g("judgment") not in allowed:
+                err(line, "judgment", g("judgment"),
+                    f"{g('tool')} has no judgment '{g('judgment')}' (it uses: {', '.join(sorted(allowed))})")
     if "ci_ordered" in rules and g("md_ci_lower") is not None and g("md_ci_upper") is not None:
         if g("md_ci_lower") > g("md_ci_upper"):
             err(line, "md_ci_lower", g("md_ci_lower"),

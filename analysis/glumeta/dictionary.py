@@ -44,6 +44,12 @@ def dictionary_html(directory=None) -> str:
             html.escape(" or ".join(x) if isinstance(x, list) else x) for x in r["requires"]) + "</li>"
             for r in sch.get("glumeta:representations", []))
         rules = ", ".join(f"<code>{html.escape(r)}</code>" for r in sch.get("glumeta:rules", []))
-        out.append(f"<p>Row key: <code>{html.escape(' + '.join(sch.get('primaryKey', [])))}</code>. "
-                   f"A <code>complete</code> row needs one of:</p><ul>{reps}</ul><p>Cross-field rules: {rules}.</p>")
+        key = f"<p>Row key: <code>{html.escape(' + '.join(sch.get('primaryKey', [])))}</code>."
+        if reps:
+            out.append(f"{key} A <code>complete</code> row needs one of:</p><ul>{reps}</ul>")
+        else:
+            out.append(f"{key}</p>")
+        if sch.get("glumeta:may_be_empty"):
+            out.append("<p>The file may hold only its header (no rows).</p>")
+        out.append(f"<p>Cross-field rules: {rules or 'none'}.</p>")
     return "".join(out)

@@ -82,7 +82,7 @@ CASES = {
     "quote_left_open": (B, raw[B].rstrip(b"\n") + b',"never closed\n', ["double quote"]),
     "ragged_row": (E, raw[E].replace(b"\ndaly2018,", b"\ndaly2018,extra,", 1), [":5:", "cells but the header has"]),
     "nul_byte": (B, raw[B].replace(b"islam2020", b"islam\x002020", 1), ["NUL"]),
-    "empty_row": (B, raw[B].rstrip(b"\n") + b"\n" + b"," * 27 + b"\n", [":16:", "row is empty"]),
+    "empty_row": (B, raw[B].rstrip(b"\n") + b"\n" + b"," * (len(rows(B)[0]) - 1) + b"\n", [":16:", "row is empty"]),
     "sd_and_sem_disagree": (B, setcell(B, "sd_arm1", "1107.83"), [":2:", "column 'sd_arm1'", "contradict"]),
     "html_and_myst_in_label": (B, setcell(B, "study", '<script>alert(1)</script> & "Pan" {glue:text}`x` **b**'), "valid"),
     "both_arms_zero_events": (K, setcells(K, {"pct_arm1": "0", "pct_arm2": "0"}, 1), "valid"),
