@@ -166,3 +166,24 @@ def test_add_resource_keeps_a_differently_formatted_file(tmp_path):
     after = p.read_text(encoding="utf-8")
     assert after.startswith(text[:text.rindex("\n  ]")]) and after.endswith("\n  ]\n}\n")
     assert [r["name"] for r in json.loads(after)["resources"]] == ["a", "b"]
+
+
+def test_appendix_walks_through_the_command_and_lists_the_keys(tmp_path):
+    """book/add_an_analysis.md: its `glumeta new` line runs as written (in a copy), and it names
+    every measure, every route of glumeta.escalc and every glumeta:analysis key the plan reads."""
+    import re
+    import shlex
+
+    from glumeta.escalc import ROUTES
+    from glumeta.scaffold import MEASURES
+
+    text = (ROOT / "book" / "add_an_analysis.md").read_text(encoding="utf-8")
+    assert "book/add_an_analysis" in (ROOT / "_toc.yml").read_text(encoding="utf-8")
+    for key in [*ROUTES, *MEASURES, "measure", "also", "label", "overall", "where", "per", "by", "subgroups",
+                "forest_columns", "glue_analysis", "forest", "data_table"]:
+        assert f"`{key}`" in text or f"`{key}(" in text or f".{key}(" in text, key
+    cmd = re.search(r"^\.venv/bin/glumeta (new .+)$", text, re.M).group(1)
+    book = copy_book(tmp_path / "book")
+    args = shlex.split(cmd)
+    glumeta(*args, "--book-dir", book, "--data-dir", book / "data")
+    assert (book / "data" / f"{args[1]}.csv").is_file() and (book / "book" / f"{args[1]}.md").is_file()
