@@ -103,3 +103,26 @@ def test_ledger_prints_a_header_and_counts_per_verdict():
     assert table == {**summary, "total": sum(summary.values())}
     n_rows = sum(1 for ln in lines[2:i] if ln.strip())
     assert n_rows == sum(summary.values())
+
+
+def test_build_kernels_start_without_the_tcp_encryption_warning(tmp_path):
+    """The build's kernels (myst-nb → nbclient) get CurveZMQ keys from their manager
+    (glumeta.sphinxext), so ipykernel prints no 'running over TCP without encryption' line."""
+    code = ("import nbformat, nbclient\n"
+            "from glumeta.sphinxext import _encrypt_kernel_transport\n"
+            "_encrypt_kernel_transport()\n"
+            "nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell('print(6 * 7)')])\n"
+            "nbclient.NotebookClient(nb, kernel_name='python3').execute()\n"
+            "print(nb.cells[0].outputs[0]['text'].strip())\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "42"
+    assert "without encryption" not in r.stderr, r.stderr
+
+
+def test_pyproject_license_is_an_spdx_string():
+    import tomllib
+
+    meta = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert isinstance(meta["project"]["license"], str)  # a TOML table is deprecated (setuptools ≥ 77)
+    assert "templates/*.md" in meta["tool"]["setuptools"]["package-data"]["glumeta"]  # glumeta new's template
