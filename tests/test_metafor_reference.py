@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import json
 import math
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from glumeta import effects as es
+from glumeta.data import datasets
 from glumeta.escalc import escalc as effect_table
+from glumeta.models import DEFAULT_PI, DEFAULT_TEST, METHODS, TESTS, pool
 from glumeta.plan import analyze
-from glumeta.models import pool
 from glumeta.sensitivity import leave_one_out
 
 REF = json.loads((Path(__file__).parent / "reference" / "metafor_reference.json").read_text())
@@ -103,91 +105,211 @@ def test_example_pooled(name, key):
     compare_fit(ex["yi"], ex["vi"], ex["fits"][key], f"{name} {key}")
 
 
+# ---------------------------------------------------------------- workbook data
+# Every analysis of every data file (glumeta.plan.analyze) and of the synthesis, its rows chosen
+# in R from the raw CSVs by the review's eligibility rules, fitted by metafor for every
+# method × test (FE: z only; sensitivity:z: z only).
+
+WORKBOOK = {n: d for n, d in REF["workbook"].items() if n != "synthesis"}
+SYN = REF["workbook"]["synthesis"]
+
+
+def _keys(rows, cols) -> list[str]:
+    """Row keys as the reference writes them: the key columns joined by ' | '."""
+    return [" | ".join(str(v) for v in rec) for rec in rows[list(cols)].itertuples(index=False)]
+
+
+def _list(x) -> list:
+    return x if isinstance(x, list) else [x]
+
+
+@lru_cache(maxsize=None)
+def _analyses(name, method="REML", test=DEFAULT_TEST, pi=DEFAULT_PI) -> dict:
+    return {a.id: a for a in analyze(name, method=method, test=test, pi=pi)}
+
+
+@lru_cache(maxsize=None)
+def _synthesis(test=DEFAULT_TEST) -> dict:
+    from glumeta.synthesis import synthesis
+
+    return synthesis(SYN["r"], method="REML", test=test)
+
+
+def _run_test(aid, key):
+    """The test argument that yields fit *key* of analysis *aid*: sensitivity:z is the z twin of
+    the default analysis, so it is compared as the book computes it (default test)."""
+    return DEFAULT_TEST if aid.startswith("sensitivity:z") else key.split(":")[1]
+
+
+def compare_analysis(a, ref, keys, measure, cols, what, a_predict=None):
+    """An Analysis (default PI: t(k-2)) against one metafor fit of the reference; *a_predict* is the
+    same analysis computed with pi="predict" (else pool() is run on its rows)."""
+    method, test = ref["method"], ref["test"]
+    assert (a.method, a.test) == (method, test), f"{what}: fitted as {a.method}:{a.test}"
+    assert a.measure == measure, what
+    assert a.k == ref["k"], f"{what}: k = {a.k}, metafor k = {ref['k']}"
+    assert _keys(a.rows, cols) == _list(keys), f"{what}: pooled rows differ from the reference's"
+    for f in FIELDS:
+        if f in ("pi_lower", "pi_upper"):
+            continue
+        if f in ref and ref[f] is not None:
+            got = getattr(a, f)
+            close(math.nan if got is None else got, ref[f], f"{what} {f}")
+    # the book's PI: t(k-2) with the normal-theory SE; none (NaN) for k < 3 and FE
+    for f in ("lower", "upper"):
+        want, got = ref[f"pi_t_{f}"], getattr(a, f"pi_{f}")
+        if want is None:
+            assert got is None or math.isnan(got), f"{what} pi_t_{f}: {got} (metafor: none)"
+        else:
+            close(got, want, f"{what} pi_t_{f}")
+    # pi="predict": metafor 3.8 predict()
+    ap = a_predict if a_predict is not None else pool(a.rows["yi"], a.rows["vi"], method=method, test=test,
+                                                      pi="predict")
+    for f in ("pi_lower", "pi_upper"):
+        if ref[f] is not None:
+            close(getattr(ap, f), ref[f], f"{what} predict() {f}")
+    close(a.rows["weight"], np.atleast_1d(ref["weights"]), f"{what} weights")
+    close(a.weights, np.atleast_1d(ref["weights"]), f"{what} weights")
+    for f in ("tau2_ci", "i2_ci", "h2_ci"):
+        if f in ref:
+            close(getattr(a, f), ref[f], f"{what} {f}")
+    if "loo_estimate" in ref:
+        loo = leave_one_out(a.rows["yi"], a.rows["vi"], method=method, test=test)
+        close(loo["estimate"], ref["loo_estimate"], f"{what} leave-one-out estimate")
+        close(loo["se"], ref["loo_se"], f"{what} leave-one-out se")
+        close(loo["tau2"], ref["loo_tau2"], f"{what} leave-one-out tau2")
+
+
 def test_workbook_blood_glutamate_effect_sizes():
-    ref = REF["workbook"]["blood_glutamate"]["rows"]
+    ref = WORKBOOK["blood_glutamate"]["rows"]
     t = effect_table("blood_glutamate")
-    t = t[t["status"] == "complete"].set_index("study_id").loc[ref["key"]]
+    t = t[t["status"] == "complete"]
+    assert _keys(t, WORKBOOK["blood_glutamate"]["key_columns"]) == _list(ref["key"])
     close(t["yi"], ref["yi"], "blood_glutamate yi")
     close(t["vi"], ref["vi"], "blood_glutamate vi")
+    # the Shi et al. (2023) skewness flag that keeps a row out of the main pool
+    assert t["skewed"].astype(bool).tolist() == _list(ref["skewed"])
 
 
 @pytest.mark.parametrize("name", ["esketamine_madrs", "nitrous_oxide_hamd"])
 def test_workbook_contrast_effect_sizes(name):
-    ref = REF["workbook"][name]["rows"]
+    ref = WORKBOOK[name]["rows"]
     t = effect_table(name)
     t = t[t["status"] == "complete"]
-    keys = t["study_id"] + " | " + t["comparison"] + " | " + t["time"]
-    assert list(keys) == ref["key"]
+    assert _keys(t, WORKBOOK[name]["key_columns"]) == _list(ref["key"])
     close(t["yi"], ref["yi"], f"{name} yi")
     close(t["vi_unsplit"], ref["vi"], f"{name} vi (own)")
-    # the variance every view uses: shared controls split (Cochrane Handbook §23.3.4)
+    # the variance every view uses: shared controls of parallel rows split (Cochrane Handbook §23.3.4)
     close(t["vi"], ref["vi_split"], f"{name} vi (shared controls split)")
 
 
 def test_workbook_binary_effect_sizes():
-    ref = REF["workbook"]["ketamine_escitalopram"]["rows"]
+    ref = WORKBOOK["ketamine_escitalopram"]["rows"]
     for meas in ("RR", "OR", "RD"):
         t = effect_table("ketamine_escitalopram", measure=meas)
         t = t[t["status"] == "complete"]
+        assert _keys(t, WORKBOOK["ketamine_escitalopram"]["key_columns"]) == _list(ref["key"])
         close(t["yi"], ref[f"yi_{meas}"], f"binary yi {meas}")
         close(t["vi"], ref[f"vi_{meas}"], f"binary vi {meas}")
 
 
-def test_synthesis_against_metafor():
-    """Cross-drug SMDs (parallel: SD from SE; crossover: Elbourne 2002, r = 0.5) and their pools."""
-    from glumeta.synthesis import DRUGS, synthesis
-
-    ref = REF["workbook"]["synthesis"]
-    s = synthesis(ref["r"])
-    rows = s["overall"].rows
-    close(rows["yi"], ref["rows"]["yi"], "synthesis yi")
-    close(rows["vi_unsplit"], ref["rows"]["vi"], "synthesis vi")
-    for key, a in [("overall", s["overall"])] + [(name, s[f"drug:{drug}"]) for name, drug in DRUGS.items()]:
-        for f in ("k", "estimate", "se", "ci_lower", "ci_upper", "tau2"):
-            close(getattr(a, f), ref["analyses"][key][f], f"synthesis {key} {f}")
-
-
-WB = [(n, aid, key) for n, d in sorted(REF["workbook"].items()) if n != "synthesis" for aid, fits in d["analyses"].items()
-      if not aid.startswith("subgroups:") for key in fits]
+WB = [(n, aid, key) for n, d in sorted(WORKBOOK.items()) for aid, an in d["analyses"].items() if "fits" in an
+      for key in an["fits"]]
 
 
 @pytest.mark.parametrize("name,aid,key", WB)
 def test_workbook_pooled(name, aid, key):
-    """The CLI's analyses (JSON) equal metafor for every method × test of each analysis."""
-    ref = REF["workbook"][name]["analyses"][aid][key]
-    method, test = key.split(":")
-    if name == "ketamine_escitalopram":
-        outcome, meas = aid.split(":")
-        want = f"overall:{outcome}" if meas == "RR" else f"{outcome}:{meas}"
-    else:
-        want = aid
-    res = {a.id: a.to_dict() for a in analyze(name, method=method, test=test, pi="predict")}
-    a = res[want]
-    assert a["k"] == ref["k"]
-    for f in FIELDS:
-        if f in ref and ref[f] is not None:
-            close(a[f] if a[f] is not None else math.nan, ref[f], f"{name} {aid} {key} {f}")
-    close([s["weight"] for s in a["studies"]], np.atleast_1d(ref["weights"]), f"{name} {aid} {key} weights")
-    for f in ("tau2_ci", "i2_ci", "h2_ci"):
-        if f in ref:
-            close(a[f], ref[f], f"{name} {aid} {key} {f}")
+    """analyze(name, method, test) equals metafor for every analysis id and every method × test:
+    the rows pooled, estimate, SE, CI, p, τ², Q, I², H² and their CIs, weights, the t(k-2) PI,
+    predict()'s PI (pi="predict") and leave-one-out."""
+    an = WORKBOOK[name]["analyses"][aid]
+    method = key.split(":")[0]
+    test = _run_test(aid, key)
+    a = _analyses(name, method, test)[aid]
+    ap = _analyses(name, method, test, "predict")[aid]
+    compare_analysis(a, an["fits"][key], an["keys"], an["measure"], WORKBOOK[name]["key_columns"],
+                     f"{name} {aid} {key}", ap)
 
 
-SUBGROUP_TESTS = [(n, aid) for n, d in sorted(REF["workbook"].items()) for aid in d["analyses"]
-                  if aid.startswith("subgroups:")]
+SUBGROUP_TESTS = [(n, aid, key) for n, d in sorted(WORKBOOK.items()) for aid, an in d["analyses"].items()
+                  if "tests" in an for key in an["tests"]]
 
 
 def test_reference_has_subgroup_tests():
-    assert len(SUBGROUP_TESTS) >= 2
+    assert len({(n, aid) for n, aid, _ in SUBGROUP_TESTS}) >= 1
+    assert any(k for k in SYN["analyses"]["subgroups:drug"]["tests"])
 
 
-@pytest.mark.parametrize("name,aid", SUBGROUP_TESTS)
-def test_workbook_subgroup_test(name, aid):
-    ref = REF["workbook"][name]["analyses"][aid]
-    a = {x.id: x.to_dict() for x in analyze(name)}[aid]
-    close(a["q_between"], ref["q_between"], "Q between")
-    close(a["p"], ref["p"], "p between")
-    assert a["df"] == ref["df"]
+def _compare_subgroup_test(a, ref, key, what):
+    method, test = key.split(":")
+    assert (a.method, a.test) == (method, test), what
+    assert a.k == ref["k"], what
+    assert list(a.levels) == _list(ref["levels"]), what
+    r = ref["tests"][key]
+    close(a.q_between, r["q_between"], f"{what} Q between")
+    close(a.p, r["p"], f"{what} p between")
+    assert a.df == r["df"], what
+
+
+@pytest.mark.parametrize("name,aid,key", SUBGROUP_TESTS)
+def test_workbook_subgroup_test(name, aid, key):
+    method, test = key.split(":")
+    a = _analyses(name, method, test)[aid]
+    _compare_subgroup_test(a, WORKBOOK[name]["analyses"][aid], key, f"{name} {aid} {key}")
+
+
+def test_reference_covers_every_analysis():
+    """Every analysis id that analyze() returns for every data file (with any test), and every id
+    of the synthesis, has metafor fits in the reference, and the reference has no stale ids: a
+    new analysis cannot go unvalidated (add it to tests/reference/metafor_reference.R)."""
+    assert set(WORKBOOK) == set(datasets()), "data files without a reference (or stale ones)"
+    for name in datasets():
+        ref_ids = set(WORKBOOK[name]["analyses"])
+        for test in TESTS:
+            ids = set(_analyses(name, "REML", test))
+            assert ids == ref_ids, (f"{name} (test {test}): not in the reference {sorted(ids - ref_ids)}; "
+                                    f"in the reference only {sorted(ref_ids - ids)}")
+    syn_ids = set(_synthesis())
+    assert syn_ids == set(SYN["analyses"]), f"synthesis: {sorted(syn_ids ^ set(SYN['analyses']))}"
+
+
+def test_reference_has_every_method_and_test():
+    """Each pooled analysis has metafor fits for every method × test the book offers (FE: z only;
+    a sensitivity:z analysis: z only), each subgroup test likewise; the synthesis: REML."""
+    grid = {f"{m}:{t}" for m in METHODS for t in TESTS if m != "FE" or t == "z"}
+    for name, d in WORKBOOK.items():
+        for aid, an in d["analyses"].items():
+            want = {k for k in grid if k.endswith(":z")} if aid.startswith("sensitivity:z") else grid
+            assert set(an.get("fits", an.get("tests"))) == want, f"{name} {aid}"
+    for aid, an in SYN["analyses"].items():
+        want = {"REML:z"} if aid.startswith("sensitivity:z") else {f"REML:{t}" for t in TESTS}
+        assert set(an.get("fits", an.get("tests"))) == want, f"synthesis {aid}"
+
+
+def test_synthesis_rows_against_metafor():
+    """Cross-drug SMDs (parallel: SD from SE; crossover: Elbourne 2002, r = 0.5) of the rows each
+    file's own eligibility rules admit at 24 h; shared controls of parallel rows split."""
+    rows = _synthesis()["overall"].rows
+    assert _keys(rows, SYN["key_columns"]) == _list(SYN["rows"]["key"])
+    close(rows["yi"], SYN["rows"]["yi"], "synthesis yi")
+    close(rows["vi_unsplit"], SYN["rows"]["vi"], "synthesis vi (own)")
+    close(rows["vi"], SYN["rows"]["vi_split"], "synthesis vi (shared controls split)")
+
+
+SYN_FITS = [(aid, key) for aid, an in SYN["analyses"].items() if "fits" in an for key in an["fits"]]
+
+
+@pytest.mark.parametrize("aid,key", SYN_FITS)
+def test_synthesis_against_metafor(aid, key):
+    an = SYN["analyses"][aid]
+    a = _synthesis(_run_test(aid, key))[aid]
+    compare_analysis(a, an["fits"][key], an["keys"], an["measure"], SYN["key_columns"], f"synthesis {aid} {key}")
+
+
+@pytest.mark.parametrize("key", sorted(SYN["analyses"]["subgroups:drug"]["tests"]))
+def test_synthesis_subgroup_test(key):
+    a = _synthesis(key.split(":")[1])["subgroups:drug"]
+    _compare_subgroup_test(a, SYN["analyses"]["subgroups:drug"], key, f"synthesis subgroups:drug {key}")
 
 
 # ---------------------------------------------------------------- HKSJ ad hoc and t(k-2) PI

@@ -6,8 +6,9 @@
 # The workbook's conversions are implemented here again, independently of the
 # Python code, from the raw CSVs (SD = SEM*sqrt(n); Luo 2018 mean and Wan 2014 SD
 # from quartiles; SE from a 95% CI or an exact p; counts from percentages; a
-# shared control group split over the comparisons that use it). metafor 3.8
-# has no conv.* helpers, so these few lines are plain R.
+# shared control group split over the parallel-group comparisons that use it), and
+# so are the review's eligibility rules that choose each analysis' rows (see the
+# workbook section). metafor 3.8 has no conv.* helpers, so these few lines are plain R.
 #
 # Convergence: metafor's defaults stop iterative estimators at a change of 1e-5
 # (threshold) and root finders at .Machine$double.eps^0.25 (tol), which leaves
@@ -122,147 +123,13 @@ examples$hine_rd <- list(measure = "RD",
   input = list(e1 = hine$ai, n1 = hine$n1i, e2 = hine$ci, n2 = hine$n2i),
   yi = as.numeric(e$yi), vi = as.numeric(e$vi), fits = fit_all(e$yi, e$vi, tests = EX_TESTS))
 
-# ---------------------------------------------------------------- workbook data
+# ---------------------------------------------------------------- data files
 rd <- function(name) {
   d <- read.csv(file.path(data_dir, paste0(name, ".csv")), stringsAsFactors = FALSE,
                 encoding = "UTF-8", na.strings = "")
   d[d$status == "complete", , drop = FALSE]
 }
 lgl <- function(x) toupper(as.character(x)) %in% c("TRUE", "1")
-
-workbook <- list()
-
-# Blood glutamate: SMD (Hedges' g) from arm data
-bg <- rd("blood_glutamate")
-arm <- function(k) {
-  n <- bg[[paste0("n_arm", k)]]
-  m <- bg[[paste0("mean_arm", k)]]
-  s <- bg[[paste0("sd_arm", k)]]
-  sem <- bg[[paste0("sem_arm", k)]]
-  s <- ifelse(is.na(s) & !is.na(sem), sem * sqrt(n), s)
-  q1 <- bg[[paste0("q1_arm", k)]]; med <- bg[[paste0("median_arm", k)]]; q3 <- bg[[paste0("q3_arm", k)]]
-  w <- 0.7 + 0.39 / n                                   # Luo et al. 2018
-  eta <- 2 * qnorm((0.75 * n - 0.125) / (n + 0.25))     # Wan et al. 2014
-  usem <- is.na(m) & !is.na(med)
-  m <- ifelse(usem, w * (q1 + q3) / 2 + (1 - w) * med, m)
-  s <- ifelse(usem, (q3 - q1) / eta, s)
-  list(n = n, m = m, s = s)
-}
-a1 <- arm(1); a2 <- arm(2)
-e <- escalc(measure = "SMD", m1i = a1$m, sd1i = a1$s, n1i = a1$n, m2i = a2$m, sd2i = a2$s, n2i = a2$n)
-workbook$blood_glutamate <- list(
-  rows = list(key = bg$study_id, yi = as.numeric(e$yi), vi = as.numeric(e$vi)),
-  analyses = list(overall = fit_all(e$yi, e$vi)))
-
-# Contrast files: MD with SE from SE, CI or p; shared control split
-contrast <- function(name) {
-  d <- rd(name)
-  se <- d$md_se
-  ci_se <- (d$md_ci_upper - d$md_ci_lower) / (2 * z975)
-  p_se <- abs(d$md) / qnorm(1 - d$p / 2)
-  p_ok <- is.na(d$p_prefix) | d$p_prefix != "<"
-  se <- ifelse(is.na(se), ci_se, se)
-  se <- ifelse(is.na(se) & !is.na(d$md) & p_ok, p_se, se)
-  arm_md <- d$mean_arm1 - d$mean_arm2
-  arm_v <- d$sd_arm1^2 / d$n_arm1 + d$sd_arm2^2 / d$n_arm2
-  yi <- ifelse(is.na(se), arm_md, d$md)
-  vi <- ifelse(is.na(se), arm_v, se^2)
-  d$yi <- yi; d$vi <- vi
-  split <- function(s) {
-    v <- s$vi
-    key <- ifelse(is.na(s$shared_control), paste0("-row", seq_len(nrow(s))), paste(s$shared_control, s$time))
-    K <- as.numeric(table(key)[key])
-    ifelse(K > 1, v * (1 / s$n_arm1 + K / s$n_arm2) / (1 / s$n_arm1 + 1 / s$n_arm2), v)
-  }
-  an <- list()
-  prim <- d[lgl(d$primary), , drop = FALSE]
-  an$overall <- fit_all(prim$yi, split(prim))
-  for (t in unique(d$time)) {
-    s <- d[d$time == t, , drop = FALSE]
-    an[[paste0("time:", t)]] <- fit_all(s$yi, split(s), "REML")
-  }
-  for (col in c("population", "design")) {
-    lv <- unique(na.omit(prim[[col]]))
-    if (length(lv) < 2) next
-    pv <- split(prim)
-    est <- c(); se_g <- c()
-    for (g in lv) {
-      i <- !is.na(prim[[col]]) & prim[[col]] == g
-      r <- rma(prim$yi[i], pv[i], method = "REML", control = ctrl)
-      est <- c(est, as.numeric(r$b)); se_g <- c(se_g, r$se)
-    }
-    b <- rma(est, sei = se_g, method = "FE")
-    an[[paste0("subgroups:", col)]] <- list(q_between = b$QE, df = length(lv) - 1, p = b$QEp)
-  }
-  # vi_split: every row's variance with its shared control split over the file's rows that share
-  # it at the same time point, as in every analysis above (the effect frame's `vi`)
-  list(rows = list(key = paste(d$study_id, d$comparison, d$time, sep = " | "), yi = d$yi, vi = d$vi,
-                   vi_split = split(d)),
-       analyses = an)
-}
-workbook$esketamine_madrs <- contrast("esketamine_madrs")
-workbook$nitrous_oxide_hamd <- contrast("nitrous_oxide_hamd")
-
-# Binary: counts from percentages when not reported (unique integer that rounds to the printed %)
-kb <- rd("ketamine_escitalopram")
-cnt <- function(e, pct, n) {
-  ifelse(!is.na(e), e, round(pct / 100 * n))
-}
-e1 <- cnt(kb$event_arm1, kb$pct_arm1, kb$totaln_arm1)
-e2 <- cnt(kb$event_arm2, kb$pct_arm2, kb$totaln_arm2)
-bin <- list(rows = list(key = paste(kb$study_id, kb$outcome, kb$time, sep = " | ")), analyses = list())
-for (meas in c("RR", "OR", "RD")) {
-  e <- escalc(measure = meas, ai = e1, n1i = kb$totaln_arm1, ci = e2, n2i = kb$totaln_arm2)
-  bin$rows[[paste0("yi_", meas)]] <- as.numeric(e$yi)
-  bin$rows[[paste0("vi_", meas)]] <- as.numeric(e$vi)
-  for (o in unique(kb$outcome)) {
-    i <- kb$outcome == o
-    bin$analyses[[paste0(o, ":", meas)]] <- fit_all(e$yi[i], e$vi[i], c("FE", "REML"))
-  }
-}
-bin$events <- list(e1 = e1, e2 = e2)
-workbook$ketamine_escitalopram <- bin
-
-# Synthesis: every 24 h contrast of the drug files as an SMD (glumeta.synthesis), r = 0.5.
-# Parallel: SD = SE/sqrt(1/n1+1/n2), then escalc("SMD"). Crossover: Elbourne 2002,
-# d = dz*sqrt(2(1-r)), v = (1/n + d^2/(2n))*2(1-r), times J(n-1) (Hedges 1981).
-syn_rows <- function(name, r) {
-  d <- rd(name)
-  se <- ifelse(is.na(d$md_se), (d$md_ci_upper - d$md_ci_lower) / (2 * z975), d$md_se)
-  p_ok <- is.na(d$p_prefix) | d$p_prefix != "<"
-  se <- ifelse(is.na(se) & !is.na(d$md) & p_ok, abs(d$md) / qnorm(1 - d$p / 2), se)
-  d$se <- se
-  d <- d[d$time == "24 h" & !is.na(d$md), , drop = FALSE]
-  par <- d$design == "parallel"
-  sdp <- d$se / sqrt(1 / d$n_arm1 + 1 / d$n_arm2)
-  e <- escalc(measure = "SMD", m1i = d$md, sd1i = sdp, n1i = d$n_arm1, m2i = rep(0, nrow(d)), sd2i = sdp, n2i = d$n_arm2)
-  n <- d$n_arm1
-  dz <- d$md / (d$se * sqrt(n))
-  dx <- dz * sqrt(2 * (1 - r))
-  vx <- (1 / n + dx^2 / (2 * n)) * 2 * (1 - r)
-  m <- n - 1
-  J <- exp(lgamma(m / 2) - 0.5 * log(m / 2) - lgamma((m - 1) / 2))
-  d$yi <- ifelse(par, as.numeric(e$yi), J * dx)
-  d$vi <- ifelse(par, as.numeric(e$vi), vx)
-  d$drug <- name
-  d
-}
-split_sc <- function(s) {
-  key <- ifelse(is.na(s$shared_control), paste0("-row", seq_len(nrow(s))), paste(s$shared_control, s$time))
-  K <- as.numeric(table(key)[key])
-  ifelse(K > 1, s$vi * (1 / s$n_arm1 + K / s$n_arm2) / (1 / s$n_arm1 + 1 / s$n_arm2), s$vi)
-}
-cols <- c("study_id", "time", "drug", "yi", "vi", "n_arm1", "n_arm2", "shared_control")
-syn <- rbind(syn_rows("esketamine_madrs", 0.5)[, cols], syn_rows("nitrous_oxide_hamd", 0.5)[, cols])
-syn$vs <- split_sc(syn)
-fit_syn <- function(s) {
-  r <- rma(s$yi, s$vs, method = "REML", control = ctrl)
-  list(k = r$k, estimate = as.numeric(r$b), se = r$se, ci_lower = r$ci.lb, ci_upper = r$ci.ub, tau2 = r$tau2)
-}
-workbook$synthesis <- list(r = 0.5, rows = list(yi = syn$yi, vi = syn$vi),
-  analyses = list(overall = fit_syn(syn),
-                  esketamine_madrs = fit_syn(syn[syn$drug == "esketamine_madrs", ]),
-                  nitrous_oxide_hamd = fit_syn(syn[syn$drug == "nitrous_oxide_hamd", ])))
 
 # ---------------------------------------------------------------- skewness tests
 # Shi, Luo, Wan, Liu, Liu, Bian & Tong (2023), Stat Methods Med Res 32(7):1338-1360,
@@ -316,6 +183,279 @@ for (a in 1:2) {
     skewness$blood_glutamate[[length(skewness$blood_glutamate) + 1]] <- x
   }
 }
+
+
+# ---------------------------------------------------------------- workbook data
+# Every analysis the book pools (glumeta.plan.analyze, glumeta.synthesis.synthesis), with its
+# rows chosen here from the raw CSVs by the review's eligibility rules, written out below in R
+# (not read from data/datapackage.json and not from any Python output):
+#   blood_glutamate        overall: complete rows whose median/IQR conversion passes the skewness
+#                          test (Shi et al. 2023, skew_test above, either arm);
+#                          sensitivity:with-skewed: every complete row
+#   esketamine_madrs       overall: 24 h; sensitivity:own-primary: primary == TRUE (any time)
+#   nitrous_oxide_hamd     overall: schedule "single session", 24 h, comparison "50% N2O vs ..."
+#   ketamine_escitalopram  overall:<outcome> (RR), <outcome>:OR, <outcome>:RD: schedule
+#                          "single infusion"; sensitivity:any-schedule:<outcome>: any schedule
+# Every main analysis also has a sensitivity:z twin (same rows, z-test; ketamine:
+# sensitivity:z:<outcome>); time:<t> applies every rule but the one on time; subgroups
+# (<column>:<level>, subgroups:<column>) split the rows of the main analysis.
+# Only complete rows with a defined effect are pooled. A shared control group is split
+# (Cochrane Handbook §23.3.4) only among parallel-group rows of one pool with the same
+# shared_control key and time; crossover rows are never split, and a pool may not hold two
+# rows of one trial otherwise (checked below: the script stops).
+# Fits: every method x test (FE only with z; sensitivity:z only z); a single study is fitted
+# by metafor itself, which then uses the z-test (rma's own fallback).
+METHODS <- c("FE", "DL", "PM", "ML", "REML")
+WB_TESTS <- c("z", "knha", "adhoc")
+
+# fit_one with metafor's "Setting argument test='z' since k=1" warning muffled (only that one)
+fit_quiet <- function(yi, vi, method, test) {
+  withCallingHandlers(fit_one(yi, vi, method, test), warning = function(w) {
+    if (grepl("since k=1", conditionMessage(w), fixed = TRUE)) invokeRestart("muffleWarning")
+  })
+}
+fit_grid <- function(yi, vi, methods = METHODS, tests = WB_TESTS) {
+  res <- list()
+  for (m in methods) for (t in tests) {
+    if (m == "FE" && t != "z") next
+    res[[paste(m, t, sep = ":")]] <- fit_quiet(yi, vi, m, t)
+  }
+  res
+}
+
+# Shared control split among the parallel rows of `s` that share shared_control and time:
+# v' = v (1/n1 + K/n2) / (1/n1 + 1/n2) (the control counted as n2/K, the implied SD kept).
+split_vi <- function(s, vi = s$vi) {
+  if (is.null(s$shared_control)) return(vi)
+  sh <- !is.na(s$shared_control) & s$shared_control != "" & s$design %in% "parallel"
+  key <- ifelse(sh, paste(s$shared_control, s$time, sep = "\r"), paste0("-row", seq_len(nrow(s))))
+  K <- as.numeric(table(key)[key])
+  ifelse(K > 1, vi * (1 / s$n_arm1 + K / s$n_arm2) / (1 / s$n_arm1 + 1 / s$n_arm2), vi)
+}
+
+# Two rows of one trial in one pool only as parallel arms sharing one declared control at one time.
+check_independent <- function(s, what) {
+  if (!"study_id" %in% names(s)) return(invisible())
+  for (sid in unique(s$study_id[duplicated(s$study_id)])) {
+    g <- s[s$study_id == sid, , drop = FALSE]
+    ok <- all(g$design %in% "parallel") && length(unique(g$time)) == 1 &&
+      !anyNA(g$shared_control) && length(unique(g$shared_control)) == 1
+    if (!ok) stop(what, ": study ", sid, " enters the pool ", nrow(g), " times as if independent")
+  }
+}
+
+# One pooled analysis of the rows `s` (yi, vi = own variance, key): its rows and fits.
+pool_rows <- function(s, what, measure, tests = WB_TESTS, split = TRUE, methods = METHODS) {
+  if (nrow(s) == 0) return(NULL)  # no rows: no analysis (assigning NULL adds no list element)
+  check_independent(s, what)
+  v <- if (split) split_vi(s) else s$vi
+  list(measure = measure, keys = I(s$key), fits = fit_grid(s$yi, v, methods, tests))
+}
+
+# Test for subgroup differences: a random-effects fit per level (same method and test), then
+# Q of a fixed-effect model over the subgroup estimates with their SEs (Borenstein 2009, ch. 19).
+subgroup_test <- function(s, col, methods = METHODS, tests = WB_TESTS) {
+  lv <- unique(s[[col]])
+  v <- split_vi(s)
+  res <- list()
+  for (m in methods) for (t in tests) {
+    if (m == "FE" && t != "z") next
+    est <- c(); se_g <- c()
+    for (g in lv) {
+      i <- s[[col]] == g
+      r <- withCallingHandlers(rma(s$yi[i], v[i], method = m, test = t, control = ctrl),
+        warning = function(w) if (grepl("since k=1", conditionMessage(w), fixed = TRUE)) invokeRestart("muffleWarning"))
+      est <- c(est, as.numeric(r$b)); se_g <- c(se_g, r$se)
+    }
+    b <- rma(est, sei = se_g, method = "FE")
+    res[[paste(m, t, sep = ":")]] <- list(q_between = b$QE, df = length(lv) - 1, p = b$QEp)
+  }
+  list(levels = I(lv), k = nrow(s), tests = res)
+}
+
+# All rules but those named in `relax`, as one logical vector.
+admit <- function(rules, n, relax = character()) {
+  ok <- rep(TRUE, n)
+  for (id in setdiff(names(rules), relax)) ok <- ok & rules[[id]]
+  ok
+}
+
+# The analyses of one data file: `d` = complete rows with a defined effect (yi, vi, key),
+# `rules` = named logical vectors over d; `sens` = list(id = list(relax =, where =)).
+analyses_of <- function(d, rules, measure, sens = list(), by = NULL, subgroups = character(), name) {
+  an <- list()
+  ok <- admit(rules, nrow(d))
+  main <- d[ok, , drop = FALSE]
+  an$overall <- pool_rows(main, paste(name, "overall"), measure)
+  an[["sensitivity:z"]] <- pool_rows(main, paste(name, "sensitivity:z"), measure, tests = "z")
+  for (id in names(sens)) {
+    s <- sens[[id]]
+    i <- admit(rules, nrow(d), s$relax) & (if (is.null(s$where)) TRUE else s$where)
+    an[[paste0("sensitivity:", id)]] <- pool_rows(d[i, , drop = FALSE], paste(name, id), measure)
+  }
+  if (!is.null(by)) {
+    ob <- admit(rules, nrow(d), by)  # every rule but the one on the `by` column (its rule id = column)
+    for (lv in unique(d[[by]][ob])) {
+      i <- ob & d[[by]] == lv
+      an[[paste0(by, ":", lv)]] <- pool_rows(d[i, , drop = FALSE], paste(name, by, lv), measure)
+    }
+  }
+  for (col in subgroups) {
+    lv <- unique(na.omit(main[[col]]))
+    if (length(lv) < 2) next
+    for (g in lv) {
+      i <- !is.na(main[[col]]) & main[[col]] == g
+      an[[paste0(col, ":", g)]] <- pool_rows(main[i, , drop = FALSE], paste(name, col, g), measure)
+    }
+    an[[paste0("subgroups:", col)]] <- subgroup_test(main[!is.na(main[[col]]), , drop = FALSE], col)
+  }
+  an
+}
+
+workbook <- list()
+
+# Blood glutamate: SMD (Hedges' g) from arm data
+bg <- rd("blood_glutamate")
+arm <- function(k) {
+  n <- bg[[paste0("n_arm", k)]]
+  m <- bg[[paste0("mean_arm", k)]]
+  s <- bg[[paste0("sd_arm", k)]]
+  sem <- bg[[paste0("sem_arm", k)]]
+  s <- ifelse(is.na(s) & !is.na(sem), sem * sqrt(n), s)
+  q1 <- bg[[paste0("q1_arm", k)]]; med <- bg[[paste0("median_arm", k)]]; q3 <- bg[[paste0("q3_arm", k)]]
+  w <- 0.7 + 0.39 / n                                   # Luo et al. 2018
+  eta <- 2 * qnorm((0.75 * n - 0.125) / (n + 0.25))     # Wan et al. 2014
+  usem <- is.na(m) & !is.na(med)
+  m <- ifelse(usem, w * (q1 + q3) / 2 + (1 - w) * med, m)
+  s <- ifelse(usem, (q3 - q1) / eta, s)
+  # Shi et al. 2023 skewness test (skew_test above) of each converted median/IQR arm
+  skewed <- vapply(seq_along(n), function(i)
+    usem[i] && skew_test(q1 = q1[i], median = med[i], q3 = q3[i], n = n[i])$sig, logical(1))
+  list(n = n, m = m, s = s, skewed = skewed)
+}
+a1 <- arm(1); a2 <- arm(2)
+e <- escalc(measure = "SMD", m1i = a1$m, sd1i = a1$s, n1i = a1$n, m2i = a2$m, sd2i = a2$s, n2i = a2$n)
+bg$yi <- as.numeric(e$yi); bg$vi <- as.numeric(e$vi); bg$key <- bg$study_id
+bg$skewed <- a1$skewed | a2$skewed
+bgd <- bg[!is.na(bg$yi), , drop = FALSE]
+workbook$blood_glutamate <- list(
+  key_columns = I("study_id"),
+  rows = list(key = I(bg$study_id), yi = bg$yi, vi = bg$vi, skewed = bg$skewed),
+  analyses = analyses_of(bgd, list(skew = !bgd$skewed), "SMD",
+                         sens = list(`with-skewed` = list(relax = "skew")),
+                         subgroups = c("sample", "assay"), name = "blood_glutamate"))
+
+# Contrast files: MD with SE from SE, CI or p (not a bound), else from arm means and SDs
+contrast_rows <- function(name) {
+  d <- rd(name)
+  se <- d$md_se
+  ci_se <- (d$md_ci_upper - d$md_ci_lower) / (2 * z975)
+  p_se <- abs(d$md) / qnorm(1 - d$p / 2)
+  p_ok <- is.na(d$p_prefix) | d$p_prefix != "<"
+  se <- ifelse(is.na(se), ci_se, se)
+  se <- ifelse(is.na(se) & !is.na(d$md) & p_ok, p_se, se)
+  arm_md <- d$mean_arm1 - d$mean_arm2
+  arm_v <- d$sd_arm1^2 / d$n_arm1 + d$sd_arm2^2 / d$n_arm2
+  d$yi <- ifelse(is.na(se), arm_md, d$md)
+  d$vi <- ifelse(is.na(se), arm_v, se^2)
+  d$key <- paste(d$study_id, d$comparison, d$time, sep = " | ")
+  d
+}
+# The eligibility rules of each contrast file (rule id = the column it reads, where there is one)
+contrast_rules <- list(
+  esketamine_madrs = function(d) list(time = d$time %in% "24 h"),
+  nitrous_oxide_hamd = function(d) list(schedule = d$schedule %in% "single session",
+                                        time = d$time %in% "24 h",
+                                        dose = grepl("^50% N2O vs .*$", d$comparison)))
+contrast_sens <- list(
+  esketamine_madrs = function(d) list(`own-primary` = list(relax = "time", where = lgl(d$primary))),
+  nitrous_oxide_hamd = function(d) list())
+contrast <- function(name) {
+  d <- contrast_rows(name)
+  ok <- !is.na(d$yi)
+  vs <- rep(NA_real_, nrow(d))
+  vs[ok] <- split_vi(d[ok, , drop = FALSE])
+  dd <- d[ok, , drop = FALSE]
+  # vi_split: each row's variance with its shared control split over the file's parallel rows
+  # that share it at the same time point (the effect frame's `vi`)
+  list(key_columns = I(c("study_id", "comparison", "time")),
+       rows = list(key = I(d$key), yi = d$yi, vi = d$vi, vi_split = vs),
+       analyses = analyses_of(dd, contrast_rules[[name]](dd), "MD", sens = contrast_sens[[name]](dd),
+                              by = "time", subgroups = c("population", "design"), name = name))
+}
+workbook$esketamine_madrs <- contrast("esketamine_madrs")
+workbook$nitrous_oxide_hamd <- contrast("nitrous_oxide_hamd")
+
+# Binary: counts from percentages when not reported (the integer that rounds to the printed %);
+# RR and OR undefined (not pooled) when neither arm has an event
+kb <- rd("ketamine_escitalopram")
+cnt <- function(e, pct, n) {
+  ifelse(!is.na(e), e, round(pct / 100 * n))
+}
+e1 <- cnt(kb$event_arm1, kb$pct_arm1, kb$totaln_arm1)
+e2 <- cnt(kb$event_arm2, kb$pct_arm2, kb$totaln_arm2)
+kb$key <- paste(kb$study_id, kb$outcome, kb$time, sep = " | ")
+bin <- list(key_columns = I(c("study_id", "outcome", "time")), rows = list(key = I(kb$key)), analyses = list())
+by_meas <- list()
+for (meas in c("RR", "OR", "RD")) {
+  e <- escalc(measure = meas, ai = e1, n1i = kb$totaln_arm1, ci = e2, n2i = kb$totaln_arm2)
+  yi <- as.numeric(e$yi); vi <- as.numeric(e$vi)
+  if (meas != "RD") { yi[e1 == 0 & e2 == 0] <- NA; vi[e1 == 0 & e2 == 0] <- NA }
+  bin$rows[[paste0("yi_", meas)]] <- yi
+  bin$rows[[paste0("vi_", meas)]] <- vi
+  by_meas[[meas]] <- transform(kb, yi = yi, vi = vi)
+}
+for (o in unique(kb$outcome)) {
+  sub <- function(meas, any_schedule = FALSE) {
+    d <- by_meas[[meas]]
+    d[d$outcome == o & !is.na(d$yi) & (any_schedule | d$schedule %in% "single infusion"), , drop = FALSE]
+  }
+  a <- list()
+  a[[paste0("overall:", o)]] <- pool_rows(sub("RR"), paste("ketamine", o), "RR")
+  a[[paste0("sensitivity:z:", o)]] <- pool_rows(sub("RR"), paste("ketamine", o, "z"), "RR", tests = "z")
+  a[[paste0(o, ":OR")]] <- pool_rows(sub("OR"), paste("ketamine", o, "OR"), "OR")
+  a[[paste0(o, ":RD")]] <- pool_rows(sub("RD"), paste("ketamine", o, "RD"), "RD")
+  a[[paste0("sensitivity:any-schedule:", o)]] <- pool_rows(sub("RR", TRUE), paste("ketamine", o, "any"), "RR")
+  bin$analyses <- c(bin$analyses, a[vapply(a, function(x) length(x$keys) > 0, logical(1))])
+}
+bin$events <- list(e1 = e1, e2 = e2)
+workbook$ketamine_escitalopram <- bin
+
+# Synthesis: the 24 h contrasts each drug file's own rules admit, as SMDs (glumeta.synthesis),
+# r = 0.5. Parallel: SD = SE/sqrt(1/n1+1/n2), then escalc("SMD"). Crossover: Elbourne 2002,
+# d = dz*sqrt(2(1-r)), v = (1/n + d^2/(2n))*2(1-r), times J(n-1) (Hedges 1981). The MD and its
+# own (unsplit) SE come from contrast_rows; shared controls are split afterwards on the SMD scale.
+DRUG_LABELS <- c(esketamine_madrs = "Esketamine (intranasal)", nitrous_oxide_hamd = "Nitrous oxide (inhaled)")
+syn_rows <- function(name, r) {
+  d <- contrast_rows(name)
+  d <- d[!is.na(d$yi), , drop = FALSE]
+  d <- d[admit(contrast_rules[[name]](d), nrow(d)) & d$time == "24 h", , drop = FALSE]
+  se <- sqrt(d$vi)
+  par <- d$design == "parallel"
+  sdp <- se / sqrt(1 / d$n_arm1 + 1 / d$n_arm2)
+  e <- escalc(measure = "SMD", m1i = d$yi, sd1i = sdp, n1i = d$n_arm1, m2i = rep(0, nrow(d)), sd2i = sdp, n2i = d$n_arm2)
+  n <- d$n_arm1
+  dz <- d$yi / (se * sqrt(n))
+  dx <- dz * sqrt(2 * (1 - r))
+  vx <- (1 / n + dx^2 / (2 * n)) * 2 * (1 - r)
+  m <- n - 1
+  J <- exp(lgamma(m / 2) - 0.5 * log(m / 2) - lgamma((m - 1) / 2))
+  d$yi <- ifelse(par, as.numeric(e$yi), J * dx)
+  d$vi <- ifelse(par, as.numeric(e$vi), vx)
+  d$drug <- DRUG_LABELS[[name]]
+  d
+}
+cols <- c("study_id", "comparison", "time", "design", "drug", "yi", "vi", "n_arm1", "n_arm2", "shared_control", "key")
+syn <- rbind(syn_rows("esketamine_madrs", 0.5)[, cols], syn_rows("nitrous_oxide_hamd", 0.5)[, cols])
+syn_an <- list(overall = pool_rows(syn, "synthesis", "SMD", methods = "REML"),
+               `sensitivity:z` = pool_rows(syn, "synthesis z", "SMD", tests = "z", methods = "REML"))
+for (g in unique(syn$drug))
+  syn_an[[paste0("drug:", g)]] <- pool_rows(syn[syn$drug == g, , drop = FALSE], paste("synthesis", g), "SMD",
+                                             methods = "REML")
+syn_an[["subgroups:drug"]] <- subgroup_test(syn, "drug", methods = "REML")
+workbook$synthesis <- list(r = 0.5, key_columns = I(c("study_id", "comparison", "time")),
+  rows = list(key = I(syn$key), yi = syn$yi, vi = syn$vi, vi_split = split_vi(syn)),
+  analyses = syn_an)
 
 ref <- list(
   generated_by = "tests/reference/metafor_reference.R",
