@@ -11,8 +11,9 @@ import pytest
 from glumeta.chapter import Chapter
 from glumeta.forest import ForestGroup, ForestRow, forest, save_figure
 
-CHAPTERS = [("blood_glutamate", "overall", None), ("esketamine_madrs", "overall", "population"),
-            ("nitrous_oxide_hamd", "overall", "design"), ("ketamine_escitalopram", "overall:remission", None)]
+CHAPTERS = [("blood_glutamate", "overall", None), ("blood_glutamate", "sensitivity:with-skewed", None),
+            ("esketamine_madrs", "overall", "population"), ("esketamine_madrs", "time:day 28", None),
+            ("nitrous_oxide_hamd", "overall", None), ("ketamine_escitalopram", "overall:remission", None)]
 
 
 def _texts(fig):
@@ -34,8 +35,30 @@ def test_chapter_forest(tmp_path, name, aid, group):
     assert np.allclose(ratios, ratios[0])
     weights = sorted(w for _, w in sq)
     assert np.allclose(weights, sorted(a.rows["weight"]))
-    # the main diamond spans the pooled CI
     diamonds = [p for p in fig.findobj(matplotlib.patches.Polygon) if p.get_gid() == "diamond"]
+    texts = _texts(fig)
+    # rows shown beside the pool but not in it: hollow markers, no weight, a titled group per reason
+    outside = [] if a.outside is None else list(a.outside["reason"])
+    hollow = [c for c in fig.findobj(matplotlib.collections.PathCollection) if c.get_gid() == "study-not-pooled"]
+    assert len(hollow) == len(outside)
+    for reason in set(outside):
+        assert any(t.startswith("Not pooled: ") and reason[:40] in t for t in texts), reason
+    if a.k == 1:  # nothing pooled: no diamond, no heterogeneity line, a note instead
+        assert diamonds == []
+        assert not any(t.startswith("Heterogeneity") for t in texts)
+        assert any(t.startswith("One study (k = 1)") for t in texts)
+        return
+    # the model is named on the plot, from the result
+    assert f"Model: {a.model}" in texts
+    # the prediction interval is drawn only for k >= 3 (t on k - 2 df), else a note says why
+    pi_lines = [ln for ln in fig.findobj(matplotlib.lines.Line2D) if ln.get_gid() == "prediction-interval"]
+    if a.k >= 3:
+        assert len(pi_lines) == 1
+        if a.tau2 == 0:
+            assert any(t.startswith("τ² is estimated as 0") for t in texts)
+    else:
+        assert pi_lines == [] and any(t.startswith("No prediction interval: it needs k ≥ 3") for t in texts)
+    # the main diamond spans the pooled CI
     xy = diamonds[-1].get_xy()
     assert np.isclose(xy[:, 0].min(), tr(a.ci_lower)) and np.isclose(xy[:, 0].max(), tr(a.ci_upper))
     assert np.isclose(xy[1, 0], tr(a.estimate))

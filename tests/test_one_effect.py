@@ -30,7 +30,8 @@ def test_every_view_shows_the_same_ci(tmp_path, name):
     ch = Chapter(name, "one-effect")
     out = tmp_path / "results.csv"
     _cli("analyze", name, "--csv", str(out))
-    csv_rows = {(int(r["line"]), r["measure"]): r for r in csv.DictReader(out.open(encoding="utf-8"))}
+    csv_rows = {(int(r["line"]), r["measure"]): r for r in csv.DictReader(out.open(encoding="utf-8"))
+                if r.get("row_type", "study") == "study"}
     js = {a["id"]: a for a in json.loads(_cli("analyze", name, "--json"))["analyses"]}
     table_html = ch.data_table().data
     checked = 0
@@ -38,7 +39,13 @@ def test_every_view_shows_the_same_ci(tmp_path, name):
         if not isinstance(a, Analysis):
             continue
         fig = forest_from_analysis(a, columns=columns_of(name))
-        drawn = [pl for kind, pl in fig._glumeta["lines"] if kind == "study"]
+        drawn = [pl for kind, pl in fig._glumeta["lines"] if kind == "study" and pl.pooled]
+        shown = [pl for kind, pl in fig._glumeta["lines"] if kind == "study" and not pl.pooled]
+        # rows outside the pool are drawn too (hollow), with the same CI as in the JSON's "outside" list
+        outside = js[a.id].get("outside", [])
+        assert len(shown) == len(outside) == (0 if a.outside is None else len(a.outside))
+        for fr, s in zip(shown, outside):
+            assert (fr.ci_lower, fr.ci_upper) == (s["ci_lower"], s["ci_upper"]), (a.id, s["label"], "outside")
         matplotlib.pyplot.close(fig)
         studies = js[a.id]["studies"]
         assert len(drawn) == len(studies) == a.k

@@ -222,6 +222,38 @@ class Chapter:
 
         return HTML(_html_frame(pd.DataFrame(rows)))
 
+    def skew_checks(self):
+        """Every median/IQR → mean/SD conversion with its skewness test (Shi et al. 2023), per arm,
+        and a computed sentence when the conversion reverses the direction the medians show (HTML)."""
+        import pandas as pd
+        from IPython.display import HTML
+
+        t = self.table
+        if "skew_t1" not in t:
+            return HTML("<p>No median/IQR conversions in this file.</p>")
+        rows, words = [], []
+        for _, r in t[t["skew_t1"].notna() | t["skew_t2"].notna()].iterrows():
+            for k in (1, 2):
+                if pd.isna(r.get(f"skew_t{k}")):
+                    continue
+                rows.append({"study": r["study"], "arm": k, "n": r[f"n_arm{k}"], "q1": r[f"q1_arm{k}"],
+                             "median": r[f"median_arm{k}"], "q3": r[f"q3_arm{k}"],
+                             "converted mean": r[f"mean{k}_used"], "converted SD": r[f"sd{k}_used"],
+                             "|q1 + q3 − 2·median| / IQR": r[f"skew_t{k}"], "critical value": r[f"skew_crit{k}"],
+                             "skewed": "yes" if r[f"skew_t{k}"] >= r[f"skew_crit{k}"] else "no"})
+            if all(pd.notna(r.get(c)) for c in ("median_arm1", "median_arm2", "mean1_used", "mean2_used")):
+                dm = r["median_arm1"] - r["median_arm2"]
+                dx = r["mean1_used"] - r["mean2_used"]
+                if dm * dx < 0:
+                    words.append(f"{r['study']}: the medians put arm 1 {'higher' if dm > 0 else 'lower'} "
+                                 f"({fmt(r['median_arm1'], 1)} vs {fmt(r['median_arm2'], 1)}), the converted means "
+                                 f"put it {'higher' if dx > 0 else 'lower'} ({fmt(r['mean1_used'], 1)} vs "
+                                 f"{fmt(r['mean2_used'], 1)}): the conversion reverses the direction of the effect.")
+        out = _html_frame(pd.DataFrame(rows))
+        if words:
+            out += "".join(f'<p class="glumeta-robust">{html.escape(w)}</p>' for w in words)
+        return HTML(out)
+
     def glue_subgroup_test(self, column: str, prefix: str):
         """Glue ``<prefix>_q``, ``_df``, ``_p`` of the between-subgroup test (``n/a`` with one subgroup)."""
         from myst_nb import glue

@@ -352,6 +352,11 @@ class PoolResult:
     def tau(self) -> float:
         return float(np.sqrt(self.tau2))
 
+    @property
+    def model(self) -> str:
+        """The model in words (estimator, test, PI rule), from this result's own fields."""
+        return describe_model(self.method, self.test, self.pi_rule if self.k >= 3 else None)
+
     def to_dict(self) -> dict:
         return asdict(self)
 

@@ -44,7 +44,7 @@ import numpy as np
 
 from .eligibility import evaluate, rules_of
 from .escalc import RATIO, escalc, label_format, spec
-from .models import DEFAULT_PI, DEFAULT_TEST, PoolResult, describe_model, pool
+from .models import DEFAULT_PI, DEFAULT_TEST, PoolResult, pool
 from .sensitivity import subgroups
 
 __all__ = ["Analysis", "SubgroupTest", "analyze", "dependence_problem", "is_main", "on_display_scale", "pool_frame", "time_hours"]
@@ -99,11 +99,6 @@ class Analysis(PoolResult):
     rows: object = field(repr=False, compare=False)
     #: complete rows shown beside this pool but not in it, each with its ``reason`` (a column)
     outside: object = field(default=None, repr=False, compare=False)
-
-    @property
-    def model(self) -> str:
-        """The model in words (estimator, test, PI rule), from this result's own fields."""
-        return describe_model(self.method, self.test, self.pi_rule if self.k >= 3 else None)
 
     def display(self) -> dict:
         """``estimate``, ``ci_*`` and ``pi_*`` on the scale a reader sees (ratios for RR/OR)."""
@@ -225,7 +220,7 @@ def analyze(name: str, directory=None, method: str = "REML", test: str = DEFAULT
     Examples
     --------
     >>> [a.id for a in analyze("ketamine_escitalopram")][:3]
-    ['overall:response', 'response:OR', 'response:RD']
+    ['overall:response', 'sensitivity:z:response', 'response:OR']
     """
     plan = spec(name, directory)["schema"]["glumeta:analysis"]
     tab = escalc(name, directory)
