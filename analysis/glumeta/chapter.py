@@ -155,7 +155,7 @@ class Chapter:
         from .forest import save_dir
 
         path = save_dir(self.slug) / f"{self.name}-results.csv"
-        to_safe_csv(results_frame(escalc_all(self.name)), path)
+        to_safe_csv(results_frame(escalc_all(self.name), self.analyses), path)
         return path
 
     # ---------------------------------------------------------------- numbers
@@ -186,7 +186,7 @@ class Chapter:
         }
         for k, v in vals.items():
             glue(f"{prefix}_{k}", _Text(v), display=False)
-        return vals
+        return PooledSummary(vals, a.measure)
 
     def eligibility(self):
         """The review question (PICO) and the headline pool's rules, from the schema (HTML)."""
@@ -583,6 +583,27 @@ class _FigureHTML:
 
     def __repr__(self) -> str:
         return f"<forest plot: {self.alt}>"
+
+
+class PooledSummary(dict):
+    """The glued numbers of one pooled analysis (a dict), shown in Jupyter as one line of text, so
+    that a reader re-running a chapter sees the numbers the prose quotes as the cell's output."""
+
+    def __init__(self, vals: dict, measure: str):
+        super().__init__(vals)
+        self.measure = measure
+
+    def text(self) -> str:
+        v = self
+        pi = f"prediction interval {v['pi']}"
+        return (f"{v['label']}: {self.measure} {v['est']} (95% CI {v['ci']}); {pi}; k = {v['k']}; "
+                f"p {v['p']}; I² = {v['i2']}%. Model: {v['model']}.")
+
+    def __repr__(self) -> str:
+        return self.text()
+
+    def _repr_html_(self) -> str:
+        return f'<p class="glumeta-pooled">{html.escape(self.text())}</p>'
 
 
 class _Text:
