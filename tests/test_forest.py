@@ -112,3 +112,46 @@ def test_svg_is_deterministic(tmp_path):
         paths = save_figure(ch.last_figure, f"det{i}", "f", root=tmp_path, formats=("svg",))
         out.append(paths["svg"].read_bytes())
     assert out[0] == out[1]
+
+
+def test_split_control_n_and_derived_marks_are_shown():
+    """Issue #19: a split shared control shows its full n and the comparison's share ("33 (11)"), and every
+    derived or converted value carries a mark explained in a footnote on the same figure."""
+    ch = Chapter("esketamine_madrs", "test")
+    ch.forest("overall")
+    texts = _texts(ch.last_figure)
+    assert texts.count("33 (11)") >= 3  # Daly 2018's placebo group, three doses
+    assert any(t.startswith("n  shared control group split") for t in texts)
+    daly = [t for t in texts if t.startswith("−9.10 [")]
+    assert daly and daly[0].endswith(" n")
+    ch = Chapter("blood_glutamate", "test")
+    ch.forest("sensitivity:with-skewed")
+    texts = _texts(ch.last_figure)
+    assert any(t.endswith(" b,s") for t in texts) and any(t.startswith("s  a skewed arm") for t in texts)
+    assert any(t.endswith(" a") for t in texts) and any(t.startswith("a  SD from the SEM") for t in texts)
+    # the units differ between the studies: a unit column says which
+    assert "Unit" in texts and "ng/g" in texts and "µmol/L" in texts
+
+
+def test_labels_are_never_cut():
+    long = "A study label that is much longer than the old thirty-four characters"
+    rows = [ForestRow(label=long, yi=0.1, ci_lower=-0.2, ci_upper=0.4, weight=100.0,
+                      left=["esketamine 84 mg monotherapy, day 28 (a long cell)"])]
+    from glumeta.models import pool
+
+    fig = forest([ForestGroup(None, rows, pool([0.1], [0.02]))], measure="SMD", left_headers=(("Arm", 1.0, "left"),))
+    texts = _texts(fig)
+    assert long in texts and "esketamine 84 mg monotherapy, day 28 (a long cell)" in texts
+    assert _overlaps(fig) == []
+
+
+def test_log_axis_has_several_ticks():
+    from glumeta.forest import log_ticks
+
+    for lo, hi in [(0.5, 25.0), (0.8, 3.0), (0.05, 1.5), (1.1, 1.9)]:
+        t = log_ticks(lo, hi)
+        assert len(t) >= 3 and all(lo <= x <= hi for x in t), (lo, hi, t)
+    ch = Chapter("ketamine_escitalopram", "test")
+    ch.forest("overall:remission")
+    ax = ch.last_figure._glumeta["ax"]
+    assert len([x for x in ax.get_xticks() if ax.get_xlim()[0] <= x <= ax.get_xlim()[1]]) >= 4

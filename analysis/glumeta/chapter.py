@@ -66,6 +66,23 @@ class Chapter:
     def pending(self):
         return self.table[self.table["status"] == "pending"]
 
+    def pending_for(self, aid: str):
+        """The pending rows that would enter analysis *aid* once their numbers are found: its outcome
+        (``overall:<level>``) and, for a main analysis, its declared eligibility rules."""
+        from .eligibility import evaluate, rules_of
+
+        p = self.pending()
+        plan = self.plan
+        per = plan.get("overall", {}).get("per")
+        if per and ":" in aid:
+            level = aid.split(":")[-1]
+            if level in set(p[per]):
+                p = p[p[per] == level]
+        if aid == "overall" or aid.startswith("overall:"):
+            ok, _ = evaluate(p, rules_of(plan), relax={"skew"})
+            p = p[ok]
+        return p
+
     def data_table(self, columns: list[str] | None = None):
         """HTML table of every row (complete and pending) with source links; all text escaped.
 
@@ -127,7 +144,7 @@ class Chapter:
             self.last_figure_paths = {}
             return Markdown(f"*No complete rows for this analysis (`{aid}`) in `data/{self.name}.csv`: nothing to plot.*")
         fig = forest_from_analysis(a, columns=columns_of(self.name), group_by=group_by, analyses=self.analyses,
-                                   pending=self.pending() if show_pending else None, favours=favours,
+                                   pending=self.pending_for(aid) if show_pending else None, favours=favours,
                                    xlabel=xlabel, title=title, sort=sort)
         name = fig_name or f"forest-{aid.replace(':', '-').replace(' ', '_')}"
         self.last_figure_paths = save_figure(fig, self.slug, name)
@@ -576,10 +593,18 @@ class _FigureHTML:
         plt.close(fig)
         self.alt = alt
         self._b64 = base64.b64encode(self.png).decode()
+        # click to enlarge: the vector figure beside the PNG (copied into the book's figures/ folder)
+        p = Path(png_path) if png_path is not None else None
+        self.full = (f"../figures/{p.parent.name}/{p.with_suffix('.svg').name}"
+                     if p is not None and p.with_suffix(".svg").exists() else None)
 
     def _repr_html_(self) -> str:
-        return (f'<figure class="glumeta-forest"><img src="data:image/png;base64,{self._b64}" '
-                f'alt="{html.escape(self.alt)}" style="max-width:100%"></figure>')
+        img = (f'<img src="data:image/png;base64,{self._b64}" alt="{html.escape(self.alt)}" '
+               f'title="Click to open the full-resolution figure" style="max-width:100%">')
+        if self.full:
+            img = f'<a href="{html.escape(self.full)}" target="_blank" rel="noopener">{img}</a>'
+        return f'<figure class="glumeta-forest">{img}</figure>'
+
 
     def __repr__(self) -> str:
         return f"<forest plot: {self.alt}>"

@@ -36,7 +36,7 @@ together (Cochrane Handbook §23.3.4). The implied common SD is kept:
 ``vi_unsplit`` the row's own, for reference.
 
 The frame's columns: every data column, ``file`` and ``line`` (where the row is),
-``label``, ``representation``, ``measure``, ``yi``, ``vi``, ``vi_unsplit``,
+``label``, ``representation``, ``measure``, ``yi``, ``vi``, ``vi_unsplit``, ``control_share``,
 ``sei``, ``ci_lower``, ``ci_upper`` (95%, ``yi ± 1.96·√vi``), ``derivation`` (how
 ``yi`` and ``vi`` were obtained, in words), ``skewed`` (a median/IQR conversion whose
 summary fails the skewness test of Shi et al. 2023, :func:`glumeta.effects.skewness_test`)
@@ -258,7 +258,7 @@ def _route(row, reps, measure):
 # --------------------------------------------------------------------------- shared controls
 
 def split_shared_control(frame):
-    """Split shared control groups (Cochrane Handbook §23.3.4); returns (vi, notes).
+    """Split shared control groups (Cochrane Handbook §23.3.4); returns (vi, notes, shares).
 
     Parallel-group rows (crossover rows are never split, see the code comment) with the
     same non-empty ``shared_control`` key and ``time`` and a finite ``yi`` share one control group of ``n_arm2`` patients; with K such rows, each
@@ -269,8 +269,9 @@ def split_shared_control(frame):
     base = "vi_unsplit" if "vi_unsplit" in frame else "vi"
     vi = frame[base].to_numpy(dtype=float).copy()
     notes = [""] * len(frame)
+    shares = np.ones(len(frame))
     if "shared_control" not in frame or "time" not in frame:
-        return vi, notes
+        return vi, notes, shares
     groups: dict = {}
     design = frame["design"] if "design" in frame else [None] * len(frame)
     for pos, (key, t, y, d) in enumerate(zip(frame["shared_control"], frame["time"], frame["yi"], design)):
@@ -291,7 +292,8 @@ def split_shared_control(frame):
             n2 = float(frame["n_arm2"].iloc[pos])
             vi[pos] *= (1 / n1 + K / n2) / (1 / n1 + 1 / n2)
             notes[pos] = f"shared control ({key}, n = {n2:g}) split over {K} comparisons: n2 = {n2 / K:g}"
-    return vi, notes
+            shares[pos] = K
+    return vi, notes, shares
 
 
 def with_effects(frame, yi, vi, derivation):
@@ -301,8 +303,9 @@ def with_effects(frame, yi, vi, derivation):
     frame = frame.copy()
     frame["yi"] = np.asarray(yi, dtype=float)
     frame["vi_unsplit"] = np.asarray(vi, dtype=float)
-    split, notes = split_shared_control(frame)
+    split, notes, shares = split_shared_control(frame)
     frame["vi"] = split
+    frame["control_share"] = shares  # K comparisons share the control group (1: not shared)
     frame["derivation_unsplit"] = list(derivation)
     frame["derivation"] = [h + (f"; {n}" if n else "") for h, n in zip(derivation, notes)]
     frame["sei"] = np.sqrt(frame["vi"])

@@ -31,9 +31,25 @@ from .formatting import fmt, fmt_p
 from .paths import build_dir
 from .style import SEABORN_STYLE
 
-__all__ = ["ForestRow", "ForestGroup", "columns_of", "forest", "forest_from_analysis", "layout", "save_figure"]
+__all__ = ["DERIVED_MARKS", "ForestRow", "ForestGroup", "columns_of", "derived_marks", "forest", "forest_from_analysis",
+           "layout", "log_ticks", "save_figure"]
 
 MAX_LABEL = 34
+#: Average width of a character at the plot's 8.5 pt text, in inches (DejaVu Sans), to size columns
+#: so that no label or cell is ever cut.
+CHAR_IN = 0.068
+
+#: How a row's effect was obtained → its footnote mark and the footnote (methods appendix).
+#: A row's ``derivation`` (glumeta.escalc) is searched for each key.
+DERIVED_MARKS = (
+    ("SEM·√n", "a", "SD from the SEM (SD = SEM·√n)"),
+    ("median and quartiles", "b", "mean and SD converted from median and quartiles (Luo 2018; Wan 2014)"),
+    ("skewed", "s", "a skewed arm (Shi et al. 2023 test): the conversion is unreliable"),
+    ("derived from", "c", "event counts derived from printed percentages"),
+    ("exact p", "p", "SE from the exact p-value (normal approximation)"),
+    ("SE from the 95% CI", "i", "SE from the 95% CI"),
+    ("split over", "n", "shared control group split between the comparisons (Cochrane Handbook §23.3.4)"),
+)
 
 
 def _truncate(s: str, n: int = MAX_LABEL) -> str:
@@ -54,6 +70,8 @@ class ForestRow:
     year: int | None = None
     #: False for a row shown beside the pool but not in it (drawn hollow, no weight)
     pooled: bool = True
+    #: footnote marks after the estimate: derived or converted values (see :data:`DERIVED_MARKS`)
+    marks: str = ""
 
 
 @dataclass
@@ -97,6 +115,9 @@ def layout(groups: list[ForestGroup], *, overall=None, subgroup_test=None, sort:
     when τ² = 0, a note says why it is missing or what it means. *outside* groups (rows shown
     but not pooled, each group titled with its reason) follow the pooled result."""
     lines: list[tuple[str, object]] = []
+    for g in list(groups) + list(outside):
+        for r in g.rows:
+            r.marks = r.marks or ""
     for g in groups:
         if g.title:
             lines.append(("header", g.title))
@@ -131,6 +152,11 @@ def layout(groups: list[ForestGroup], *, overall=None, subgroup_test=None, sort:
         lines.append(("gap", None))
         lines.append(("header", g.title))
         lines.extend(("study", r) for r in _sorted(g.rows, sort))
+    used = {m for g in list(groups) + list(outside) for r in g.rows for m in r.marks}
+    foot = [f"{mark}  {text}" for _, mark, text in DERIVED_MARKS if mark in used]
+    if foot:
+        lines.append(("gap", None))
+        lines.extend(("foot", f) for f in foot)
     pending = [p for g in groups for p in g.pending]
     if pending:
         lines.append(("gap", None))
@@ -169,11 +195,14 @@ class _Grid:
     indent: float
 
 
-def _grid(left_headers, n_lines: int) -> _Grid:
+def _grid(left_headers, n_lines: int, label_chars: int = 0, col_chars: Sequence[int] = ()) -> _Grid:
     # label | data columns | plot | estimate [CI] | weight, in inches; a header is "text"
-    # (right-aligned, 0.62 in) or a tuple (text, width in inches, "left"|"right")
+    # (right-aligned, 0.62 in) or a tuple (text, width in inches, "left"|"right"). Columns widen to
+    # their longest text (label_chars, col_chars), so that nothing is cut.
     specs = [(h, 0.62, "right") if isinstance(h, str) else tuple(h) for h in left_headers]
-    w_label, w_plot, w_est, w_wt, gap = 2.35, 3.0, 1.75, 0.62, 0.15
+    col_chars = list(col_chars) + [0] * (len(specs) - len(col_chars))
+    specs = [(h, max(w, CHAR_IN * max(n, len(str(h))) + 0.15), al) for (h, w, al), n in zip(specs, col_chars)]
+    w_label, w_plot, w_est, w_wt, gap = max(2.35, CHAR_IN * label_chars + 0.3), 3.0, 1.85, 0.62, 0.15
     w_cols = sum(w for _, w, _ in specs)
     width = 0.1 + w_label + w_cols + gap + w_plot + gap + w_est + w_wt + 0.1
     x_plot = 0.1 + w_label + w_cols + gap
@@ -214,7 +243,10 @@ def forest(groups: list[ForestGroup], *, measure: str, left_headers: Sequence = 
     ratio = measure in RATIO
     tr = math.exp if ratio else (lambda v: v)
     lines = layout(groups, overall=overall, subgroup_test=subgroup_test, sort=sort, outside=outside)
-    g = _grid(left_headers, len(lines))
+    studies = [pl for kind, pl in lines if kind == "study"]
+    g = _grid(left_headers, len(lines), max((len(pl.label) + 2 for pl in studies), default=0),
+              [max((len(str(pl.left[i])) for pl in studies if len(pl.left) > i), default=0)
+               for i in range(len(left_headers))])
     with plt.style.context(SEABORN_STYLE), plt.rc_context({"svg.hashsalt": "glumeta", "font.size": 9,
                                                            "font.family": "DejaVu Sans", "axes.linewidth": 0.8}):
         pal = plt.rcParams["axes.prop_cycle"].by_key()["color"]  # seaborn "colorblind"
@@ -244,16 +276,45 @@ def forest(groups: list[ForestGroup], *, measure: str, left_headers: Sequence = 
     return fig
 
 
+def log_ticks(lo: float, hi: float, target: int = 5) -> list[float]:
+    """Ticks for a ratio axis from *lo* to *hi*: the coarsest of the 1-2-5, 1-2-3-5 and finer
+    sequences that gives at least four ticks, always with 1 when it is in range.
+
+    Examples
+    --------
+    >>> log_ticks(0.8, 3.0)
+    [1.0, 1.5, 2.0, 3.0]
+    >>> log_ticks(0.01, 100)
+    [0.01, 0.1, 1.0, 10.0, 100.0]
+    """
+    sequences = ((1,), (1, 2, 5), (1, 2, 3, 5), (1, 1.5, 2, 3, 5, 7), (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8),
+                 tuple(1 + i / 10 for i in range(90)))
+    decades = range(math.floor(math.log10(lo)) - 1, math.ceil(math.log10(hi)) + 1)
+    best: list[float] = []
+    for seq in sequences:
+        ticks = sorted({round(m * 10.0**d, 10) for d in decades for m in seq if lo <= m * 10.0**d <= hi})
+        best = ticks
+        if len(ticks) >= min(4, target):
+            break
+    if len(best) > 9:  # too many: thin, keeping 1
+        step = math.ceil(len(best) / 7)
+        one = min(range(len(best)), key=lambda i: abs(best[i] - 1.0))
+        best = [t for i, t in enumerate(best) if (i - one) % step == 0]
+    return best
+
+
 def _x_axis(ax, ratio: bool, xmin: float, xmax: float) -> float:
     """Scale, limits and ticks of the x axis; returns the null value (1 for ratios, else 0)."""
     if ratio:
         from matplotlib.ticker import FuncFormatter, LogLocator
 
+        from matplotlib.ticker import FixedLocator, NullLocator
+
         ax.set_xscale("log")
         ax.set_xlim(math.exp(xmin), math.exp(xmax))
-        ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_locator(FixedLocator(log_ticks(math.exp(xmin), math.exp(xmax))))
+        ax.xaxis.set_minor_locator(NullLocator())
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-        ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
     else:
         from matplotlib.ticker import MaxNLocator
 
@@ -296,9 +357,9 @@ class _Drawer:
 
     def study(self, y, pl):
         ax, g, tr, kw = self.ax, self.g, self.tr, self.kw
-        ax.text(g.x_label + g.indent, y, _truncate(pl.label, MAX_LABEL), **kw)
+        ax.text(g.x_label + g.indent, y, " ".join(str(pl.label).split()), **kw)
         for x, (_, w, al), txt in zip(g.x_cols, g.specs, pl.left):
-            ax.text(x, y, _truncate(txt, max(4, int(w * 13.5))), ha=al, **kw)
+            ax.text(x, y, str(txt), ha=al, **kw)
         lo, hi = pl.ci_lower, pl.ci_upper
         clo, chi = max(lo, self.xmin), min(hi, self.xmax)
         if clo < chi:
@@ -317,8 +378,9 @@ class _Drawer:
                             color=self.c_study, zorder=3, linewidths=0)
             sc.set_gid("study-square")
             self.squares.append((sc, pl.weight))
-        ax.text(g.x_est, y, self._ci_text(pl.yi, lo, hi), **kw)
-        ax.text(g.x_wt, y, f"{pl.weight:.1f}%" if pl.pooled else "–", ha="right", **kw)
+        marks = f" {','.join(pl.marks)}" if pl.marks else ""
+        ax.text(g.x_est, y, self._ci_text(pl.yi, lo, hi) + marks, **kw)
+        ax.text(g.x_wt, y, _weight_text(pl.weight) if pl.pooled else "–", ha="right", **kw)
 
     def pool(self, y, pl):
         lab, a, is_main = pl
@@ -345,6 +407,9 @@ class _Drawer:
                f"Q = {fmt(a.q, 2)}, df = {a.q_df}, {fmt_p(a.q_p)}") if a.k > 1 else \
             "Heterogeneity: not applicable (k = 1)"
         self.ax.text(self.g.x_label + self.g.indent, y, txt, **self.small)
+
+    def foot(self, y, txt):
+        self.ax.text(self.g.x_label, y, txt, **self.small)
 
     def note(self, y, txt):
         self.ax.text(self.g.x_label + self.g.indent, y, txt, style="italic", **self.small)
@@ -376,12 +441,36 @@ def _headers(columns) -> list:
     return [c["header"] if "width" not in c else (c["header"], c["width"], c.get("align", "right")) for c in columns]
 
 
+def _weight_text(w: float) -> str:
+    """A weight in percent with the precision it needs: 12.3%, 0.45%, 0.012% (never a bare 0.0%)."""
+    if w >= 1 or w == 0:
+        return f"{w:.1f}%"
+    return f"{w:.2g}%"
+
+
+def derived_marks(derivation: str) -> str:
+    """The footnote marks of a row's derivation text (:data:`DERIVED_MARKS`).
+
+    Examples
+    --------
+    >>> derived_marks("Hedges' g from arm means and SDs; SD1 = SEM·√n; SD2 = SEM·√n")
+    'a'
+    """
+    d = str(derivation or "")
+    return "".join(mark for key, mark, _ in DERIVED_MARKS if key in d)
+
+
 def _row(r, weight, columns, pooled: bool = True) -> ForestRow:
     rec = r.to_dict()
+    # a split shared control shows its full n and, in parentheses, this comparison's share
+    share = rec.get("control_share")
+    if share and not is_missing(share) and share > 1 and not is_missing(rec.get("n_arm2")):
+        rec["n_arm2"] = f"{rec['n_arm2']:g} ({rec['n_arm2'] / share:.3g})"
     return ForestRow(label=str(r["study"]), yi=float(r["yi"]), ci_lower=float(r["ci_lower"]),
                      ci_upper=float(r["ci_upper"]), weight=float(weight),
                      left=[label_format(c["template"], rec, c.get("replace", ())) for c in columns],
-                     year=None if is_missing(r.get("year")) else int(r["year"]), pooled=pooled)
+                     year=None if is_missing(r.get("year")) else int(r["year"]), pooled=pooled,
+                     marks=derived_marks(r.get("derivation")))
 
 
 def _outside_groups(analysis, columns) -> list[ForestGroup]:
