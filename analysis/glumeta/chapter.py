@@ -149,7 +149,8 @@ class Chapter:
         name = fig_name or f"forest-{aid.replace(':', '-').replace(' ', '_')}"
         self.last_figure_paths = save_figure(fig, self.slug, name)
         self.last_figure = fig
-        return _FigureHTML(fig, _alt_text(a), self.last_figure_paths.get("png"))
+        alt = _alt_text(a) + (f" Grouped by {group_by}." if group_by else "")
+        return _FigureHTML(fig, alt, self.last_figure_paths.get("png"))
 
     def downloads(self):
         """Links to the last figure's SVG, PDF and PNG and to the data file."""

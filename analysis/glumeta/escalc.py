@@ -182,7 +182,14 @@ def _md_se(r, measure):
 
 
 def _md_ci(r, measure):
-    return _contrast(r, measure, float(es.se_from_ci(r["md_ci_lower"], r["md_ci_upper"])), "SE from the 95% CI")
+    lo, hi, d = float(r["md_ci_lower"]), float(r["md_ci_upper"]), float(r["md"])
+    how = "SE from the 95% CI"
+    off = abs((lo + hi) / 2 - d)
+    if off > 1e-6 * max(1.0, abs(d)):  # the published CI is not centred on the printed estimate
+        how += (f"; the published CI {lo:g} to {hi:g} is centred on {(lo + hi) / 2:g}, not on the printed {d:g} "
+                "(an estimate printed with fewer decimals, or an asymmetric interval), so the CI shown, "
+                "estimate ± 1.96·SE, differs slightly from the published one")
+    return _contrast(r, measure, float(es.se_from_ci(lo, hi)), how)
 
 
 def _md_p(r, measure):
