@@ -58,6 +58,10 @@ CHECKABLE = {
     "lepack-t15", "lepack-t60", "lepack-t6h", "lepack-f",
     # Souery 2007: the figure's odds ratios (values without labels or CIs)
     "souery-or", "souery-p",
+    # published meta-analyses beside the book's pools (issue #18, item 5): Inoshita 2018's SMD and
+    # every pooled number of Qiu 2023 (sources/nitrous_oxide_hamd.md, "Meta-analyses")
+    "inoshita-pool", "qiu-k", "qiu-n", "qiu-2h-smd", "qiu-2h-ci", "qiu-2h-p", "qiu-24h-smd", "qiu-24h-ci",
+    "qiu-2w-smd", "qiu-2w-ci", "qiu-resp-rr", "qiu-resp-ci", "qiu-rem-rr", "qiu-rem-ci",
 } | {f"petersen-thaserush-level-{lv}-{s}" for lv in range(4) for s in ("rem", "non")} \
   | {f"petersen-mgh-score-{sc}-{s}" for sc in ("0", "1", "1_5", "2", "2_5", "3", "4", "5") for s in ("rem", "non")}
 

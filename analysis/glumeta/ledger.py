@@ -21,7 +21,7 @@ from .constants import Z975
 from .counts import count_from_percentage
 from .effects import log_rr
 from .plan import time_hours
-from .verdicts import Verdict, matches, pct_matches
+from .verdicts import Verdict, interval, matches, pct_matches
 
 __all__ = ["LedgerRow", "ledger", "main"]
 
@@ -519,6 +519,323 @@ def _p_from_f(r, given, frames):
     return p, _verdict(ok and df_ok, Verdict.CONSISTENT), (
         f"F({int(given['df1'])}, {int(given['df2'])}) = {given['f']:g} gives p = {_num(p)}"
         + (f"; df2 = {int(given['groups'])}·{int(given['n'])} − {int(given['groups'])} = {int(given['groups']) * int(given['n']) - int(given['groups'])}" if "n" in given else ""))
+
+
+# ------------------------------------------------------------------ published meta-analyses
+# A published pooled result is checked twice: against itself (does its interval contain and centre
+# on its estimate, does its p follow from them) and against the book's own pool over the trials the
+# book holds, converted and pooled by the book's own functions. A reproduction needs the same
+# trials: when the book pools fewer (or other) trials the row is "not checkable" as a reproduction,
+# and its explanation gives both numbers and the computed reason.
+
+
+def _scale(given) -> tuple[Callable, Callable, str]:
+    """(to analysis scale, back, name) of a published estimate: log for ratios (``scale=log``)."""
+    if given.get("scale") == "log":
+        return math.log, math.exp, "log"
+    return (lambda x: x), (lambda x: x), "linear"
+
+
+def _ci_reading(given, decimals: int) -> dict:
+    """What a printed estimate and 95% CI say about each other, allowing the rounding of each number.
+
+    ``lo``/``hi`` are the limits in the order printed. Returns the sorted limits, whether the printed
+    order is reversed, whether some values that print as these numbers put the estimate inside the
+    interval (``contained``) and at its centre on the analysis scale (``centred``), the centre, and
+    the SE, z and p of a symmetric 95% interval of that width around the estimate."""
+    to, back, name = _scale(given)
+    est, a, b = given["est"], given["lo"], given["hi"]
+    lo, hi = min(a, b), max(a, b)
+    h = 0.5 * 10.0 ** (-decimals)
+    contained = est + h >= lo - h and est - h <= hi + h
+    c_min = (to(max(lo - h, 1e-12) if name == "log" else lo - h) + to(max(hi - h, 1e-12) if name == "log" else hi - h)) / 2
+    c_max = (to(lo + h) + to(hi + h)) / 2
+    e_min, e_max = to(max(est - h, 1e-12) if name == "log" else est - h), to(est + h)
+    centred = e_max >= c_min and e_min <= c_max
+    centre = (to(lo) + to(hi)) / 2
+    se = (to(hi) - to(lo)) / (2 * Z975)
+    z = rp.ci_z_p(to(est), se)
+    zc = rp.ci_z_p(centre, se)
+    return {"lo": lo, "hi": hi, "reversed": a > b, "h": h, "contained": contained, "centred": centred,
+            "centre": centre, "centre_back": back(centre), "se": se, "z": z["stat"], "p": z["p"],
+            "z_centre": zc["stat"], "p_centre": zc["p"], "scale": name}
+
+
+def _dec(x: float, d: int) -> str:
+    return f"{x:.{d}f}"
+
+
+@computation("ci_vs_estimate")
+def _ci_vs_estimate(r, given, frames):
+    """A published estimate against its own 95% CI: the interval must contain the estimate and, being
+    a z or t interval, be centred on it on the analysis scale (log for ratios), within the rounding
+    of the three printed numbers. A misprint is named, never corrected: which of the numbers is
+    wrong cannot be derived from them."""
+    d = r["decimals"]
+    c = _ci_reading(given, d)
+    est = given["est"]
+    sc = "log " if c["scale"] == "log" else ""
+    details = {"estimate": _dec(est, d), "95% CI (sorted)": f"{_dec(c['lo'], d)} to {_dec(c['hi'], d)}",
+               f"CI centre ({c['scale']} scale)": f"{c['centre']:.3f}",
+               f"SE from the CI ({c['scale']} scale)": f"{c['se']:.3f}",
+               "z": f"{c['z']:.2f}", "p (z-test)": f"{c['p']:.1e}",
+               "contains the estimate": "yes" if c["contained"] else "no"}
+    order = " (printed with the upper limit first)" if c["reversed"] else ""
+    if not c["contained"]:
+        side, gap = (("below the lower", c["lo"] - est) if est < c["lo"] else ("above the upper", est - c["hi"]))
+        return c["centre_back"], Verdict.DISCREPANT, (
+            f"the printed interval {r['reported']}{order} runs from {_dec(c['lo'], d)} to {_dec(c['hi'], d)} and does "
+            f"not contain the estimate {_dec(est, d)}, which lies {gap:.2f} {side} limit, more than the "
+            f"±{c['h']:g} rounding of each printed number allows; the interval's centre is {c['centre']:.3f} "
+            f"({c['scale']} scale), not {_dec(est, d)}, so at least one of the three numbers is misprinted; which one, and "
+            f"the interval that was meant, cannot be derived from the printed numbers"), details
+    if not c["centred"]:
+        return c["centre_back"], Verdict.DISCREPANT, (
+            f"the interval {_dec(c['lo'], d)} to {_dec(c['hi'], d)} contains the estimate {_dec(est, d)} but is not "
+            f"centred on it on the {sc or 'linear '}scale (centre {c['centre']:.3f}), as a z or t interval is, even "
+            f"allowing the ±{c['h']:g} rounding of each printed number"), details
+    return c["centre_back"], Verdict.CONSISTENT, (
+        f"the interval {_dec(c['lo'], d)} to {_dec(c['hi'], d)} contains the estimate {_dec(est, d)} and is "
+        f"centred on it on the {sc or 'linear '}scale (centre {c['centre']:.3f}, within the rounding); the SE it "
+        f"implies is {c['se']:.3f}, z = {c['z']:.2f}, p = {_num(c['p'])}"), details
+
+
+@computation("p_from_published_ci")
+def _p_from_published_ci(r, given, frames):
+    """A printed p against the estimate and 95% CI printed with it. When the interval does not contain
+    the estimate (:func:`_ci_vs_estimate`), there is no consistent pair to test the p against: the
+    row is not checkable, and both readings of the printed numbers are computed."""
+    c = _ci_reading(given, int(given["decimals"]))
+    if c["contained"]:
+        a, b = sorted((given["lo"], given["hi"]))
+        pmin, pmax = rp.p_range_from_rounded_ci(given["est"], a, b, int(given["decimals"]), log=c["scale"] == "log")
+        lo_v, hi_v = interval(r["value"], r["decimals"])
+        ok = {"<": pmin < r["value"], ">=": pmax >= r["value"]}.get(r["prefix"], pmin < hi_v and pmax >= lo_v)
+        return c["p"], _verdict(ok, Verdict.CONSISTENT), (
+            f"z-test p from the printed estimate and the SE implied by the interval ({c['se']:.3f}) is "
+            f"{_num(c['p'])}; the rounding of the printed numbers allows any p from {_num(pmin)} to {_num(pmax)}, "
+            f"which {'agrees' if ok else 'does not agree'} with the reported {r['reported']}"), \
+            {"SE from the CI": f"{c['se']:.3f}", "z": f"{c['z']:.2f}", "p (z-test)": f"{c['p']:.1e}",
+             "p range (rounding)": f"{pmin:.1e} to {pmax:.1e}"}
+    ok_est = matches(r["value"], r["decimals"], c["p"], r["prefix"])
+    ok_ctr = matches(r["value"], r["decimals"], c["p_centre"], r["prefix"])
+    details = {"SE from the CI width": f"{c['se']:.3f}", "z (estimate)": f"{c['z']:.2f}",
+               "p (estimate)": f"{c['p']:.1e}", "z (CI centre)": f"{c['z_centre']:.2f}",
+               "p (CI centre)": f"{c['p_centre']:.1e}"}
+    agree = lambda ok: "which agrees with" if ok else "which does not agree with"  # noqa: E731
+    return None, Verdict.NOT_CHECKABLE, (
+        f"the printed interval ({_dec(c['lo'], 2)} to {_dec(c['hi'], 2)}) does not contain the estimate "
+        f"{_dec(given['est'], 2)}, so the p has no consistent estimate and interval to be checked against: the "
+        f"estimate over the SE implied by the interval's width ({c['se']:.3f}) gives z = {c['z']:.2f}, p = "
+        f"{_num(c['p'])} ({agree(ok_est)} {r['reported']}); the interval's own centre gives z = "
+        f"{c['z_centre']:.2f}, p = {_num(c['p_centre'])} ({agree(ok_ctr)} {r['reported']})"), details
+
+
+def smd_rows_at(frames, table: str, time: str | None = None, start: str | None = None, r: float | None = None):
+    """The rows of *table* the book pools at one time (*time*) or at the first time of each trial from
+    *start* on, as Hedges' g, with the rows left out and why.
+
+    The rows are those the file's declared eligibility rules admit with the time rule relaxed (as the
+    chapters' by-time pools do); a trial with rows at several times in the window enters at its
+    earliest. Each mean difference is converted exactly as :func:`glumeta.synthesis.synthesis_rows`
+    converts the 24 h rows, with the same functions: a parallel trial's SD from the SE of its MD
+    (:func:`glumeta.effects.smd_from_md_se`), a crossover's parallel-equivalent g under the assumed
+    within-patient r (:func:`glumeta.effects.crossover_smd`, :data:`glumeta.synthesis.R_ASSUMED`,
+    J(n − 1)), shared controls split on the SMD scale (:func:`glumeta.escalc.with_effects`).
+
+    Returns ``(rows, left_out)``: *left_out* lists (label, reason) of the rows in the window not pooled."""
+    import numpy as np
+
+    from . import effects as es
+    from .eligibility import evaluate, rules_of
+    from .escalc import spec, with_effects
+    from .synthesis import R_ASSUMED
+
+    r = R_ASSUMED if r is None else r
+    t = frames.table(table)
+    rules = rules_of(spec(table, frames.directory)["schema"]["glumeta:analysis"])
+    ok, why = evaluate(t, rules, relax={x.id for x in rules if x.column == "time"})
+    hours = t["time"].map(time_hours)
+    if time is not None:
+        window = (t["time"] == time).to_numpy()
+    else:
+        h0 = time_hours(start)
+        window = ((hours >= h0) & np.isfinite(hours)).to_numpy()
+    complete = ((t["status"] == "complete") & t["yi"].notna()).to_numpy()
+    take = window & complete & ok
+    first = t[take].groupby("study_id")["time"].transform(lambda s: min(s, key=time_hours))
+    keep = t[take][t[take]["time"] == first].copy()
+    left = []
+    for i in np.flatnonzero(window):
+        row = t.iloc[i]
+        label = f"{row['study']} ({row['comparison']}, {row['time']})"
+        if not complete[i]:
+            left.append((label, "pending: numbers not found" if row["status"] == "pending" else str(row["derivation"])))
+        elif not ok[i]:
+            left.append((label, why[i]))
+        elif t.index[i] not in keep.index:
+            left.append((label, "a later time of a trial already pooled at an earlier one"))
+    n1 = keep["n_arm1"].astype(float).to_numpy()
+    n2 = keep["n_arm2"].astype(float).to_numpy()
+    md, se = keep["yi"].to_numpy(float), np.sqrt(keep["vi_unsplit"].to_numpy(float))
+    cross = (keep["design"] == "crossover").to_numpy()
+    g_par, v_par = es.smd_from_md_se(md, se, n1, n2)
+    d_x, v_x, _ = es.crossover_smd(md, se, n1, r)
+    d_x = es.hedges_j(n1 - 1) * d_x
+    how = [f"crossover: parallel-equivalent g under within-patient r = {r:g} (Elbourne 2002); {h}" if c else
+           f"parallel: g with SD = SE/√(1/n1+1/n2) from the adjusted MD (Cochrane §6.5.2.3); {h}"
+           for c, h in zip(cross, keep["derivation_unsplit"])]
+    keep["measure"] = "SMD"
+    return with_effects(keep, np.where(cross, d_x, g_par), np.where(cross, v_x, v_par), how), left
+
+
+def _flagged_rows(frames, table: str, column: str):
+    """The complete rows of a file analysed as SMD whose boolean *column* is true, as they are, and
+    the flagged rows left out (without numbers) with the reason."""
+    from .escalc import spec
+
+    if spec(table, frames.directory)["schema"]["glumeta:analysis"]["measure"] != "SMD":
+        raise ValueError(f"data/{table}.csv is not analysed as SMD; use time= or from= (smd_rows_at)")
+    t = frames.table(table)
+    flag = t[column].fillna(False).astype(bool)
+    complete = (t["status"] == "complete") & t["yi"].notna()
+    left = [(str(s), "pending: numbers not found" if st == "pending" else str(d))
+            for s, st, d in zip(t.loc[flag & ~complete, "study"], t.loc[flag & ~complete, "status"],
+                                t.loc[flag & ~complete, "derivation"])]
+    return t[flag & complete].copy(), left
+
+
+#: the pools set beside a published one: (name, method, test); the first is the book's default
+_POOLS = (("the book's pool (REML τ², modified HKSJ)", "REML", "adhoc"), ("REML τ², z-test", "REML", "z"),
+          ("DerSimonian–Laird τ², z-test", "DL", "z"))
+
+
+def _ci_text(lo, hi) -> str:
+    return f"{lo:.2f} to {hi:.2f}"
+
+
+@computation("book_pool")
+def _book_pool(r, given, frames):
+    """A published pooled SMD beside the book's own pool of the same outcome at the same time
+    (:func:`smd_rows_at`), under the book's default test, the z-test and DerSimonian–Laird.
+
+    A reproduction needs the same trials. With as many trials as the publication (``k``), the
+    verdict is reproduced when one of the three pools rounds to the published number and discrepant
+    otherwise; with a different number of trials it is not checkable, and the explanation gives
+    the trials pooled, k, the three pools, and where the published estimate lies against them."""
+    from .models import DEFAULT_TEST
+    from .plan import pool_frame
+
+    assert _POOLS[0][2] == DEFAULT_TEST
+    table, k_rep = str(given["table"]), int(given["k"])
+    if "where" in given:  # a file already on the SMD scale: the rows flagged in column *where*
+        rows, left = _flagged_rows(frames, table, str(given["where"]))
+        when = f"among the rows flagged {given['where']}"
+    else:
+        when = f"at {given['time']}" if "time" in given else f"from {given['from']} on (each trial at its first time)"
+        rows, left = smd_rows_at(frames, table, given.get("time"), given.get("from"))
+    k = len(rows)
+    trials = [f"{rec['study']} ({', '.join(str(rec[c]) for c in ('comparison', 'time', 'design') if c in rec)}"
+              f"{': ' if any(c in rec for c in ('comparison', 'time', 'design')) else ''}g = {rec['yi']:.2f}, "
+              f"95% CI {_ci_text(rec['ci_lower'], rec['ci_upper'])})" for rec in rows.to_dict("records")]
+    out_txt = "; ".join(f"{a}: {b}" for a, b in left)
+    details = {"rows": when, "k (book)": str(k),
+               "k (published)": str(k_rep), "trials pooled": ", ".join(rows["study"]) or "none",
+               "left out": out_txt or "none"}
+    notes = (r.get("notes") or "").strip().rstrip(".")
+    if k == 0:
+        return None, Verdict.NOT_CHECKABLE, (
+            f"data/{table}.csv has no row the book pools {when}" + (f" (left out: {out_txt})" if out_txt else "")
+            + f", against the {k_rep} studies pooled as published; there is no pool to set beside it"
+            + (f". {notes}" if notes else "")), details
+    pools = [(name, pool_frame(f"published:{r['check_id']}", name, rows, "SMD", method, test))
+             for name, method, test in _POOLS]
+    est = pools[0][1].estimate
+    for name, a in pools:
+        details[name] = f"{a.estimate:.2f} ({_ci_text(a.ci_lower, a.ci_upper)})"
+    pool_txt = "; ".join(f"{name[0].upper() + name[1:]}: g = {a.estimate:.2f} (95% CI {_ci_text(a.ci_lower, a.ci_upper)})"
+                         for name, a in pools)
+    inside = [name for name, a in pools if a.ci_lower <= r["value"] <= a.ci_upper]
+    where = (f"The published {r['reported']} lies {r['value'] - est:+.2f} from the book's estimate, inside the "
+             f"interval of {', '.join(inside)}" if inside else
+             f"The published {r['reported']} lies {r['value'] - est:+.2f} from the book's estimate, outside all three intervals")
+    cross = int((rows["design"] == "crossover").sum()) if "design" in rows else 0
+    from .synthesis import R_ASSUMED
+
+    head = (f"the book pools {k} trial{'s' if k != 1 else ''} {when} on the SMD scale: {'; '.join(trials)}"
+            + (f" (crossover trials as parallel-equivalent g under the assumed within-patient r = {R_ASSUMED:g}, "
+               "Elbourne 2002)" if cross else "")
+            + (f"; left out: {out_txt}" if out_txt else "") + f". {pool_txt}. {where}")
+    tail = f". {notes}" if notes else ""
+    if k != k_rep:
+        return est, Verdict.NOT_CHECKABLE, (
+            f"{head}. With {k} trial{'s' if k != 1 else ''} against the {k_rep} pooled as published, the pools are "
+            f"over different trials, so the published number cannot be reproduced{tail}"), details
+    hit = [name for name, a in pools if matches(r["value"], r["decimals"], a.estimate)]
+    if hit:
+        return est, Verdict.REPRODUCED, f"{head}. With the same k, {', '.join(hit)} round(s) to {r['reported']}{tail}", details
+    return est, Verdict.DISCREPANT, (
+        f"{head}. With the same k ({k}; the trials themselves not confirmed), none of the three pools rounds to "
+        f"{r['reported']}{tail}"), details
+
+
+@computation("book_pool_binary")
+def _book_pool_binary(r, given, frames):
+    """A published pooled ratio of a binary outcome beside the book's data: the book can pool it only
+    when the data file holds event counts of both arms."""
+    from .escalc import spec
+
+    table = str(given["table"])
+    fields = [f["name"] for f in spec(table, frames.directory)["schema"]["fields"]]
+    events = [f for f in fields if f.startswith(("event", "responders", "remitters"))]
+    measure = spec(table, frames.directory)["schema"]["glumeta:analysis"]["measure"]
+    notes = (r.get("notes") or "").strip().rstrip(".")
+    details = {"data file": f"data/{table}.csv", "measure": measure, "event columns": ", ".join(events) or "none",
+               "k (book)": "0"}
+    if events:
+        return None, Verdict.NOT_CHECKABLE, (
+            f"data/{table}.csv has event columns ({', '.join(events)}) but this check does not pool them yet"
+            + (f". {notes}" if notes else "")), details
+    return None, Verdict.NOT_CHECKABLE, (
+        f"data/{table}.csv holds no event counts (its measure is {measure}; no event column among its "
+        f"{len(fields)} fields), so the book has no pool to set beside the published pooled ratio "
+        f"{r['reported']}" + (f". {notes}" if notes else "")), details
+
+
+@computation("published_trials")
+def _published_trials(r, given, frames):
+    """A published meta-analysis' k or n against the trials of the book's data file published before
+    its search ended (``search_year``: the first year not searched). Which trials it pooled is
+    checked only when the publication names them; otherwise not checkable, with the candidates."""
+    t = frames.table(str(given["table"]))
+    year = int(given["search_year"])
+    before = t[t["year"].astype(int) < year]
+    after = sorted(set(t.loc[t["year"].astype(int) >= year, "study"]))
+    cands = list(dict.fromkeys(before["study"]))
+    withn = [s for s in cands if ((before["study"] == s) & (before["status"] == "complete")).any()]
+    details = {"candidate trials": ", ".join(cands), "with numbers": ", ".join(withn) or "none",
+               "published after the search": ", ".join(after) or "none"}
+    notes = (r.get("notes") or "").strip().rstrip(".")
+    tail = (f"; published after the search: {', '.join(after)}" if after else "") + (f". {notes}" if notes else "")
+    if given["column"] == "k":
+        return float(len(cands)), Verdict.NOT_CHECKABLE, (
+            f"data/{given['table']}.csv lists {len(cands)} trials published before {year}: {', '.join(cands)} "
+            f"({len(withn)} with numbers: {', '.join(withn) or 'none'}); which {r['reported']} studies were pooled "
+            f"is not stated, so k cannot be re-derived{tail}"), details
+    per = []
+    total = 0
+    for s in cands:
+        rows = before[before["study"] == s]
+        n = (rows[["n_arm1", "n_arm2"]].astype(float).max(axis=1) if (rows["design"] == "crossover").all()
+             else rows["n_arm1"].astype(float) + rows["n_arm2"].astype(float)).max()
+        if n == n:
+            per.append(f"{s} {int(n)}" + (" (crossover, patients counted once)" if (rows["design"] == "crossover").all() else ""))
+            total += int(n)
+    details["analysed n"] = f"{total}"
+    return float(total), Verdict.NOT_CHECKABLE, (
+        f"the {len(cands)} candidate trials' rows analyse at most {total} patients ({'; '.join(per)}) against the "
+        f"reported {r['reported']}; which trials, and which n of each, were pooled is not stated, so n cannot be "
+        f"checked{tail}"), details
 
 
 class _Frames:
