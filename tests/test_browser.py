@@ -19,7 +19,7 @@ from glumeta.chapter import fmt
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-PAGES = ["intro", *CHAPTERS, "synthesis", "ledger", "methods", "data_dictionary", "add_a_trial", "environment"]
+PAGES = ["intro", *CHAPTERS, "synthesis", "summary_of_findings", "ledger", "methods", "data_dictionary", "add_a_trial", "environment"]
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync"]
 

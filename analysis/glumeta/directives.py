@@ -25,6 +25,20 @@ Usage in MyST::
     ```
     ```{glumeta-environment}
     ```
+    ```{glumeta-findings}
+    ```
+    ```{glumeta-flow}
+    :data: esketamine_madrs
+    ```
+    ```{glumeta-bias}
+    :data: esketamine_madrs
+    ```
+
+``glumeta-findings`` is the summary-of-findings table (:mod:`glumeta.findings`) of every
+data file the page declares; ``glumeta-flow`` the flow of studies of one file
+(:mod:`glumeta.flow`: diagram, saved as SVG/PDF/PNG under ``_build/figures/<page>/``,
+counts and table); ``glumeta-bias`` its risk-of-bias table (:mod:`glumeta.bias`; the
+page declares ``risk_of_bias`` too).
 """
 
 from __future__ import annotations
@@ -130,7 +144,56 @@ class Synthesis(_HTML):
         return view.numbers_html()
 
 
+class Findings(_HTML):
+    """The summary-of-findings table of the data files the page declares (:func:`glumeta.findings.findings_html`)."""
+
+    def html(self):
+        import os
+
+        from .data import datasets
+        from .findings import findings_html
+
+        declared = os.environ.get("GLUMETA_DECLARED")  # set for this page by glumeta.sphinxext
+        names = [n for n in datasets() if declared is None or n in declared.split(",")]
+        return findings_html(names)._repr_html_()
+
+
+class _PerFile(_HTML):
+    """A directive about one data file, named by ``:data:``."""
+
+    option_spec = {**_HTML.option_spec, "data": directives.unchanged_required}
+
+    @property
+    def data_name(self) -> str:
+        from .data import datasets
+
+        name = self.options.get("data", "").strip()
+        if name not in datasets():
+            raise self.error(f"{self.name}: ':data:' must name a data file ({', '.join(datasets())}), not {name!r}")
+        return name
+
+
+class Flow(_PerFile):
+    """The flow of studies of one data file (:func:`glumeta.flow.flow_html`); figures go to
+    ``_build/figures/<page>/flow-<file>.*``."""
+
+    def html(self):
+        from .flow import flow_html
+
+        return flow_html(self.data_name, self.env.docname.rsplit("/", 1)[-1])._repr_html_()
+
+
+class Bias(_PerFile):
+    """The risk-of-bias table of one data file (:func:`glumeta.bias.bias_html`)."""
+
+    def html(self):
+        from .bias import bias_html
+
+        return bias_html(self.data_name)._repr_html_()
+
+
 def setup(app):
     for name, cls in (("glumeta-summary", Summary), ("glumeta-ledger", Ledger), ("glumeta-dictionary", Dictionary),
-                      ("glumeta-environment", Environment), ("glumeta-synthesis", Synthesis)):
+                      ("glumeta-environment", Environment), ("glumeta-synthesis", Synthesis),
+                      ("glumeta-findings", Findings), ("glumeta-flow", Flow), ("glumeta-bias", Bias)):
         app.add_directive(name, cls)
