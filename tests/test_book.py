@@ -18,7 +18,7 @@ def book(built_book):
 
 def test_every_page_built(book):
     html = book / "_build" / "html"
-    for slug in list(CHAPTERS) + ["intro", "synthesis", "ledger", "methods", "data_dictionary", "add_a_trial", "add_an_analysis", "environment"]:
+    for slug in list(CHAPTERS) + ["intro", "synthesis", "ledger", "methods", "data_dictionary", "add_a_trial", "add_an_analysis", "summary_of_findings", "environment"]:
         assert (html / "book" / f"{slug}.html").exists(), slug
 
 
