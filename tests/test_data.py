@@ -270,8 +270,10 @@ def test_quote_never_closed(tmp_path):
 
 
 def test_huge_cell_is_refused(tmp_path):
+    # 200,000 characters: past the cell limit, within the file's byte limit (glumeta:limits; a
+    # 10 MB cell makes a file past that limit, refused before it is read: tests/test_limits.py)
     d = _copy(tmp_path)
-    _edit(d, "blood_glutamate", _set("notes", "x" * 10_000_000))
+    _edit(d, "blood_glutamate", _set("notes", "x" * 200_000))
     errs = "\n".join(_errors(d, "blood_glutamate"))
     assert ":2:" in errs and "longer than" in errs
 
@@ -366,3 +368,105 @@ def test_n_far_from_the_rest_of_the_study_is_warned(tmp_path):
     w = [p for p in probs if p.severity == "warning" and "far below" in p.message]
     assert w and w[0].line == 3 and w[0].column == "n_arm1"
     assert not [p for p in probs if p.severity == "error"]
+
+
+# ---- the schema is read once per process; the domain rules are a registry named by the schema
+
+def test_the_schema_is_read_once_per_process(monkeypatch):
+    import glumeta.chapter
+    import glumeta.data as data
+    import glumeta.ledger
+
+    reads = []
+    stock = data._read_package_file
+
+    def counted(path):
+        reads.append(path)
+        return stock(path)
+
+    monkeypatch.setattr(data, "_PACKAGES", {})
+    monkeypatch.setattr(data, "_read_package_file", counted)
+    monkeypatch.delenv("GLUMETA_DECLARED", raising=False)
+    monkeypatch.delenv("GLUMETA_DATA_DIR", raising=False)
+    glumeta.chapter.Chapter("esketamine_madrs", "x")
+    glumeta.ledger.ledger()
+    assert len(reads) == 1, reads
+
+
+def test_the_schema_is_read_again_when_it_changes(tmp_path, monkeypatch):
+    import os
+
+    import glumeta.data as data
+
+    d = _copy(tmp_path)
+    p = d / "datapackage.json"
+    assert data.load_package(d)["name"] == "glumeta-data"
+    assert data.load_package(d) is data.load_package(d)
+    p.write_text(p.read_text(encoding="utf-8").replace('"glumeta-data"', '"glumeta-data-2"', 1), encoding="utf-8")
+    st = p.stat()
+    os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+    assert data.load_package(d)["name"] == "glumeta-data-2"
+
+
+def test_every_rule_the_schema_names_is_registered_with_its_parameters():
+    import json
+
+    from glumeta.rules import RULES, declared
+
+    pkg = json.load(open(DATA / "datapackage.json", encoding="utf-8"))
+    named = set()
+    for res in pkg["resources"]:
+        for name, params in declared(res["schema"]).items():
+            assert name in RULES, name
+            assert set(params) <= set(RULES[name].parameters()), (name, params)
+            named.add(name)
+    assert named == set(RULES)  # no rule is registered that no table uses
+    # the thresholds are in the schema, not only in the code
+    bg = next(r for r in pkg["resources"] if r["name"] == "blood_glutamate")["schema"]["glumeta:rules"]
+    assert bg["plausible_smd"] == {"max_abs_smd": 2} and bg["sd_sem_consistent"] == {"max_relative_gap": 0.02}
+
+
+def _rules_of(d: Path, name: str, old: str, new: str):
+    """Replace text inside *name*'s ``glumeta:rules`` block of the copy's schema."""
+    p = d / "datapackage.json"
+    text = p.read_text(encoding="utf-8")
+    start = text.index('"glumeta:rules"', text.index(f'"name": "{name}"'))
+    end = text.index("\n        }", start)
+    assert old in text[start:end], old
+    p.write_text(text[:start] + text[start:end].replace(old, new, 1) + text[end:], encoding="utf-8")
+
+
+def test_a_threshold_in_the_schema_changes_the_check(tmp_path):
+    d = _copy(tmp_path)
+    assert not [p for p in check(d, ["esketamine_madrs"]) if "implied by the 95% CI" in p.message]
+    _rules_of(d, "esketamine_madrs", '"warn_relative_gap": 0.05', '"warn_relative_gap": 0.0001')
+    warned = [p for p in check(d, ["esketamine_madrs"]) if "implied by the 95% CI" in p.message]
+    assert warned and all(p.severity == "warning" and p.column == "md_se" for p in warned)
+    _rules_of(d, "esketamine_madrs", '"max_relative_gap": 0.25', '"max_relative_gap": 0.005')
+    assert [p for p in check(d, ["esketamine_madrs"]) if "contradicts the 95% CI" in p.message and p.severity == "error"]
+
+
+def test_a_plain_list_of_rule_names_takes_the_defaults(tmp_path):
+    import json
+    import re
+
+    d = _copy(tmp_path)
+    before = [str(p) for p in check(d)]
+    p = d / "datapackage.json"
+    pkg = json.loads(p.read_text(encoding="utf-8"))
+    for res in pkg["resources"]:
+        res["schema"]["glumeta:rules"] = list(res["schema"].get("glumeta:rules", []))
+    p.write_text(json.dumps(pkg, indent=2, ensure_ascii=False), encoding="utf-8")
+    assert [str(x) for x in check(d)] == before
+    assert re.search(r'"glumeta:rules": \[', p.read_text(encoding="utf-8"))
+
+
+def test_an_unknown_rule_or_parameter_is_an_error_of_the_schema(tmp_path):
+    d = _copy(tmp_path)
+    _rules_of(d, "blood_glutamate", '"plausible_smd": {', '"plausible_smdd": {')
+    errs = [e for e in _errors(d, "blood_glutamate") if "datapackage.json:" in e]
+    assert len(errs) == 1 and "value 'plausible_smdd': blood_glutamate: unknown rule in 'glumeta:rules'" in errs[0]
+    d2 = _copy(tmp_path / "2")
+    _rules_of(d2, "blood_glutamate", '"max_abs_smd": 2', '"max_smd": 2')
+    errs = _errors(d2, "blood_glutamate")
+    assert any("rule plausible_smd takes no parameter 'max_smd' (it takes: max_abs_smd)" in e for e in errs), errs

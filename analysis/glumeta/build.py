@@ -1,6 +1,9 @@
 """``glumeta build``: validate the data, then build the book incrementally.
 
-The data are checked first; any error stops the build before a chapter runs.
+The data are checked first; any error stops the build before a chapter runs, among them
+a table past the size the schema declares (``glumeta:limits``), so that a book that
+cannot be built is refused up front rather than after minutes of a cell's timeout. A
+page that fails while it runs is named with its cell and cause (:mod:`glumeta.sphinxext`).
 Jupyter Book 1 then rebuilds; :mod:`glumeta.sphinxext` makes each chapter's
 declared data files, the schema and the glumeta sources dependencies of that
 chapter, so exactly the chapters whose sources or inputs changed are re-read and
@@ -10,6 +13,7 @@ chapter, so exactly the chapters whose sources or inputs changed are re-read and
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -69,7 +73,9 @@ def run_sphinx(root: Path, all_: bool = False, jobs: int | None = None) -> int:
         builder="html", warningiserror=True, keep_going=True, freshenv=all_, force_all=interrupted, jobs=jobs,
     )
     if isinstance(result, Exception):
-        print(f"glumeta build: failed: {result}", file=sys.stderr)
+        # a page whose execution failed says which page, cell and cause (glumeta.sphinxext)
+        page = re.search(r"glumeta: (page .+)", str(result))
+        print(f"glumeta build: failed: {page.group(1) if page else result}", file=sys.stderr)
         return 1
     if result:
         print("glumeta build: failed (see the warnings above; warnings are errors)", file=sys.stderr)

@@ -3,8 +3,15 @@
 The tables are described by a Frictionless Data Package (``data/datapackage.json``):
 one Table Schema per CSV stating each column's type, unit, constraints and
 required-ness, the primary key, the accepted *representations* of a complete row
-(e.g. "mean and SD per arm" or "median and quartiles per arm") and the named
-cross-field rules implemented below.
+(e.g. "mean and SD per arm" or "median and quartiles per arm"), the named
+domain rules (``glumeta:rules``, implemented in the registry of :mod:`glumeta.rules`
+with their thresholds in the schema) and the size limits (``glumeta:limits``).
+
+Three layers, in this order: decoding the CSV (UTF-8, delimiter, quoting, the size
+limits), the generic Table Schema constraints (types, ``enum``, ``minimum``,
+``required``, ``primaryKey``) and the representations here, then the domain rules
+of :mod:`glumeta.rules`. The schema is read and parsed once per process (again only
+when the file's time stamp or size changes).
 
 Why a Table Schema and our own reader rather than the ``frictionless`` library:
 the descriptor is the standard, declarative part and any Frictionless tool can
@@ -30,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from .constants import Z975
+from . import rules
 from .paths import REPO, data_dir
 
 __all__ = [
@@ -46,6 +53,7 @@ __all__ = [
     "is_missing",
     "load",
     "load_package",
+    "limits",
 ]
 
 
@@ -61,9 +69,11 @@ def tables(directory=None) -> tuple[str, ...]:
     """Every table ``glumeta check`` validates: the analyses and the ledger of reported numbers."""
     return tuple(r["name"] for r in load_package(directory)["resources"])
 
-#: Files larger than this many data rows are refused: a meta-analysis table this
-#: size is an export accident, and validating it cell by cell would stall the build.
+#: Size limits used when the package declares none (``glumeta:limits`` at package or resource
+#: level, ``{"bytes": ..., "rows": ...}``). A table past its limit is refused before it is parsed:
+#: a meta-analysis table that size is an export accident, or more than the book can build.
 MAX_ROWS = 100_000
+MAX_BYTES = 100_000_000
 #: Longest accepted cell (characters); csv's own limit would otherwise raise.
 MAX_CELL = 100_000
 
@@ -158,14 +168,49 @@ def is_missing(x) -> bool:
 
 # --------------------------------------------------------------------------- paths
 
+#: path of a datapackage.json -> ((mtime_ns, size), its bytes, the parsed package)
+_PACKAGES: dict[str, tuple[tuple[int, int], bytes, dict]] = {}
+
+
+def _package_path(directory=None) -> Path:
+    pkg = data_dir(directory) / "datapackage.json"
+    return pkg if pkg.exists() else REPO / "data" / "datapackage.json"
+
+
+def _read_package_file(path: Path) -> bytes:
+    """The one place the schema file is read (a test counts the calls)."""
+    return path.read_bytes()
+
+
+def _package(directory=None) -> tuple[Path, bytes, dict]:
+    """(path, bytes, parsed) of the data folder's ``datapackage.json``, read once per process
+    and again only when the file's modification time or size changes."""
+    path = _package_path(directory)
+    st = path.stat()
+    stamp = (st.st_mtime_ns, st.st_size)
+    hit = _PACKAGES.get(str(path))
+    if hit is None or hit[0] != stamp:
+        raw = _read_package_file(path)
+        hit = (stamp, raw, json.loads(raw.decode("utf-8")))
+        _PACKAGES[str(path)] = hit
+    return path, hit[1], hit[2]
+
+
 def load_package(directory: str | os.PathLike | None = None) -> dict:
-    """Read ``datapackage.json`` from the data folder (falls back to the repo's)."""
-    d = data_dir(directory)
-    pkg = d / "datapackage.json"
-    if not pkg.exists():
-        pkg = REPO / "data" / "datapackage.json"
-    with open(pkg, encoding="utf-8") as fh:
-        return json.load(fh)
+    """The parsed ``datapackage.json`` of the data folder (falls back to the repo's).
+
+    Read once per process per file version: the same dict is returned to every caller,
+    so treat it as read-only."""
+    return _package(directory)[2]
+
+
+def limits(res: dict, pkg: dict) -> dict:
+    """A resource's size limits: ``{"bytes": ..., "rows": ...}`` from its ``glumeta:limits``,
+    else the package's, else :data:`MAX_BYTES` and :data:`MAX_ROWS`."""
+    out = {"bytes": MAX_BYTES, "rows": MAX_ROWS}
+    out.update(pkg.get("glumeta:limits") or {})
+    out.update(res.get("glumeta:limits") or {})
+    return out
 
 
 def _resource(pkg: dict, name: str) -> dict:
@@ -193,9 +238,8 @@ def data_version(names: Iterable[str] | None = None, directory=None) -> dict:
         h.update(name.encode() + b"\0" + b)
         rows[name] = max(0, sum(1 for ln in b.splitlines() if ln.strip()) - 1)
         files.append(str(p))
-    pkg = d / "datapackage.json"
-    if pkg.exists():
-        h.update(pkg.read_bytes())
+    if (d / "datapackage.json").exists():
+        h.update(_package(d)[1])
     return {"hash": h.hexdigest()[:12], "rows": rows, "files": files}
 
 
@@ -303,7 +347,7 @@ def read(name: str, directory=None) -> Table:
     """Read and validate one table; problems are collected, not raised."""
     _check_declared(name)
     d = data_dir(directory)
-    pkg = load_package(d)
+    pkg_path, _, pkg = _package(d)
     res = _resource(pkg, name)
     schema = res["schema"]
     path = d / res["path"]
@@ -312,6 +356,16 @@ def read(name: str, directory=None) -> Table:
     probs = table.problems
     if not path.exists():
         probs.append(Problem(shown, 0, None, None, "file not found"))
+        return table
+    limit = limits(res, pkg)
+    where = f"glumeta:limits in {_shown(pkg_path)}"
+    size = path.stat().st_size
+    if size > limit["bytes"]:  # refused before it is read
+        probs.append(Problem(shown, 1, None, None,
+                             f"file is {size:,} bytes; more than the declared limit of {limit['bytes']:,} bytes "
+                             f"is refused ({where}). Check that it is the intended export (no stray rows or "
+                             f"columns), split it into smaller tables, or raise 'bytes' in glumeta:limits if "
+                             "the book is meant to hold a table this size"))
         return table
     raw = path.read_bytes()
     if not raw.strip():
@@ -322,11 +376,15 @@ def read(name: str, directory=None) -> Table:
         probs.extend(decode_problems)
         return table
     n_lines = text.count("\n")
-    if n_lines > MAX_ROWS + 1:
-        probs.append(Problem(shown, MAX_ROWS + 2, None, None,
-                             f"file has about {n_lines:,} lines; more than {MAX_ROWS:,} rows is refused "
-                             "(an export accident?)"))
-        return table
+    if n_lines > limit["rows"] + 1:
+        n_rows = sum(1 for ln in text.splitlines() if ln.strip()) - 1
+        if n_rows > limit["rows"]:
+            probs.append(Problem(shown, limit["rows"] + 2, None, None,
+                                 f"file has about {n_rows:,} data rows; more than the declared limit of "
+                                 f"{limit['rows']:,} rows is refused ({where}). Check that it is the intended "
+                                 "export (an export accident?), split it into smaller tables, or raise 'rows' "
+                                 "in glumeta:limits if the book is meant to hold a table this size"))
+            return table
 
     first = text.split("\n", 1)[0]
     if ";" in first and "," not in first:
@@ -413,11 +471,11 @@ def read(name: str, directory=None) -> Table:
 
     if not table.rows and not any(p.severity == "error" for p in probs) and not schema.get("glumeta:may_be_empty"):
         probs.append(Problem(shown, 2, None, None, "no data rows (header only)"))
-    _cross_field(table, shown)
+    _cross_field(table, shown, d)
     return table
 
 
-# --------------------------------------------------------------------------- cross-field rules
+# --------------------------------------------------------------------------- representations and rules
 
 def _present(row: dict, spec) -> bool:
     if isinstance(spec, list):
@@ -426,29 +484,35 @@ def _present(row: dict, spec) -> bool:
 
 
 def _fmt(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:g}"
-    return str(v)
+    return rules.fmt_value(v)
 
 
-def _cross_field(table: Table, shown: str) -> None:
+def _line_of(text: bytes, needle: str) -> int:
+    """The line of the first occurrence of *needle* in *text* (1 when absent)."""
+    i = text.find(needle.encode("utf-8"))
+    return 1 if i < 0 else text.count(b"\n", 0, i) + 1
+
+
+def _cross_field(table: Table, shown: str, directory=None) -> None:
+    """The primary key and the representations (generic), then the domain rules the schema
+    names (:mod:`glumeta.rules`)."""
     schema = table.schema
     probs = table.problems
-    rules = set(schema.get("glumeta:rules", []))
     reps = schema.get("glumeta:representations", [])
     key = schema.get("primaryKey", [])
     seen_keys: dict[tuple, int] = {}
-    # an 'excluded' row needs its reason, and only such a row has one: checked wherever the schema
-    # knows the status or the column (declared as 'exclusion_reason_iff_excluded'), so that a file
-    # without the column cannot carry an unexplained exclusion
-    fields = {f["name"]: f for f in schema["fields"]}
-    excludable = ("exclusion_reason_iff_excluded" in rules or "exclusion_reason" in fields
-                  or "excluded" in fields.get("status", {}).get("constraints", {}).get("enum", []))
 
     def err(line, col, value, msg, severity="error"):
         probs.append(Problem(shown, line, col, None if value is None else _fmt(value), msg, severity))
 
-    for row, line in zip(table.rows, table.lines):
+    bad_rules = rules.schema_problems(schema)
+    if bad_rules:
+        pkg_path, raw, _ = _package(directory)
+        for name, msg in bad_rules:
+            probs.append(Problem(_shown(pkg_path), _line_of(raw, f'"{name}"'), None, name,
+                                 f"{table.name}: {msg}"))
+
+    def generic(row, line):
         k = tuple(row.get(c) for c in key)
         if None not in k:
             if k in seen_keys:
@@ -463,151 +527,8 @@ def _cross_field(table: Table, shown: str) -> None:
                 err(line, "status", "complete",
                     f"row is 'complete' but has no full representation (one of: {names}); "
                     "fill in the numbers or mark it 'pending'")
-        if excludable:
-            _exclusion_rule(row, line, err)
-        _row_rules(row, line, rules, err)
 
-    if "one_primary_per_comparison" in rules:
-        prim: dict[tuple, list[int]] = {}
-        for row, line in zip(table.rows, table.lines):
-            if row.get("primary") and row.get("status") == "complete":
-                prim.setdefault((row["study_id"], row["comparison"]), []).append(line)
-        for (sid, comp), lines in prim.items():
-            if len(lines) > 1:
-                err(lines[1], "primary", "true",
-                    f"{sid} / {comp}: more than one primary row (lines {', '.join(map(str, lines))}); "
-                    "exactly one time point per comparison enters the overall pool")
-    if "n_consistent_within_study" in rules:
-        # plausibility: a trial's total n should not vary much between its rows (same comparison
-        # across time points, or the same time across outcomes); a large gap is attrition worth a
-        # look, or a typo
-        groups_n: dict[tuple, list[tuple[int, int]]] = {}
-        for row, line in zip(table.rows, table.lines):
-            a = row.get("n_arm1", row.get("totaln_arm1"))
-            b = row.get("n_arm2", row.get("totaln_arm2"))
-            if a is None or b is None or row.get("study_id") is None:
-                continue
-            key = (row["study_id"], row.get("comparison") or row.get("time"))
-            groups_n.setdefault(key, []).append((a + b, line))
-        for (sid, _), members in groups_n.items():
-            top = max(n for n, _ in members)
-            for n, line in members:
-                if n < 0.8 * top:
-                    col = "n_arm1" if "n_arm1" in table.rows[0] else "totaln_arm1"
-                    err(line, col, n, f"total n {n} is far below {top} on another row of {sid} "
-                        "(more than 20% apart): attrition, or a typo?", "warning")
-
-    if "shared_control_consistent" in rules:
-        groups: dict[tuple, list[tuple[int, int, str]]] = {}
-        for row, line in zip(table.rows, table.lines):
-            sc = row.get("shared_control")
-            if sc and row.get("n_arm2") is not None:
-                groups.setdefault((sc, row["time"]), []).append((row["n_arm2"], line, row["study_id"]))
-        for (sc, t), members in groups.items():
-            studies = {m[2] for m in members if m[2]}  # a missing study_id is reported elsewhere
-            if len(studies) > 1:
-                err(members[0][1], "shared_control", sc,
-                    f"shared control key is used by several studies ({', '.join(sorted(studies))}); keys must be per trial")
-            sizes = [m[0] for m in members]
-            if len(set(sizes)) > 1:
-                common = max(set(sizes), key=sizes.count)
-                for n2, line, _ in members:
-                    if n2 != common:
-                        others = ", ".join(str(ln) for m2, ln, _ in members if m2 == common)
-                        err(line, "n_arm2", n2,
-                            f"rows sharing the shared control '{sc}' at {t} must agree on its size: lines {others} say {common}")
-
-
-#: Judgments each risk-of-bias tool uses (RoB 1: low / unclear / high risk; RoB 2: low / some concerns / high).
-_TOOL_JUDGMENTS = {"rob 1": {"low", "unclear", "high"}, "rob 2": {"low", "some concerns", "high"}}
-
-
-def _exclusion_rule(row: dict, line: int, err) -> None:
-    status, reason = row.get("status"), row.get("exclusion_reason")
-    if status == "excluded" and reason is None:
-        err(line, "exclusion_reason", "",
-            "row is 'excluded' but gives no exclusion_reason; say why it is left out "
-            "(e.g. 'active comparator, not placebo')")
-    elif status is not None and status != "excluded" and reason is not None:
-        err(line, "exclusion_reason", reason,
-            f"only an 'excluded' row takes an exclusion_reason (this row is '{status}'); "
-            "clear the reason or set status to 'excluded'")
-
-
-def _row_rules(row: dict, line: int, rules: set, err) -> None:
-    g = row.get
-    if "judgment_fits_tool" in rules and g("tool") and g("judgment"):
-        tool = re.sub(r"\s+", " ", g("tool").lower().replace("-", " "))
-        for name, allowed in _TOOL_JUDGMENTS.items():
-            if name in tool and g("judgment") not in allowed:
-                err(line, "judgment", g("judgment"),
-                    f"{g('tool')} has no judgment '{g('judgment')}' (it uses: {', '.join(sorted(allowed))})")
-    if "ci_ordered" in rules and g("md_ci_lower") is not None and g("md_ci_upper") is not None:
-        if g("md_ci_lower") > g("md_ci_upper"):
-            err(line, "md_ci_lower", g("md_ci_lower"),
-                f"lower confidence limit is above the upper limit ({_fmt(g('md_ci_upper'))})")
-    if "ci_contains_estimate" in rules and g("md") is not None:
-        lo, hi = g("md_ci_lower"), g("md_ci_upper")
-        if lo is not None and hi is not None and lo <= hi and not (lo <= g("md") <= hi):
-            err(line, "md", g("md"), f"estimate lies outside its 95% CI [{_fmt(lo)}, {_fmt(hi)}]")
-    if "se_ci_consistent" in rules and None not in (g("md_se"), g("md_ci_lower"), g("md_ci_upper")):
-        se_ci = (g("md_ci_upper") - g("md_ci_lower")) / (2 * Z975)
-        rel = abs(se_ci - g("md_se")) / g("md_se")
-        if rel > 0.25:
-            err(line, "md_se", g("md_se"),
-                f"contradicts the 95% CI, which implies SE {se_ci:.3g} ({rel:.0%} apart)")
-        elif rel > 0.05:
-            err(line, "md_se", g("md_se"),
-                f"differs from the SE implied by the 95% CI ({se_ci:.3g}, {rel:.0%} apart)", "warning")
-    if "p_exact_for_se" in rules and g("status") == "complete" and g("md") is not None:
-        only_p = g("md_se") is None and (g("md_ci_lower") is None or g("md_ci_upper") is None)
-        if only_p and g("p_prefix") == "<" and g("mean_arm1") is None:
-            err(line, "p_prefix", "<", "the SE cannot be derived from a p-value bound; "
-                "give md_se, a 95% CI, or an exact p")
-        if only_p and g("p") is not None and g("p") in (0.0, 1.0):
-            err(line, "p", g("p"), "an SE cannot be derived from p = 0 or p = 1")
-    if "quartiles_ordered" in rules:
-        for k in (1, 2):
-            q1, m, q3 = g(f"q1_arm{k}"), g(f"median_arm{k}"), g(f"q3_arm{k}")
-            if None not in (q1, m, q3) and not (q1 <= m <= q3):
-                err(line, f"median_arm{k}", m, f"quartiles are not ordered: Q1 {_fmt(q1)} ≤ median ≤ Q3 {_fmt(q3)} fails")
-    if "sd_sem_consistent" in rules:
-        for k in (1, 2):
-            sd, sem, n = g(f"sd_arm{k}"), g(f"sem_arm{k}"), g(f"n_arm{k}")
-            if sd is not None and sem is not None:
-                if n is None or abs(sem * math.sqrt(n) - sd) / sd > 0.02:
-                    implied = "" if n is None else f" (SEM·√n = {sem * math.sqrt(n):.4g})"
-                    err(line, f"sd_arm{k}", sd,
-                        f"SD and SEM are both given and contradict each other{implied}; give one")
-    if "arm_representation_per_arm" in rules and g("status") == "complete":
-        for k in (1, 2):
-            has_mean = g(f"mean_arm{k}") is not None
-            has_med = g(f"median_arm{k}") is not None
-            if has_mean and has_med:
-                err(line, f"median_arm{k}", g(f"median_arm{k}"),
-                    "both mean and median are given for one arm; give one representation per arm", "warning")
-    if "plausible_smd" in rules and g("status") == "complete":
-        m1, m2, n1, n2 = g("mean_arm1"), g("mean_arm2"), g("n_arm1"), g("n_arm2")
-        s1 = g("sd_arm1")
-        s2 = g("sd_arm2")
-        if None not in (m1, m2, n1, n2, s1, s2):
-            sp = math.sqrt(((n1 - 1) * s1**2 + (n2 - 1) * s2**2) / (n1 + n2 - 2))
-            d = (m1 - m2) / sp
-            if abs(d) > 2:
-                err(line, "sd_arm1", s1,
-                    f"implausible standardised difference d = {d:.2f}; was an SEM entered as an SD?", "warning")
-    if "events_le_total" in rules:
-        for k in (1, 2):
-            e, n = g(f"event_arm{k}"), g(f"totaln_arm{k}")
-            if e is not None and n is not None and e > n:
-                err(line, f"event_arm{k}", e, f"more events than participants ({n})")
-    if "pct_matches_events" in rules:
-        for k in (1, 2):
-            e, n, pct = g(f"event_arm{k}"), g(f"totaln_arm{k}"), g(f"pct_arm{k}")
-            if None not in (e, n, pct) and e <= n:
-                if abs(100 * e / n - pct) > 0.05 + 1e-9 and round(100 * e / n) != round(pct):
-                    err(line, f"pct_arm{k}", pct,
-                        f"percentage does not match {e}/{n} = {100 * e / n:.1f}%", "warning")
+    rules.apply(table, err, before_row=generic)
 
 
 # --------------------------------------------------------------------------- public API

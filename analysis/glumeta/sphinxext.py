@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from pathlib import Path
 
 import yaml
@@ -273,10 +274,114 @@ def _encrypt_kernel_transport() -> None:
         trait.default_value = "auto"
 
 
+#: The book's source folder, set in :func:`setup` (forked readers inherit it): pages are named
+#: relative to it in failure messages.
+_SRCDIR: Path | None = None
+
+
+def _page_name(path) -> str:
+    p = Path(path)
+    try:
+        return p.resolve().relative_to(Path(_SRCDIR).resolve()).as_posix() if _SRCDIR else str(p)
+    except ValueError:
+        return str(p)
+
+
+def _code_cells(nb) -> list[int]:
+    return [i for i, c in enumerate(nb.cells) if c.get("cell_type") == "code"]
+
+
+def _last_line(text: str) -> str:
+    """The last non-empty line of an error text, without terminal colour codes."""
+    lines = [ln.rstrip() for ln in re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", text or "").splitlines() if ln.strip()]
+    return lines[-1] if lines else ""
+
+
+def describe_failure(nb, path, exc, timeout=None, cell_line=None) -> str:
+    """One line saying which page failed, in which cell, and why (an error and its last line,
+    a timeout, or a dead kernel), from the executed notebook *nb* and the exception myst-nb
+    raised (whose cause is nbclient's ``CellExecutionError`` or ``CellTimeoutError``)."""
+    cause = exc.__cause__ or exc
+    kind = type(cause).__name__
+    code = _code_cells(nb)
+    failed = None
+    if kind == "CellExecutionError":  # the cell holding the error output
+        failed = next((i for i in code if any(o.get("output_type") == "error" for o in nb.cells[i].get("outputs", []))), None)
+    if failed is None and code:
+        # a timeout or a dead kernel: the cell that was running is the last one the kernel started
+        # (nbclient sets its execution_count on execute_input); a timeout's message quotes the
+        # cell's source, which picks it out when the kernel had not yet acknowledged it
+        started = [i for i in code if nb.cells[i].get("execution_count") is not None]
+        failed = started[-1] if started else code[0]
+        m = re.search(r"preview of the cell contents:\s*\n-+\n(.*)\n-+\s*$", str(cause), re.S)
+        quoted = [i for i in code if m and nb.cells[i].get("source", "").strip() == m.group(1).strip()]
+        if quoted:
+            failed = min(quoted, key=lambda i: abs(i - failed))
+    page = _page_name(path)
+    where = "cell unknown"
+    if failed is not None:
+        src = next((ln.strip() for ln in nb.cells[failed].get("source", "").splitlines() if ln.strip()), "")
+        src = src if len(src) <= 70 else src[:67] + "..."
+        line = ""
+        if cell_line is not None:
+            try:
+                line = f", line {cell_line(failed)}"
+            except Exception:  # pragma: no cover - the source map is myst-nb's
+                line = ""
+        where = f"code cell {code.index(failed) + 1}{line} ({src})"
+    if kind == "CellExecutionError":
+        last = _last_line(f"{cause.ename}: {cause.evalue}") if getattr(cause, "ename", None) else _last_line(str(cause))
+        why = f"error: {last}"
+    elif kind == "CellTimeoutError" or isinstance(cause, TimeoutError):
+        limit = f"{timeout:g} s" if isinstance(timeout, (int, float)) else "the time limit"
+        why = (f"timeout: the cell was still running after {limit} (execute: timeout in _config.yml, or the "
+               "page's execution: timeout); make it faster, or check the size of the tables it reads")
+    elif kind == "DeadKernelError":
+        why = f"the kernel died (out of memory?): {_last_line(str(cause))}"
+    else:
+        why = f"error: {kind}: {_last_line(str(cause))}"
+    return f"glumeta: page {page} failed: {where}: {why}"
+
+
+def _explain_failed_pages() -> None:
+    """Make a page whose execution fails say which page, which cell and why.
+
+    myst-nb (``nb_execution_raise_on_error``) raises ``ExecutionError(<path>)`` alone, which
+    Sphinx prints as ``ExecutionError: book/x.md``; the cell and the cause are in the executed
+    notebook and in the exception's cause. The notebook client is wrapped (in the build process,
+    before the readers fork) so that the failure is re-raised with one line of
+    :func:`describe_failure` as its message, which Sphinx and ``glumeta build`` print."""
+    try:
+        from myst_nb.core.execute.base import ExecutionError
+        from myst_nb.core.execute.direct import NotebookClientDirect
+    except ImportError:  # pragma: no cover
+        return
+    stock = NotebookClientDirect.start_client
+    if getattr(stock, "_glumeta", False):
+        return
+
+    def start_client(self):
+        try:
+            return stock(self)
+        except Exception as exc:
+            try:
+                timeout = (self.notebook.metadata.get("execution") or {}).get("timeout", self.nb_config.execution_timeout)
+                msg = describe_failure(self.notebook, self.path, exc, timeout, self.cell_line)
+            except Exception:  # never hide the original failure
+                raise exc
+            raise ExecutionError(msg) from (exc.__cause__ or exc)
+
+    start_client._glumeta = True
+    NotebookClientDirect.start_client = start_client
+
+
 def setup(app):
     from .directives import setup as add_directives
 
+    global _SRCDIR
+    _SRCDIR = Path(app.srcdir)
     _encrypt_kernel_transport()
+    _explain_failed_pages()
     add_directives(app)  # the in-process pages: summary, ledger, synthesis, dictionary, environment
     app.connect("config-inited", _config_inited)
     app.connect("html-page-context", _page_context, priority=900)

@@ -1,7 +1,8 @@
 """Whole-folder validation for ``glumeta check`` and ``glumeta build``.
 
 Two stages, both reporting ``FILE:LINE: column 'X': value 'V': problem``:
-the table checks of :mod:`glumeta.data` (types, constraints, cross-field rules),
+the table checks of :mod:`glumeta.data` (size limits, types, constraints, and the
+domain rules of :mod:`glumeta.rules` that the schema names),
 then the checks of what the effect-size step must derive from a row
 (:func:`derivation_problems`), e.g. an event count from a percentage, which is
 accepted only when exactly one whole count prints as that percentage (GRIM;
@@ -17,38 +18,39 @@ from __future__ import annotations
 
 import csv
 
-from .counts import count_from_percentage
-from .data import Problem, Table, _resource, check, data_dir, datasets, load_package, read, tables
+from .data import Problem, Table, _resource, check, data_dir, datasets, limits, load_package, read, tables
+from .rules import fmt_value, run_stage_two
 
 __all__ = ["derivation_problems", "reference_problems", "validate"]
 
 
+def _collect(table: Table, out: list[Problem]):
+    def report(line, col, value, msg, severity="error"):
+        out.append(Problem(table.shown, line, col, None if value is None else fmt_value(value), msg, severity))
+    return report
+
+
 def derivation_problems(table: Table) -> list[Problem]:
     """Rows whose declared route cannot derive its inputs. Today: a ``percentages`` route
-    (events from ``pct_armK`` of ``totaln_armK``) whose percentage no unique count reproduces."""
+    (events from ``pct_armK`` of ``totaln_armK``) whose percentage no unique count reproduces
+    (rule ``pct_count_derivable`` of :mod:`glumeta.rules`, run wherever the route is declared)."""
     routes = {r.get("route") for r in table.schema.get("glumeta:representations", [])}
     out: list[Problem] = []
-    if "percentages" not in routes:
-        return out
-    for row, line in zip(table.rows, table.lines):
-        if row.get("status") != "complete":
-            continue
-        for k in (1, 2):
-            e, n, pct = row.get(f"event_arm{k}"), row.get(f"totaln_arm{k}"), row.get(f"pct_arm{k}")
-            if e is None and n is not None and pct is not None:
-                res = count_from_percentage(pct, n)
-                if res.count is None:
-                    out.append(Problem(table.shown, line, f"pct_arm{k}", f"{pct:g}",
-                                       f"no unique event count out of {n} rounds to {pct:g}% "
-                                       f"(candidates: {list(res.candidates) or 'none'}); enter event_arm{k}"))
+    if "percentages" in routes:
+        run_stage_two("derivation", table, _collect(table, out), always=("pct_count_derivable",))
     return out
 
 
-def _study_ids(name: str, directory=None) -> set[str]:
-    """The study_id values of one data table, read without validating it (its own check does that)."""
+def _study_ids(name: str, directory=None) -> set[str] | None:
+    """The study_id values of one data table, read without validating it (its own check does that);
+    ``None`` for a table past its declared size (``glumeta:limits``), which its own check refuses."""
     d = data_dir(directory)
-    path = d / _resource(load_package(d), name)["path"]
+    pkg = load_package(d)
+    res = _resource(pkg, name)
+    path = d / res["path"]
     try:
+        if path.stat().st_size > limits(res, pkg)["bytes"]:
+            return None
         with open(path, encoding="utf-8-sig", newline="") as fh:
             return {(r.get("study_id") or "").strip() for r in csv.DictReader(fh)}
     except (OSError, UnicodeDecodeError, csv.Error):
@@ -56,25 +58,11 @@ def _study_ids(name: str, directory=None) -> set[str]:
 
 
 def reference_problems(table: Table, directory=None) -> list[Problem]:
-    """Rows that name a study in another table (rule ``study_in_named_file``, e.g. the
-    risk-of-bias judgments): the table must be one of the package's analyses and hold that study_id."""
-    if "study_in_named_file" not in table.schema.get("glumeta:rules", []):
-        return []
-    known = datasets(directory)
-    ids: dict[str, set[str]] = {}
+    """Rows that name a study in another table (rule ``study_in_named_file`` of
+    :mod:`glumeta.rules`, e.g. the risk-of-bias judgments): the table must be one of the
+    package's analyses and hold that study_id."""
     out: list[Problem] = []
-    for row, line in zip(table.rows, table.lines):
-        f, sid = row.get("file"), row.get("study_id")
-        if f is None or sid is None:
-            continue  # a missing required value is reported by the table check
-        if f not in known:
-            out.append(Problem(table.shown, line, "file", f,
-                               f"not a data table of this package (one of: {', '.join(known)})"))
-            continue
-        if f not in ids:
-            ids[f] = _study_ids(f, directory)
-        if sid not in ids[f]:
-            out.append(Problem(table.shown, line, "study_id", sid, f"no row of {f}.csv has this study_id"))
+    run_stage_two("reference", table, _collect(table, out), directory)
     return out
 
 
