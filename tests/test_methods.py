@@ -1,0 +1,96 @@
+"""The methods a statistical editor would sign (issue #16), checked on the book's own analyses."""
+
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")
+import pytest
+
+from glumeta.chapter import Chapter
+from glumeta.models import DEFAULT_PI, DEFAULT_TEST
+from glumeta.plan import analyze, is_main
+from glumeta.sensitivity import EGGER_MIN_K
+
+NAMES = ["blood_glutamate", "esketamine_madrs", "nitrous_oxide_hamd", "ketamine_escitalopram"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_pool_with_few_studies_is_modified_hksj_and_says_so(name):
+    for a in analyze(name):
+        if not hasattr(a, "estimate") or a.id.startswith("sensitivity:z"):
+            continue
+        assert a.test == DEFAULT_TEST == "adhoc" and a.pi_rule == DEFAULT_PI == "t(k-2)"
+        d = a.to_dict()
+        assert d["test"] == "adhoc" and d["pi_rule"] == "t(k-2)" and "ad hoc correction" in d["model"]
+        if a.k <= 2:
+            assert d["pi_lower"] is None and d["pi_upper"] is None, (name, a.id)
+        if 2 <= a.k:
+            assert a.df == a.k - 1  # t on k - 1 df
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_each_main_pool_has_a_z_sensitivity_twin(name):
+    res = {a.id: a for a in analyze(name)}
+    for aid, a in res.items():
+        if is_main(aid):
+            twin = res["sensitivity:z" if aid == "overall" else f"sensitivity:z:{aid.split(':')[1]}"]
+            assert twin.test == "z" and twin.k == a.k and math.isclose(twin.estimate, a.estimate)
+            assert twin.ci_upper - twin.ci_lower <= a.ci_upper - a.ci_lower + 1e-12
+
+
+def test_nitrous_oxide_headline_is_single_session_50pct_at_24h():
+    a = {x.id: x for x in analyze("nitrous_oxide_hamd")}["overall"]
+    assert set(a.rows["time"]) == {"24 h"} and set(a.rows["schedule"]) == {"single session"}
+    assert all(c.startswith("50% N2O") for c in a.rows["comparison"])
+    assert a.rows["study_id"].is_unique  # one comparison per crossover trial
+    out = set(a.outside["study_id"])
+    assert {"guimaraes2021", "myles2025"} <= out  # repeated sessions: shown, not pooled
+    assert "guimaraes2021" not in set(a.rows["study_id"])
+
+
+def test_esketamine_headline_is_one_time_window():
+    a = {x.id: x for x in analyze("esketamine_madrs")}["overall"]
+    assert set(a.rows["time"]) == {"24 h"}
+    assert len(a.outside) and "24 h" not in set(a.outside["time"])
+
+
+def test_islam_is_skew_flagged_and_only_in_the_sensitivity_pool():
+    res = {x.id: x for x in analyze("blood_glutamate")}
+    assert "islam2020" not in set(res["overall"].rows["study_id"])
+    assert "islam2020" in set(res["overall"].outside["study_id"])
+    assert "skewed" in res["overall"].outside.set_index("study_id").loc["islam2020", "reason"]
+    assert "islam2020" in set(res["sensitivity:with-skewed"].rows["study_id"])
+
+
+def test_crossover_rows_are_never_split():
+    from glumeta.escalc import escalc
+
+    t = escalc("nitrous_oxide_hamd")
+    x = t[(t["design"] == "crossover") & t["yi"].notna()]
+    assert (x["vi"] == x["vi_unsplit"]).all() and (x["control_share"] == 1).all()
+
+
+def test_dependent_rows_are_refused():
+    from glumeta.escalc import escalc
+    from glumeta.plan import pool_frame
+
+    t = escalc("nitrous_oxide_hamd")
+    both = t[(t["study_id"] == "nagele2021") & (t["time"] == "24 h")]
+    assert len(both) == 2
+    with pytest.raises(ValueError, match="crossover comparisons share the same patients"):
+        pool_frame("x", "x", both, "MD")
+
+
+def test_no_egger_test_below_ten_studies():
+    ch = Chapter("esketamine_madrs", "test-methods")
+    assert ch.by_id["overall"].k < EGGER_MIN_K
+    html = ch.robustness("overall").data
+    assert "No funnel-asymmetry test" in html and "Egger's test (k =" not in html
+    # every robustness figure has a computed sentence
+    assert html.count('class="glumeta-robust"') >= 3
+
+
+def test_k1_pool_has_no_diamond_or_prediction_interval():
+    a = {x.id: x for x in analyze("blood_glutamate")}["overall"]
+    assert a.k == 1 and math.isnan(a.pi_lower)
