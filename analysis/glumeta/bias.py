@@ -36,7 +36,7 @@ import re
 
 from .escalc import escalc
 
-__all__ = ["NOT_ASSESSED", "CONCERNS", "published", "row_concerns", "bias_table", "bias_html", "BiasView"]
+__all__ = ["NOT_ASSESSED", "CONCERNS", "judgments_table", "published", "row_concerns", "bias_table", "bias_html", "BiasView"]
 
 NOT_ASSESSED = "not assessed"
 
@@ -63,6 +63,17 @@ CONCERNS = (
 )
 
 
+def judgments_table(directory=None) -> str:
+    """The table of published risk-of-bias judgments: the resource declaring
+    ``"glumeta:role": "bias_judgments"`` in ``datapackage.json``."""
+    from .data import load_package
+
+    for res in load_package(directory)["resources"]:
+        if res.get("glumeta:role") == "bias_judgments":
+            return res["name"]
+    raise KeyError("datapackage.json declares no resource with \"glumeta:role\": \"bias_judgments\"")
+
+
 def published(name: str | None = None, directory=None):
     """The published judgments of ``data/risk_of_bias.csv`` (all, or those of data file *name*).
 
@@ -74,7 +85,7 @@ def published(name: str | None = None, directory=None):
     """
     from .data import load
 
-    rob = load("risk_of_bias", directory)
+    rob = load(judgments_table(directory), directory)
     if name is not None:
         rob = rob[rob["file"] == name]
     return rob.reset_index(drop=True)

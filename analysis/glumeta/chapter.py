@@ -287,7 +287,7 @@ class Chapter:
     def checks(self, ids=()) -> dict:
         """Ledger rows (:func:`glumeta.ledger.ledger`) by ``check_id``, each computed once per chapter
         with this chapter's effect frame (a check may read only the tables the page declares)."""
-        from .ledger import ledger
+        from .ledger import ledger, ledger_table
 
         cache = self.__dict__.setdefault("_checks", {})
         missing = [c for c in ids if c not in cache]
@@ -295,7 +295,7 @@ class Chapter:
             cache.update({r.check_id: r for r in ledger(tables={self.name: self.table}, ids=missing)})
             unknown = [c for c in missing if c not in cache]
             if unknown:
-                raise KeyError(f"no such check in data/reported.csv: {', '.join(unknown)}")
+                raise KeyError(f"no such check in data/{ledger_table()}.csv: {', '.join(unknown)}")
         return cache
 
     def glue_check(self, check_id: str, prefix: str) -> dict:

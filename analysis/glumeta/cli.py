@@ -168,7 +168,7 @@ def main(argv=None) -> int:
     c.set_defaults(func=_cmd_check)
 
     a = sub.add_parser("analyze", help="pool one data file")
-    a.add_argument("name", help="data file stem, e.g. blood_glutamate")
+    a.add_argument("name", help="data file stem: NAME of data/NAME.csv")
     a.add_argument("--method", default="REML", choices=["REML", "DL", "PM", "ML", "FE"])
     a.add_argument("--test", default=None, choices=["z", "knha", "adhoc"],
                    help="test and CI of the pooled estimate (default: the analysis plan's, see glumeta.models)")

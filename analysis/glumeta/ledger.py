@@ -23,7 +23,7 @@ from .effects import log_rr
 from .plan import time_hours
 from .verdicts import Verdict, interval, matches, pct_matches
 
-__all__ = ["LedgerRow", "ledger", "main"]
+__all__ = ["LedgerRow", "ledger", "ledger_table", "main"]
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,22 @@ def computation(name):
 
 def _verdict(ok: bool, good: Verdict) -> Verdict:
     return good if ok else Verdict.DISCREPANT
+
+
+def _table_of(r, given) -> str:
+    """The data file a check reads: its ``table=`` input if it names one, else the row's
+    ``analysis`` (the data file the check belongs to). No computation names a file."""
+    return str(given.get("table") or r["analysis"])
+
+
+def ledger_table(directory=None) -> str:
+    """The table of reported numbers: the resource declaring ``"glumeta:role": "ledger"``."""
+    from .data import load_package
+
+    for res in load_package(directory)["resources"]:
+        if res.get("glumeta:role") == "ledger":
+            return res["name"]
+    raise KeyError("datapackage.json declares no resource with \"glumeta:role\": \"ledger\"")
 
 
 @computation("not_checkable")
@@ -179,13 +195,14 @@ def _effect_size_from_md_se(r, given, frames):
     the explanation gives what would reproduce it: the randomised number split evenly, and the
     total sample sizes found by search."""
     sid, time = str(given["row"]).split("|")
-    t = frames.table("esketamine_madrs")
+    table = _table_of(r, given)
+    t = frames.table(table)
     sel = t[(t["study_id"] == sid) & (t["time"] == time) & (t["status"] == "complete")]
     if sel.empty:
-        return None, Verdict.NOT_CHECKABLE, f"its input row ({sid}, {time}) is not in data/esketamine_madrs.csv"
+        return None, Verdict.NOT_CHECKABLE, f"its input row ({sid}, {time}) is not in data/{table}.csv"
     row = sel.iloc[0]
     md, se = float(row["md"]), float(row["md_se"])
-    n1, n2, how, problem = _trial_split(frames, "esketamine_madrs", sid, time, given, r.get("notes"))
+    n1, n2, how, problem = _trial_split(frames, table, sid, time, given, r.get("notes"))
     if problem:
         return None, Verdict.NOT_CHECKABLE, problem
     rand = int(given["randomised"])
@@ -449,14 +466,15 @@ def _paper_note(rows) -> str:
 def _candidate_studies(r, given, frames):
     """Inoshita's k and n against the candidate studies in the blood-glutamate file (inclusion
     unconfirmed). Papers are counted by citation (:func:`_paper`), not by source address."""
-    t = frames.table("blood_glutamate")
+    table = _table_of(r, given)
+    t = frames.table(table)
     cand = t[t["inoshita_candidate"].fillna(False).astype(bool)]
     with_n = cand[cand["n_arm1"].notna() & cand["n_arm2"].notna()]
     n1, n2 = int(with_n["n_arm1"].sum()), int(with_n["n_arm2"].sum())
     if given["column"] == "k":
         k_papers = len(_papers(cand))
         return float(len(cand)), Verdict.NOT_CHECKABLE, (
-            f"data/blood_glutamate.csv lists {len(cand)} candidate rows from {k_papers} papers{_paper_note(cand)}; "
+            f"data/{table}.csv lists {len(cand)} candidate rows from {k_papers} papers{_paper_note(cand)}; "
             f"which {r['reported']} studies Inoshita pooled is not stated, so k cannot be re-derived"), \
             {"candidate rows": str(len(cand)), "papers (by citation)": str(k_papers),
              "source addresses": str(cand["source"].nunique())}
@@ -468,10 +486,11 @@ def _candidate_studies(r, given, frames):
 
 @computation("two_by_two_p")
 def _two_by_two_p(r, given, frames):
-    t = frames.table("ketamine_escitalopram")
+    table = _table_of(r, given)
+    t = frames.table(table)
     sel = t[(t["outcome"] == given["outcome"]) & (t["status"] == "complete")]
     if sel.empty:  # the details keep their names, so a chapter's glued prose still builds
-        return None, Verdict.NOT_CHECKABLE, f"its input row ({given['outcome']}) is not in data/ketamine_escitalopram.csv", \
+        return None, Verdict.NOT_CHECKABLE, f"its input row ({given['outcome']}) is not in data/{table}.csv", \
             {k: "n/a" for k in ("outcome", "reported", "Pearson χ²", "Fisher exact", "Yates-corrected χ²",
                                 "smallest expected count")}
     row = sel.iloc[0]
@@ -870,7 +889,7 @@ def ledger(directory=None, analysis: str | None = None, tables: dict | None = No
     ``data/reported.csv`` and the effect frames (*tables*: frames already computed, by data file name)."""
     from .data import is_missing, load
 
-    df = load("reported", directory)
+    df = load(ledger_table(directory), directory)
     frames = _Frames(directory, tables)
     frames.records = [{k: None if is_missing(v) else v for k, v in rec.items()} for rec in df.to_dict("records")]
     out = []

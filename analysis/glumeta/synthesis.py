@@ -16,9 +16,16 @@ never counts one crossover trial's patients twice. Parallel comparisons sharing 
 control group are pooled with the control split (:func:`glumeta.escalc.with_effects`,
 the same step as every effect frame). Rows without a 24 h contrast are listed as
 not on the scale, never imputed.
+
+What is synthesised is declared in ``data/datapackage.json`` at package level, like the
+single-file analyses (``glumeta:synthesis``: its ``label``, the ``time``, the ``measure``,
+the assumed crossover correlation ``r_assumed`` and the ``members``, each a ``resource``
+with the ``label`` its subgroup shows); no code names the files (:func:`plan`).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -29,33 +36,83 @@ from .models import DEFAULT_TEST
 from .plan import SubgroupTest, pool_frame
 from .sensitivity import subgroups
 
-__all__ = ["DRUGS", "R_ASSUMED", "R_GRID", "R_SHOWN", "r_sensitivity", "synthesis_rows", "synthesis"]
+__all__ = ["DRUGS", "R_ASSUMED", "R_GRID", "R_SHOWN", "SynthesisPlan", "plan", "r_sensitivity", "synthesis_rows",
+           "synthesis"]
 
-#: data file → drug label
-DRUGS = {"esketamine_madrs": "Esketamine (intranasal)", "nitrous_oxide_hamd": "Nitrous oxide (inhaled)"}
-TIME = "24 h"
-#: Assumed within-patient correlation between crossover periods. Rarely reported; 0.5 is the
-#: conventional middle value (Elbourne et al. 2002; Cochrane Handbook §23.2.7.2 advises a
-#: sensitivity analysis over plausible values, :func:`r_sensitivity`).
-R_ASSUMED = 0.5
-#: The grid of :func:`r_sensitivity` (0, 0.1, …, 0.9), and the values tabulated in the book.
+#: The measures the synthesis can put its members on (the conversions below are to Hedges' g).
+MEASURES = ("SMD",)
+#: The grid of :func:`r_sensitivity` (0, 0.1, …, 0.9).
 R_GRID = tuple(round(0.1 * i, 1) for i in range(10))
-R_SHOWN = (0.3, R_ASSUMED, 0.7)
 
 
-def synthesis_rows(r: float = R_ASSUMED, directory=None, tables: dict | None = None):
-    """Every complete 24 h contrast of the drug files as Hedges' g, with its derivation.
+@dataclass(frozen=True)
+class SynthesisPlan:
+    """The package's ``glumeta:synthesis`` declaration, checked.
 
-    *tables* may hold the files' effect frames (:func:`~glumeta.escalc.escalc`) to reuse across calls.
+    *members* maps each member data file to the label of its subgroup, in the declared order.
+    *r_assumed* is the assumed within-patient correlation between crossover periods: rarely
+    reported; 0.5 is the conventional middle value (Elbourne et al. 2002; Cochrane Handbook
+    §23.2.7.2 advises a sensitivity analysis over plausible values, :func:`r_sensitivity`)."""
+
+    label: str
+    time: str
+    measure: str
+    r_assumed: float
+    members: dict
+
+    @property
+    def r_shown(self) -> tuple:
+        """The values of r tabulated in the book: the assumed r and one either side of it."""
+        return (0.3, self.r_assumed, 0.7)
+
+
+def plan(directory=None) -> SynthesisPlan:
+    """The cross-file synthesis declared in ``datapackage.json`` (``glumeta:synthesis``).
+
+    Raises :class:`KeyError` when the package declares none, and :class:`ValueError` for a member
+    that is not an analysis table or a measure the synthesis cannot convert to."""
+    from .data import datasets, load_package
+
+    decl = load_package(directory).get("glumeta:synthesis")
+    if decl is None:
+        raise KeyError("datapackage.json declares no 'glumeta:synthesis' (the cross-file synthesis)")
+    members = {str(m["resource"]): str(m["label"]) for m in decl["members"]}
+    unknown = [m for m in members if m not in datasets(directory)]
+    if unknown:
+        raise ValueError(f"glumeta:synthesis: member(s) {', '.join(unknown)} not among the analysis tables "
+                         f"({', '.join(datasets(directory))})")
+    if decl["measure"] not in MEASURES:
+        raise ValueError(f"glumeta:synthesis: measure {decl['measure']!r} is not one of {', '.join(MEASURES)}")
+    return SynthesisPlan(str(decl["label"]), str(decl["time"]), str(decl["measure"]), float(decl["r_assumed"]),
+                         members)
+
+
+def __getattr__(name: str):
+    """``DRUGS`` (member data file → label), ``TIME``, ``R_ASSUMED`` and ``R_SHOWN``: values of
+    the declared :func:`plan` of the repository's data folder, read when first asked for."""
+    p = plan()
+    values = {"DRUGS": dict(p.members), "TIME": p.time, "R_ASSUMED": p.r_assumed, "R_SHOWN": p.r_shown}
+    if name in values:
+        return values[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def synthesis_rows(r: float | None = None, directory=None, tables: dict | None = None):
+    """Every complete contrast of the member files at the declared time as Hedges' g, with its derivation.
+
+    *r* defaults to the declared ``r_assumed``. *tables* may hold the files' effect frames
+    (:func:`~glumeta.escalc.escalc`) to reuse across calls.
     Each MD is converted with its own (unsplit) SE; the shared controls are then split on the SMD scale."""
     import pandas as pd
 
+    p = plan(directory)
+    r = p.r_assumed if r is None else r
     parts = []
-    for name, drug in DRUGS.items():
+    for name, drug in p.members.items():
         t = (tables or {}).get(name)
         t = escalc(name, directory) if t is None else t
         admitted, _ = evaluate(t, rules_of(spec(name, directory)["schema"]["glumeta:analysis"]))
-        t = t[(t["status"] == "complete") & (t["time"] == TIME) & t["yi"].notna() & admitted].copy()
+        t = t[(t["status"] == "complete") & (t["time"] == p.time) & t["yi"].notna() & admitted].copy()
         se = np.sqrt(t["vi_unsplit"].to_numpy())
         md = t["yi"].to_numpy()
         cross = (t["design"] == "crossover").to_numpy()
@@ -68,24 +125,30 @@ def synthesis_rows(r: float = R_ASSUMED, directory=None, tables: dict | None = N
             cross, [f"crossover: parallel-equivalent g under within-patient r = {r:g} (Elbourne 2002); {h}" for h in md_how],
             [f"parallel: g with SD = SE/√(1/n1+1/n2) from the adjusted MD (Cochrane §6.5.2.3); {h}" for h in md_how])
         t["drug"] = drug
-        t["measure"] = "SMD"
+        t["measure"] = p.measure
         parts.append(t.assign(yi=np.where(cross, d_x, g_par), vi_unsplit=np.where(cross, v_x, v_par), derivation=how))
     rows = pd.concat(parts, ignore_index=True)
     return with_effects(rows, rows["yi"], rows["vi_unsplit"], list(rows["derivation"]))
 
 
-def synthesis(r: float = R_ASSUMED, method: str = "REML", test: str = DEFAULT_TEST, directory=None, tables=None) -> dict:
-    """Pooled SMD overall and by drug, with the between-drug test. Returns dict of analyses by id."""
+def synthesis(r: float | None = None, method: str = "REML", test: str = DEFAULT_TEST, directory=None,
+              tables=None) -> dict:
+    """Pooled SMD overall and by drug, with the between-drug test. Returns dict of analyses by id.
+
+    *r* defaults to the declared ``r_assumed``."""
+    p = plan(directory)
+    r = p.r_assumed if r is None else r
     rows = synthesis_rows(r, directory, tables)
-    out = {"overall": pool_frame("overall", f"All drugs, SMD at {TIME} (r = {r:g})", rows, "SMD", method, test)}
+    m = p.measure
+    head = f"{p.label}, {m} at {p.time} (r = {r:g})"
+    out = {"overall": pool_frame("overall", head, rows, m, method, test)}
     if test != "z":
-        out["sensitivity:z"] = pool_frame("sensitivity:z", f"All drugs, SMD at {TIME} (r = {r:g}), z-test", rows,
-                                          "SMD", method, "z")
+        out["sensitivity:z"] = pool_frame("sensitivity:z", f"{head}, z-test", rows, m, method, "z")
     for drug in dict.fromkeys(rows["drug"]):
-        out[f"drug:{drug}"] = pool_frame(f"drug:{drug}", drug, rows[rows["drug"] == drug], "SMD", method, test)
+        out[f"drug:{drug}"] = pool_frame(f"drug:{drug}", drug, rows[rows["drug"] == drug], m, method, test)
     _, t = subgroups(rows["yi"], rows["vi"], rows["drug"].to_numpy(), method, test)
     levels = tuple(dict.fromkeys(rows["drug"]))
-    out["subgroups:drug"] = SubgroupTest("subgroups:drug", "Test for subgroup differences (drug)", "SMD", method, test,
+    out["subgroups:drug"] = SubgroupTest("subgroups:drug", "Test for subgroup differences (drug)", m, method, test,
                                          int(len(rows)), float(t["q_between"]), int(t["df"]), float(t["p"]), levels)
     return out
 
@@ -95,7 +158,7 @@ def r_sensitivity(rs=None, method: str = "REML", directory=None, test: str = DEF
     import pandas as pd
 
     rs = R_GRID if rs is None else rs
-    tables = {name: escalc(name, directory) for name in DRUGS}  # read and validate once
+    tables = {name: escalc(name, directory) for name in plan(directory).members}  # read and validate once
     out = []
     for r in rs:
         s = synthesis(float(r), method=method, test=test, directory=directory, tables=tables)
