@@ -50,7 +50,7 @@ def text_of(html: str) -> str:
 def forest_pngs(html: str) -> list[tuple[int, int]]:
     """(width, height) of each embedded forest-plot PNG."""
     out = []
-    for b64 in re.findall(r'<figure class="glumeta-forest"><img src="data:image/png;base64,([^"]+)"', html):
+    for b64 in re.findall(r'<figure class="glumeta-forest">(?:<a [^>]*>)?<img src="data:image/png;base64,([^"]+)"', html):
         data = b64decode(b64)
         assert data[:8] == b"\x89PNG\r\n\x1a\n"
         out.append(struct.unpack(">II", data[16:24]))

@@ -356,7 +356,7 @@ def test_declarations_match_what_pages_read():
     from glumeta.sphinxext import declared
 
     book = ROOT / "book"
-    assert declared((book / "esketamine.md").read_text()) == ["esketamine_madrs", "reported"]
+    assert declared((book / "esketamine.md").read_text()) == ["esketamine_madrs", "reported", "risk_of_bias"]
     assert declared((book / "methods.md").read_text()) is None
     assert declared((book / "data_dictionary.md").read_text()) == []
 

@@ -395,4 +395,7 @@ def study_in_named_file(table, report, directory=None, *, column="file"):
         if f not in ids:
             ids[f] = _study_ids(f, directory)
         if ids[f] is not None and sid not in ids[f]:  # None: a table refused for its size
-            report(line, "study_id", sid, f"no row of {f}.csv has this study_id")
+            # a warning, not an error: removing a trial's rows from its data file must not stop the
+            # build; the judgment is then simply shown nowhere
+            report(line, "study_id", sid, f"no row of {f}.csv has this study_id (the judgment matches no study)",
+                   severity="warning")
