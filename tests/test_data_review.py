@@ -311,3 +311,31 @@ def test_a_judged_study_removed_from_its_file_is_reported(tmp_path):
     probs = [p for p in validate(d, ["risk_of_bias"]) if p.column == "study_id"]
     assert any(p.value == "hu2016" and p.severity == "warning" and "no row of ketamine_escitalopram.csv" in p.message
                for p in probs)
+
+
+# ---- rows that contradict the review question (issue #18: `glumeta check` flags them)
+
+def test_a_row_contradicting_the_review_question_is_located_and_stops_check(tmp_path):
+    d = _copy(tmp_path)
+    i = _row_of("esketamine_madrs", "canuso2018", time="24 h")
+    _edit(d, "esketamine_madrs", _set({"comparison": "esketamine 84 mg vs quetiapine XR"}, i))
+    errs = _errors(d, "esketamine_madrs")
+    assert f"esketamine_madrs.csv:{i + 1}: column 'comparison': value 'esketamine 84 mg vs quetiapine XR'" in errs
+    assert "contradicts the review question" in errs and "comparator must be placebo" in errs
+    r = _cli_check(d)
+    assert r.returncode == 1 and "contradicts the review question" in r.stderr
+
+
+def test_the_same_row_marked_excluded_with_a_reason_is_accepted(tmp_path):
+    d = _copy(tmp_path)
+    i = _row_of("esketamine_madrs", "canuso2018", time="24 h")
+    _edit(d, "esketamine_madrs", _set({"comparison": "esketamine 84 mg vs quetiapine XR", "status": "excluded",
+                                       "exclusion_reason": "active comparator"}, i))
+    assert "contradicts" not in _errors(d, "esketamine_madrs")
+
+
+def test_blood_rows_must_be_blood(tmp_path):
+    d = _copy(tmp_path)
+    _edit(d, "blood_glutamate", _set({"sample": "CSF"}))
+    errs = _errors(d, "blood_glutamate")
+    assert "column 'sample'" in errs and ("not one of" in errs or "contradicts the review question" in errs)

@@ -137,20 +137,20 @@ class Chapter:
         """Draw, display and save a forest plot; writes SVG/PDF/PNG under ``_build/figures``."""
         from IPython.display import Markdown
 
-        from .forest import columns_of, forest_from_analysis, save_figure
+        from .forest import columns_of, forest_from_analysis
 
         a = self.by_id.get(aid)
         if a is None:
             self.last_figure_paths = {}
             return Markdown(f"*No complete rows for this analysis (`{aid}`) in `data/{self.name}.csv`: nothing to plot.*")
-        fig = forest_from_analysis(a, columns=columns_of(self.name), group_by=group_by, analyses=self.analyses,
-                                   pending=self.pending_for(aid) if show_pending else None, favours=favours,
-                                   xlabel=xlabel, title=title, sort=sort)
+        kw = dict(columns=columns_of(self.name), group_by=group_by, analyses=self.analyses,
+                  pending=self.pending_for(aid) if show_pending else None, favours=favours,
+                  xlabel=xlabel, title=title, sort=sort)
         name = fig_name or f"forest-{aid.replace(':', '-').replace(' ', '_')}"
-        self.last_figure_paths = save_figure(fig, self.slug, name)
-        self.last_figure = fig
         alt = _alt_text(a) + (f" Grouped by {group_by}." if group_by else "")
-        return _FigureHTML(fig, alt, self.last_figure_paths.get("png"))
+        out = _paged_forest(a, kw, self.slug, name, alt)
+        self.last_figure_paths, self.last_figure = out.paths, out.fig
+        return out
 
     def downloads(self):
         """Links to the last figure's SVG, PDF and PNG and to the data file."""
@@ -210,7 +210,11 @@ class Chapter:
         """The review question (PICO) and the headline pool's rules, from the schema (HTML)."""
         from IPython.display import HTML
 
-        return HTML(eligibility_html(self.plan))
+        from .escalc import spec
+        from .rules import declared
+
+        req = declared(spec(self.name)["schema"]).get("fits_review_question", {}).get("require", [])
+        return HTML(eligibility_html(self.plan, req))
 
     @property
     def plan(self) -> dict:
@@ -350,7 +354,7 @@ class Chapter:
 
             loo = leave_one_out(rows["yi"], vi, labels=rows["label"], method=self.method, test=self.test)
             cum = cumulative(rows["yi"], vi, rows["year"], labels=rows["label"], method=self.method, test=self.test)
-            out += ["<p><b>Leave-one-out</b></p>", _html_frame(loo)]
+            out += ["<p><b>Leave-one-out</b></p>", _long_table(loo, a.estimate, self.slug, f"leave-one-out-{aid}")]
             eg = egger(rows["yi"], vi) if a.k >= EGGER_MIN_K else None
             if eg is None:
                 funnel_note = (f"No funnel-asymmetry test: Egger's test needs at least {EGGER_MIN_K} studies "
@@ -422,15 +426,15 @@ class Synthesis:
 
     def forest(self):
         """Forest plot of the synthesis, grouped by drug; saved and shown like a chapter's."""
-        from .forest import columns_of, forest_from_analysis, save_figure
+        from .forest import columns_of
         from .synthesis import DRUGS
 
         s = self.result
-        fig = forest_from_analysis(s["overall"], columns=columns_of(next(iter(DRUGS))), group_by="drug",
-                                   analyses=list(s.values()), favours=("Favours drug", "Favours control"),
-                                   xlabel=f"Standardised mean difference at 24 h (Hedges' g; crossover r = {self.r:g})")
-        paths = save_figure(fig, self.slug, f"forest-synthesis-r{self.r:g}")
-        return _FigureHTML(fig, _alt_text(s["overall"]), paths["png"])
+        # paged like a chapter's forest plot when it has more rows than a readable figure holds
+        kw = dict(columns=columns_of(next(iter(DRUGS))), group_by="drug", analyses=list(s.values()),
+                  favours=("Favours drug", "Favours control"),
+                  xlabel=f"Standardised mean difference at 24 h (Hedges' g; crossover r = {self.r:g})")
+        return _paged_forest(s["overall"], kw, self.slug, f"forest-synthesis-r{self.r:g}", _alt_text(s["overall"]))
 
     def r_sensitivity(self):
         """Pooled SMD against the assumed r (seaborn figure, saved) and the table at a few values of r."""
@@ -531,15 +535,22 @@ def summary_table(names=None):
     return pd.DataFrame(rows)
 
 
-def eligibility_html(plan: dict) -> str:
-    """PICO and primary-pool rules of an analysis plan (``glumeta:analysis``) as an HTML list."""
+def _condition(r: dict) -> str:
+    return (f"one of {', '.join(map(str, r['in']))}" if "in" in r else
+            f"matching “{r['matches']}”" if "matches" in r else f"equal to {r.get('equals')}")
+
+
+def eligibility_html(plan: dict, require=()) -> str:
+    """PICO and primary-pool rules of an analysis plan (``glumeta:analysis``) as an HTML list; *require*
+    are the checks every row that is not excluded must pass (``fits_review_question`` in ``glumeta:rules``)."""
     el = plan.get("eligibility", {})
     items = [f"<li><b>{k.capitalize()}:</b> {html.escape(str(el[k]))}</li>"
              for k in ("population", "intervention", "comparator", "outcome", "design") if el.get(k)]
+    req = "".join(f"<li><code>{html.escape(str(r['column']))}</code> {html.escape(_condition(r))} "
+                  f"({html.escape(r.get('reason', ''))})</li>" for r in require)
     rules = []
     for r in el.get("primary", []):
-        cond = (f"one of {', '.join(map(str, r['in']))}" if "in" in r else
-                f"matching “{r['matches']}”" if "matches" in r else f"equal to {r.get('equals')}")
+        cond = _condition(r)
         rules.append(f"<li><code>{html.escape(str(r.get('column')))}</code> {html.escape(cond)} "
                      f"(otherwise: {html.escape(r.get('reason', ''))})</li>")
     if el.get("skewed") == "exclude":
@@ -549,7 +560,9 @@ def eligibility_html(plan: dict) -> str:
                  "control group, which is then split (Cochrane Handbook §23.3.4)</li>")
     sens = "".join(f"<li>{html.escape(x.get('label', x['id']))}</li>" for x in el.get("sensitivity", []))
     return ('<div class="glumeta-eligibility"><p><b>Review question</b></p><ul>' + "".join(items) + "</ul>"
-            "<p><b>The headline pool admits rows with</b></p><ul>" + "".join(rules) + "</ul>"
+            + (f"<p><b>Every row that is not excluded must have</b> (<code>glumeta check</code> refuses it "
+               f"otherwise)</p><ul>{req}</ul>" if req else "")
+            + "<p><b>The headline pool admits rows with</b></p><ul>" + "".join(rules) + "</ul>"
             + (f"<p><b>Sensitivity analyses</b> (besides the z-test)</p><ul>{sens}</ul>" if sens else "")
             + "</div>")
 
@@ -576,36 +589,96 @@ def _alt_text(a) -> str:
             f"{fmt(est)} (95% CI {fmt_ci(lo, hi)}), I² {_i2(a.i2)}%.")
 
 
-class _FigureHTML:
-    """A figure shown as an embedded PNG with alt text (the pooled result in words)."""
+def _long_table(frame, estimate: float, slug: str, name: str) -> str:
+    """A refit table (leave-one-out) as HTML; with more rows than a readable table holds
+    (:data:`glumeta.forest.PAGE_ROWS`), the rows that move the estimate most, and the full table as
+    a linked CSV (``_build/figures/<slug>/<name>.csv``)."""
+    from .export import to_safe_csv
+    from .forest import PAGE_ROWS, save_dir
 
-    def __init__(self, fig, alt: str, png_path=None):
-        import base64
+    if len(frame) <= PAGE_ROWS:
+        return _html_frame(frame)
+    fname = name.replace(":", "-").replace(" ", "_") + ".csv"
+    to_safe_csv(frame, save_dir(slug) / fname)
+    top = frame.assign(_d=(frame["estimate"] - estimate).abs()).sort_values("_d", ascending=False, kind="stable")
+    return (f"<p>{len(frame):,} refits; the {PAGE_ROWS // 5} that move the estimate most are shown. All: "
+            f'<a href="../figures/{slug}/{fname}" download>{html.escape(fname)}</a>.</p>'
+            + _html_frame(top.drop(columns="_d").head(PAGE_ROWS // 5)))
+
+
+def _paged_forest(a, kw, slug: str, name: str, alt: str) -> "_FigureHTML":
+    """A forest plot of analysis *a* saved as ``<name>.{svg,pdf,png}`` and shown as a figure. With more
+    study rows than :data:`glumeta.forest.PAGE_ROWS`, the figure shown is the summary (pooled results,
+    tests, and where each group's rows are) and the full plot is split into pages of at most that many
+    rows, each saved as ``<name>-pNN.svg`` and linked under the figure, every row on exactly one page."""
+    from .forest import PAGE_ROWS, forest_from_analysis, save_figure
+
+    n_rows = a.k + (0 if getattr(a, "outside", None) is None else len(a.outside))
+    if n_rows <= PAGE_ROWS:
+        fig = forest_from_analysis(a, **kw)
+        return _FigureHTML(fig, alt, save_figure(fig, slug, name).get("png"), slug=slug)
+    import matplotlib.pyplot as plt
+
+    summary, pages = forest_from_analysis(a, rows_per_page=PAGE_ROWS, **kw)
+    links = []
+    for i, page in enumerate(pages, 1):
+        p = save_figure(page, slug, f"{name}-p{i:02d}", formats=("svg",))["svg"]
+        plt.close(page)
+        links.append(f'<a href="../figures/{slug}/{p.name}" target="_blank" rel="noopener">{i}</a>')
+    paths = save_figure(summary, slug, name)
+    note = (f'<p class="glumeta-forest-pages">{n_rows:,} rows: too many for one readable figure. Shown: the '
+            f"pooled results. The full forest plot has every row once, on {len(pages)} pages of at most "
+            f"{PAGE_ROWS} rows (SVG): page {' · '.join(links)}. Every row's numbers are also in the results "
+            "CSV.</p>")
+    return _FigureHTML(summary, alt + f" The figure shows the pooled results; the {n_rows:,} rows are drawn on "
+                                      f"{len(pages)} linked pages.", paths["png"], slug=slug, after=note)
+
+
+class _FigureHTML:
+    """A figure shown as a PNG with alt text (the pooled result in words), opening the vector figure
+    on click. Built into the book (:func:`glumeta.paths.in_book_build`), the PNG is a file linked from
+    the page (``../figures/<slug>/<name>.png``, which the build copies into the HTML output); in plain
+    Jupyter it is embedded, so the notebook shows it."""
+
+    def __init__(self, fig, alt: str, png_path=None, slug: str | None = None, after: str = ""):
         import io
 
         import matplotlib.pyplot as plt
 
-        if png_path is not None:  # reuse the PNG already written for download
-            self.png = Path(png_path).read_bytes()
+        from .paths import in_book_build
+
+        p = Path(png_path) if png_path is not None else None
+        self.linked = p is not None and in_book_build()
+        if self.linked:
+            self.png = None
+            self.src = f"../figures/{slug or p.parent.name}/{p.name}"
         else:
-            buf = io.BytesIO()
-            fig.savefig(buf, format="png", dpi=150, bbox_inches="tight", metadata={"Software": None})
-            self.png = buf.getvalue()
+            import base64
+
+            if p is not None:  # reuse the PNG already written for download
+                png = p.read_bytes()
+            else:
+                buf = io.BytesIO()
+                fig.savefig(buf, format="png", dpi=150, bbox_inches="tight", metadata={"Software": None})
+                png = buf.getvalue()
+            self.png = png
+            self.src = "data:image/png;base64," + base64.b64encode(png).decode()
+        self.fig = fig
+        self.paths = {ext: p.with_suffix(f".{ext}") for ext in ("svg", "pdf", "png")
+                      if p is not None and p.with_suffix(f".{ext}").exists()}
         plt.close(fig)
         self.alt = alt
-        self._b64 = base64.b64encode(self.png).decode()
+        self.after = after
         # click to enlarge: the vector figure beside the PNG (copied into the book's figures/ folder)
-        p = Path(png_path) if png_path is not None else None
-        self.full = (f"../figures/{p.parent.name}/{p.with_suffix('.svg').name}"
+        self.full = (f"../figures/{slug or p.parent.name}/{p.with_suffix('.svg').name}"
                      if p is not None and p.with_suffix(".svg").exists() else None)
 
     def _repr_html_(self) -> str:
-        img = (f'<img src="data:image/png;base64,{self._b64}" alt="{html.escape(self.alt)}" '
+        img = (f'<img src="{html.escape(self.src)}" alt="{html.escape(self.alt)}" '
                f'title="Click to open the full-resolution figure" style="max-width:100%">')
         if self.full:
             img = f'<a href="{html.escape(self.full)}" target="_blank" rel="noopener">{img}</a>'
-        return f'<figure class="glumeta-forest">{img}</figure>'
-
+        return f'<figure class="glumeta-forest">{img}</figure>{self.after}'
 
     def __repr__(self) -> str:
         return f"<forest plot: {self.alt}>"

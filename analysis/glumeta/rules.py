@@ -159,6 +159,26 @@ def exclusion_reason_iff_excluded(row, line, report):
                "clear the reason or set status to 'excluded'")
 
 
+@rule("fits_review_question")
+def fits_review_question(row, line, report, *, require=()):
+    """A row that is not ``excluded`` fits the analysis' review question (issue #18): each entry of
+    *require* is ``{"column", "in": [...] | "matches": regex, "reason"}``, declared in the schema
+    beside the eligibility text. A row that contradicts it must be marked ``excluded`` with its
+    ``exclusion_reason`` (or corrected): it is an error, so that such a row can never enter a pool
+    unnoticed."""
+    if row.get("status") == "excluded":
+        return
+    for req in require:
+        col = req["column"]
+        v = row.get(col)
+        if v is None:
+            continue  # a missing required value is the table check's
+        ok = (v in req["in"]) if "in" in req else re.fullmatch(req["matches"], str(v)) is not None
+        if not ok:
+            report(line, col, v, f"contradicts the review question: {req.get('reason', 'not eligible')}; "
+                                 "set status to 'excluded' with an exclusion_reason, or correct the value")
+
+
 @rule("judgment_fits_tool")
 def judgment_fits_tool(row, line, report, *, judgments=None):
     """A risk-of-bias ``judgment`` is one the ``tool`` uses. *judgments*: tool name (matched in
