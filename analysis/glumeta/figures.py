@@ -53,10 +53,18 @@ def funnel_plot(yi, vi, estimate: float, measure: str, title: str | None = None,
 
 def estimate_path_plot(frame, label_col: str, measure: str, pooled: dict, title: str):
     """Leave-one-out or cumulative estimates with 95% CIs, one row each, and the full pooled
-    estimate as a reference line (metafor ``forest(leave1out(...))`` / ``forest(cumul(...))``)."""
+    estimate as a reference line (metafor ``forest(leave1out(...))`` / ``forest(cumul(...))``).
+
+    With more rows than a readable figure holds (:data:`glumeta.forest.PAGE_ROWS`), the estimates
+    are drawn against their step (cumulative: studies added; leave-one-out: the study omitted, in
+    data order) with the 95% CI as a band, and the five rows that move the estimate most are named."""
     import matplotlib.pyplot as plt
 
+    from .forest import PAGE_ROWS
+
     k = len(frame)
+    if k > PAGE_ROWS:
+        return _path_band(frame, label_col, measure, pooled, title)
     with plt.style.context(SEABORN_STYLE), plt.rc_context({"svg.hashsalt": "glumeta", "font.size": 8.5}):
         fig, ax = plt.subplots(figsize=(7.6, 1.2 + 0.28 * k))
         y = np.arange(k)
@@ -70,6 +78,34 @@ def estimate_path_plot(frame, label_col: str, measure: str, pooled: dict, title:
         ax.set_title(title, fontsize=9.5, loc="left")
         fig.legend(*ax.get_legend_handles_labels(), frameon=False, fontsize=8, loc="lower right")
         fig.tight_layout(rect=(0, 0.04, 1, 1))
+    return fig
+
+
+def _path_band(frame, label_col: str, measure: str, pooled, title: str):
+    import matplotlib.pyplot as plt
+
+    k = len(frame)
+    x = np.arange(1, k + 1)
+    est = frame["estimate"].to_numpy(float)
+    with plt.style.context(SEABORN_STYLE), plt.rc_context({"svg.hashsalt": "glumeta", "font.size": 8.5}):
+        fig, ax = plt.subplots(figsize=(7.6, 3.6))
+        ax.fill_between(x, frame["ci_lower"], frame["ci_upper"], color="#bbbbbb", alpha=0.6, linewidth=0,
+                        label="95% CI")
+        ax.plot(x, est, color="#222222", lw=0.9, marker="." if k <= 2000 else None, ms=2, label="estimate")
+        ax.axhline(pooled.estimate, color="#0072B2", lw=1, ls="--", label="all studies")
+        ax.axhline(0, color="#555555", lw=0.8)
+        far = np.argsort(-np.abs(est - pooled.estimate), kind="stable")[:5]
+        for i in far:
+            lab = str(frame[label_col].iloc[i])
+            ax.annotate(lab if len(lab) <= 30 else lab[:29] + "…", (x[i], est[i]), xytext=(4, 6),
+                        textcoords="offset points", fontsize=7, color="#D55E00")
+            ax.plot([x[i]], [est[i]], "o", color="#D55E00", ms=3)
+        ax.set_xlim(0.5, k + 0.5)
+        ax.set_xlabel("studies added (in order)" if label_col == "added" else "study omitted (in data order)")
+        ax.set_ylabel(measure)
+        ax.set_title(f"{title}: {k:,} refits", fontsize=9.5, loc="left")
+        ax.legend(frameon=False, fontsize=8, loc="best")
+        fig.tight_layout()
     return fig
 
 

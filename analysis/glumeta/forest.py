@@ -31,8 +31,8 @@ from .formatting import fmt, fmt_p
 from .paths import build_dir
 from .style import SEABORN_STYLE
 
-__all__ = ["DERIVED_MARKS", "ForestRow", "ForestGroup", "columns_of", "derived_marks", "forest", "forest_from_analysis",
-           "layout", "log_ticks", "save_figure"]
+__all__ = ["DERIVED_MARKS", "PAGE_ROWS", "ForestRow", "ForestGroup", "columns_of", "derived_marks", "forest",
+           "forest_from_analysis", "forest_pages", "ForestPages", "layout", "log_ticks", "paginate", "save_figure", "summary_lines"]
 
 MAX_LABEL = 34
 #: Average width of a character at the plot's 8.5 pt text, in inches (DejaVu Sans), to size columns
@@ -165,6 +165,107 @@ def layout(groups: list[ForestGroup], *, overall=None, subgroup_test=None, sort:
     return lines
 
 
+#: Study rows per page of a paginated forest plot: a page is then about 15 inches tall, readable on a
+#: screen and printable on one A4/Letter page. Forest plots with more rows are split
+#: (:func:`paginate`) and summarised on the book page (:func:`summary_lines`).
+PAGE_ROWS = 50
+
+
+def paginate(lines: list[tuple], rows_per_page: int = PAGE_ROWS) -> list[list[tuple]]:
+    """Split the lines of :func:`layout` into pages of at most *rows_per_page* study rows.
+
+    Every line is on exactly one page, in order; a page that starts inside a titled group repeats
+    the group's title, marked "(continued)"; the pooled results, notes and footnotes follow the
+    last study row of their group, as in one long figure.
+
+    Examples
+    --------
+    >>> rows = [("study", i) for i in range(5)]
+    >>> [len(p) for p in paginate([("header", "A")] + rows + [("pool", None)], 2)]
+    [3, 3, 3]
+    """
+    pages: list[list[tuple]] = [[]]
+    n = 0
+    group = None
+    for kind, pl in lines:
+        if kind == "header":
+            group = pl
+        elif kind == "gap":
+            group = None
+        if kind == "study":
+            if n == rows_per_page:
+                pages.append([("header", f"{group} (continued)")] if group else [])
+                n = 0
+            n += 1
+        pages[-1].append((kind, pl))
+    return pages
+
+
+def summary_lines(lines: list[tuple], pages: list[list[tuple]]) -> list[tuple]:
+    """The lines of a forest plot with each run of study rows replaced by one note naming how many
+    rows it holds and the pages of the full plot (:func:`paginate`) where they are drawn."""
+    page_of = {id(pl): i + 1 for i, p in enumerate(pages) for kind, pl in p if kind == "study"}
+    out: list[tuple] = []
+    run: list = []
+
+    def flush():
+        if run:
+            a, b = page_of[id(run[0])], page_of[id(run[-1])]
+            where = f"page {a}" if a == b else f"pages {a}–{b}"
+            pooled = sum(1 for r in run if r.pooled)
+            what = (f"{len(run):,} comparisons" if pooled == len(run) else
+                    f"{len(run):,} comparisons ({pooled:,} pooled)" if pooled else f"{len(run):,} comparisons, not pooled")
+            out.append(("note", f"{what}: each drawn on {where} of the full forest plot"))
+            run.clear()
+
+    for kind, pl in lines:
+        if kind == "study":
+            run.append(pl)
+            continue
+        flush()
+        out.append((kind, pl))
+    flush()
+    return out
+
+
+class ForestPages:
+    """The pages of a paginated forest plot, drawn one at a time (a thousand-row plot is 20 figures;
+    drawing them on demand lets the caller save and close each before the next)."""
+
+    def __init__(self, groups, pages: list[list[tuple]], all_lines: list[tuple], xlim, title, kw):
+        self.groups, self.pages, self.all_lines, self.xlim, self.title, self.kw = groups, pages, all_lines, xlim, title, kw
+
+    def __len__(self) -> int:
+        return len(self.pages)
+
+    def draw(self, i: int):
+        """Page *i* (from 0) as a Figure."""
+        return forest(self.groups, lines=self.pages[i], scale_lines=self.all_lines, xlim=self.xlim,
+                      title=self.title(f"page {i + 1} of {len(self.pages)}"), **self.kw)
+
+    def __iter__(self):
+        return (self.draw(i) for i in range(len(self.pages)))
+
+
+def forest_pages(groups: list[ForestGroup], *, rows_per_page: int = PAGE_ROWS, title: str | None = None, **kw):
+    """A forest plot too long for one readable figure: ``(summary, pages)``.
+
+    *pages* (:class:`ForestPages`) draws figures of at most *rows_per_page* study rows each
+    (:func:`paginate`), every row on exactly one page, all with the same columns, x axis and square
+    scale; *summary* is a Figure with the pooled results, tests and notes, and a note per group saying
+    on which pages its rows are. Arguments as :func:`forest`."""
+    lines = layout(groups, overall=kw.get("overall"), subgroup_test=kw.get("subgroup_test"),
+                   sort=kw.get("sort", "entered"), outside=kw.get("outside", ()))
+    pages = paginate(lines, rows_per_page)
+    xlim = kw.pop("xlim", None) or _x_range(lines)
+    head = (lambda t: f"{title}: {t}") if title else (lambda t: t[:1].upper() + t[1:])
+    summ = summary_lines(lines, pages)
+    summary = forest(groups, lines=summ, scale_lines=[ln for ln in summ if ln[0] != "study"] or summ, xlim=xlim,
+                     title=head(f"summary ({len(pages)} pages of at most {rows_per_page} rows in the full plot)"),
+                     **kw)
+    return summary, ForestPages(groups, pages, lines, xlim, head, kw)
+
+
 def _x_range(lines) -> tuple[float, float]:
     """Axis limits on the analysis scale: every study and pooled CI, always with the null."""
     vals = []
@@ -217,7 +318,8 @@ def _grid(left_headers, n_lines: int, label_chars: int = 0, col_chars: Sequence[
 def forest(groups: list[ForestGroup], *, measure: str, left_headers: Sequence = (),
            favours: tuple[str, str] = ("Favours arm 1", "Favours arm 2"), xlabel: str | None = None,
            overall=None, subgroup_test=None, sort: str = "entered",
-           xlim: tuple[float, float] | None = None, title: str | None = None, outside: Sequence[ForestGroup] = ()):
+           xlim: tuple[float, float] | None = None, title: str | None = None, outside: Sequence[ForestGroup] = (),
+           lines: list | None = None, scale_lines: list | None = None):
     """Draw a forest plot; returns the matplotlib Figure.
 
     Parameters
@@ -233,6 +335,12 @@ def forest(groups: list[ForestGroup], *, measure: str, left_headers: Sequence = 
     subgroup_test : :class:`~glumeta.plan.SubgroupTest` of subgroup differences.
     sort : "entered", "year", "effect" or "weight" (within each group).
     outside : groups of rows shown below the pooled result but not pooled (titled with their reason).
+    lines : the lines to draw (a page of :func:`paginate`); default: :func:`layout` of the groups.
+    scale_lines : the lines that set column widths, the x range and the square sizes (default:
+        *lines*), so that every page of one forest plot has the same columns, axis and scale.
+
+    Drawn with one collection for all CI whiskers and one per kind of square, and the texts as
+    figure texts (no per-row clip path): a row costs its texts, not a dozen artists.
     """
     import matplotlib
 
@@ -242,8 +350,10 @@ def forest(groups: list[ForestGroup], *, measure: str, left_headers: Sequence = 
 
     ratio = measure in RATIO
     tr = math.exp if ratio else (lambda v: v)
-    lines = layout(groups, overall=overall, subgroup_test=subgroup_test, sort=sort, outside=outside)
-    studies = [pl for kind, pl in lines if kind == "study"]
+    if lines is None:
+        lines = layout(groups, overall=overall, subgroup_test=subgroup_test, sort=sort, outside=outside)
+    scale_lines = lines if scale_lines is None else scale_lines
+    studies = [pl for kind, pl in scale_lines if kind == "study"]
     g = _grid(left_headers, len(lines), max((len(pl.label) + 2 for pl in studies), default=0),
               [max((len(str(pl.left[i])) for pl in studies if len(pl.left) > i), default=0)
                for i in range(len(left_headers))])
@@ -258,13 +368,14 @@ def forest(groups: list[ForestGroup], *, measure: str, left_headers: Sequence = 
         for sname in ("left", "right", "top"):
             ax.spines[sname].set_visible(False)
         ax.tick_params(axis="y", left=False, labelleft=False)
-        xmin, xmax = xlim or _x_range(lines)
+        xmin, xmax = xlim or _x_range(scale_lines)
         null = _x_axis(ax, ratio, xmin, xmax)
         d = _Drawer(ax, g, tr, (xmin, xmax), pal, blended_transform_factory(fig.transFigure, ax.transData), measure,
-                    lines)
+                    scale_lines)
         d.headers()
         for y, (kind, pl) in enumerate(lines):
             getattr(d, kind)(y, pl)
+        d.finish()
         ax.set_xlabel(measure if xlabel is None else xlabel, fontsize=9, labelpad=2)
         ax.tick_params(axis="x", labelsize=8)
         for side, txt in ((0, "← " + favours[0]), (1, favours[1] + " →")):
@@ -325,6 +436,20 @@ def _x_axis(ax, ratio: bool, xmin: float, xmax: float) -> float:
     return null
 
 
+class _FigText:
+    """The axes, except that ``text`` makes a figure text (same transform, no clip path: about half
+    the cost of an axes text, which matters at a thousand rows)."""
+
+    def __init__(self, ax, fig):
+        self.ax, self.fig = ax, fig
+
+    def text(self, x, y, s, **kw):
+        return self.fig.text(x, y, s, **kw)
+
+    def __getattr__(self, name):
+        return getattr(self.ax, name)
+
+
 class _Drawer:
     """Draws each kind of line of :func:`layout` at its y position."""
 
@@ -333,7 +458,11 @@ class _Drawer:
         self.c_study, self.c_pool, self.c_pool2, self.c_pi = "#222222", pal[0], pal[1], pal[2]
         self.kw = dict(transform=transform, va="center", fontsize=8.5)
         self.small = dict(transform=transform, va="center", fontsize=8, color="#333333")
+        #: (marker size in points², weight %) of each pooled study's square, top to bottom
         self.squares: list = []
+        self._segs, self._sq, self._hollow = [], [], []
+        fig = ax.figure
+        self.ax = _FigText(ax, fig)  # texts are figure texts; lines and patches go to the axes
         # points² per weight-percent: marker area ∝ weight, the heaviest study 150 pt²
         self.size_scale = 150.0 / max([pl.weight for kind, pl in lines if kind == "study" and pl.weight] or [1.0])
 
@@ -363,24 +492,38 @@ class _Drawer:
         lo, hi = pl.ci_lower, pl.ci_upper
         clo, chi = max(lo, self.xmin), min(hi, self.xmax)
         if clo < chi:
-            ax.plot([tr(clo), tr(chi)], [y, y], color=self.c_study, linewidth=0.9, zorder=2, solid_capstyle="butt")
+            self._segs.append([(tr(clo), y), (tr(chi), y)])
         for off, edge in ((lo < self.xmin, self.xmin), (hi > self.xmax, self.xmax)):
             if off:
                 back = edge + (0.04 if edge == self.xmin else -0.04) * (self.xmax - self.xmin)
                 ax.annotate("", xy=(tr(edge), y), xytext=(tr(back), y),
                             arrowprops=dict(arrowstyle="-|>", color=self.c_study, lw=0.9, mutation_scale=7))
         if self.xmin <= pl.yi <= self.xmax and not pl.pooled:  # shown, not pooled: hollow, no weight
-            sc = ax.scatter([tr(pl.yi)], [y], s=[30], marker="s", facecolors="white", edgecolors=self.c_study,
-                            zorder=3, linewidths=0.9)
-            sc.set_gid("study-not-pooled")
+            self._hollow.append((tr(pl.yi), y))
         elif self.xmin <= pl.yi <= self.xmax:
-            sc = ax.scatter([tr(pl.yi)], [y], s=[pl.weight * self.size_scale], marker="s",
-                            color=self.c_study, zorder=3, linewidths=0)
-            sc.set_gid("study-square")
-            self.squares.append((sc, pl.weight))
+            self._sq.append((tr(pl.yi), y, pl.weight * self.size_scale))
+            self.squares.append((pl.weight * self.size_scale, pl.weight))
         marks = f" {','.join(pl.marks)}" if pl.marks else ""
         ax.text(g.x_est, y, self._ci_text(pl.yi, lo, hi) + marks, **kw)
         ax.text(g.x_wt, y, _weight_text(pl.weight) if pl.pooled else "–", ha="right", **kw)
+
+    def finish(self):
+        """Draw the collected whiskers and squares, one collection each."""
+        from matplotlib.collections import LineCollection
+
+        ax = self.ax.ax
+        if self._segs:
+            ax.add_collection(LineCollection(self._segs, colors=self.c_study, linewidths=0.9, zorder=2,
+                                             capstyle="butt"), autolim=False)
+        if self._sq:
+            x, y, s = zip(*self._sq)
+            sc = ax.scatter(x, y, s=s, marker="s", color=self.c_study, zorder=3, linewidths=0)
+            sc.set_gid("study-square")
+        if self._hollow:
+            x, y = zip(*self._hollow)
+            sc = ax.scatter(x, y, s=30, marker="s", facecolors="white", edgecolors=self.c_study, zorder=3,
+                            linewidths=0.9)
+            sc.set_gid("study-not-pooled")
 
     def pool(self, y, pl):
         lab, a, is_main = pl
@@ -485,15 +628,18 @@ def _outside_groups(analysis, columns) -> list[ForestGroup]:
 
 
 def forest_from_analysis(analysis, *, columns=(), group_by: str | None = None, analyses=(), pending=None,
-                         sort: str = "entered", favours=("Favours arm 1", "Favours arm 2"), xlabel=None, title=None):
+                         sort: str = "entered", favours=("Favours arm 1", "Favours arm 2"), xlabel=None, title=None,
+                         rows_per_page: int | None = None):
     """Forest plot of one :class:`~glumeta.plan.Analysis`.
 
     Each study row is drawn from the analysis' effect-frame rows: the CI shown is the
     row's ``ci_lower``/``ci_upper``, the same as in the data table and the exports.
     *columns* are the left-hand columns (:func:`columns_of`); *pending* the effect-frame
     rows listed as data gaps. With *group_by*, rows are split into subgroups using the
-    ``<group_by>:<level>`` analyses in *analyses*.
+    ``<group_by>:<level>`` analyses in *analyses*. With *rows_per_page*, returns
+    :func:`forest_pages`' ``(summary, pages)`` instead of one figure.
     """
+    draw = forest if rows_per_page is None else (lambda g, **kw: forest_pages(g, rows_per_page=rows_per_page, **kw))
     rows = [(r, _row(r, r["weight"], columns)) for _, r in analysis.rows.iterrows()]
     pend_labels = []
     if pending is not None:
@@ -511,12 +657,12 @@ def forest_from_analysis(analysis, *, columns=(), group_by: str | None = None, a
             groups.append(ForestGroup(str(lv)[:1].upper() + str(lv)[1:], grp_rows, by_id.get(f"{group_by}:{lv}")))
         if pend_labels:
             groups.append(ForestGroup(None, [], None, pend_labels))
-        return forest(groups, measure=analysis.measure, left_headers=headers, favours=favours, xlabel=xlabel,
-                      overall=analysis, subgroup_test=by_id.get(f"subgroups:{group_by}"), sort=sort, title=title,
-                      outside=outside)
-    return forest([ForestGroup(None, [fr for _, fr in rows], analysis, pend_labels)], measure=analysis.measure,
-                  left_headers=headers, favours=favours, xlabel=xlabel, sort=sort, title=title, overall=analysis,
-                  outside=outside)
+        return draw(groups, measure=analysis.measure, left_headers=headers, favours=favours, xlabel=xlabel,
+                    overall=analysis, subgroup_test=by_id.get(f"subgroups:{group_by}"), sort=sort, title=title,
+                    outside=outside)
+    return draw([ForestGroup(None, [fr for _, fr in rows], analysis, pend_labels)], measure=analysis.measure,
+                left_headers=headers, favours=favours, xlabel=xlabel, sort=sort, title=title, overall=analysis,
+                outside=outside)
 
 
 def save_dir(chapter: str, root: Path | None = None) -> Path:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["REPO", "build_dir", "data_dir"]
+__all__ = ["REPO", "build_dir", "data_dir", "in_book_build"]
 
 #: The repository root (``analysis/glumeta/paths.py`` → two levels up from the package).
 REPO = Path(__file__).resolve().parents[2]
@@ -30,3 +30,13 @@ def build_dir(root: str | os.PathLike | None = None) -> Path:
         return Path(root) / "_build"
     env = os.environ.get("GLUMETA_BUILD_DIR")
     return Path(env) if env else REPO / "_build"
+
+
+def in_book_build() -> bool:
+    """True while a page is being built into the book, false in plain Jupyter.
+
+    :mod:`glumeta.sphinxext` sets ``$GLUMETA_DECLARED`` (the tables a page declares) for every page
+    the build reads, in-process and in the kernel it starts. A page built into the book links its
+    figures as files (copied into the HTML output under ``figures/``); elsewhere a figure is
+    embedded, so that a notebook user still sees it. The one place that decides."""
+    return "GLUMETA_DECLARED" in os.environ

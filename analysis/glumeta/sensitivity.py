@@ -27,30 +27,181 @@ def _frame(fit, index, name):
     return df
 
 
-def leave_one_out(yi, vi, labels=None, method="REML", test="z"):
-    """Refit omitting each study in turn (metafor ``leave1out``); one batched fit.
+#: Elements (refits × studies) per chunk of a leave-one-out or cumulative fit: memory stays bounded
+#: (a few MB per array) at any k, instead of k × k matrices (800 MB per array at k = 10,000).
+CHUNK = 1 << 18
 
-    Returns a DataFrame with one row per omitted study.
+
+class _Omit:
+    """Refit *j* omits study *j* (leave-one-out)."""
+
+    def __init__(self, k):
+        self.k = k
+
+    def totals(self, X):
+        """Per-refit sums of the per-study columns *X* (k, m): running sums, O(k)."""
+        return X.sum(axis=0)[None, :] - X
+
+    def weights(self, rows, t, vi):
+        """``w = 1/(v + t_j)`` of each refit's studies (0 elsewhere), columns ``[:n]``; returns (W, n)."""
+        W = 1.0 / (vi[None, :] + t[:, None])
+        W[np.arange(rows.size), rows] = 0.0
+        return W, self.k
+
+    def mask(self, lo, hi):
+        M = np.ones((hi - lo, self.k), bool)
+        M[np.arange(hi - lo), np.arange(lo, hi)] = False
+        return M
+
+
+class _Upto(_Omit):
+    """Refit *j* has studies 0..j (cumulative, in the given order)."""
+
+    def totals(self, X):
+        return np.cumsum(X, axis=0)
+
+    def weights(self, rows, t, vi):
+        lo, n = int(rows.min()), int(rows.max()) + 1
+        W = 1.0 / (vi[None, :n] + t[:, None])
+        blk = W[:, lo:n]
+        blk[np.arange(lo, n)[None, :] > rows[:, None]] = 0.0
+        return W, n
+
+    def mask(self, lo, hi):
+        return np.arange(self.k)[None, :] <= np.arange(lo, hi)[:, None]
+
+
+def _refits(yi, vi, sets, method, test, level=95.0):
+    """One refit per row of the structure *sets* (:class:`_Omit`, :class:`_Upto`): the
+    :data:`_COLS` of :func:`glumeta.models.fit_batch`, identical formulas, in bounded memory.
+
+    FE, DL, ML and REML: the inverse-variance sums (Q, the DL τ², the Hedges start) are running
+    sums (O(k) for all refits); sums with τ² in the weights, ``Σ w^p·[1, y, y²]`` with
+    ``w = 1/(v + τ²_j)``, are matrix products over chunks of ``CHUNK // k`` refits (one pass over
+    each chunk for DL, one per Fisher-scoring step for ML/REML, iterating only the refits not yet
+    converged, from the same start and with the same stopping rule as fit_batch). PM:
+    :func:`~glumeta.models.fit_batch` on each chunk of masks. A test compares every method × test
+    with fit_batch."""
+    from .models import _ITER, _TOL
+
+    k = yi.size
+    n = sets.k
+    shift = float(np.sum(yi / vi) / np.sum(1 / vi))  # y centred: sums of y² lose no precision
+    y = yi - shift
+    P = np.stack([np.ones(k), y, y * y], axis=1)
+    w1 = 1.0 / vi
+    kk_, sw1, sw1sq, sw1y, sw1yy, sy, syy, sv = sets.totals(
+        np.stack([np.ones(k), w1, w1 * w1, w1 * y, w1 * y * y, y, y * y, vi], axis=1)).T
+    kj = np.rint(kk_).astype(int)
+    b = max(1, CHUNK // max(k, 1))
+    if method == "PM":
+        parts = []
+        for lo in range(0, n, b):
+            M = sets.mask(lo, min(n, lo + b))
+            f = fit_batch(np.broadcast_to(yi, M.shape), np.broadcast_to(vi, M.shape), M, method, test, level)
+            parts.append({c: f[c] for c in _COLS})
+        return {c: np.concatenate([p[c] for p in parts]) for c in _COLS}
+    with np.errstate(invalid="ignore", divide="ignore"):
+        Q = np.maximum(0.0, sw1yy - sw1y**2 / sw1)
+        c = sw1 - sw1sq / sw1
+    if method == "FE":
+        tau2 = np.zeros(n)
+    elif method == "DL":
+        with np.errstate(invalid="ignore", divide="ignore"):
+            t = (Q - (kj - 1)) / c
+        tau2 = np.where(kj > 1, np.maximum(0.0, np.nan_to_num(t)), 0.0)
+    elif method in ("ML", "REML"):
+        kk = np.maximum(kj, 1)
+        ybar = sy / kk
+        vary = np.maximum(syy - kk * ybar**2, 0.0) / np.maximum(kj - 1, 1)
+        tau2 = np.where(kj > 1, np.maximum(0.0, vary - sv / kk), 0.0)
+        for lo in range(0, n, b):
+            act = np.arange(lo, min(n, lo + b))
+            act = act[kj[act] > 1]
+            for _ in range(_ITER):
+                if not act.size:
+                    break
+                t = tau2[act]
+                W, m = sets.weights(act, t, vi)
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    W2 = W * W
+                    sw, swy, _ = (W @ P[:m]).T
+                    sw2, sw2y, sw2yy = (W2 @ P[:m]).T
+                    mu = swy / sw
+                    wr2 = sw2yy - 2 * mu * sw2y + mu * mu * sw2  # Σ w²(y − μ)²
+                    if method == "ML":
+                        adj = wr2 / sw2 - sw / sw2
+                    else:
+                        sw3 = (W2 * W).sum(axis=1)
+                        trp = sw - sw2 / sw
+                        trpp = sw2 - 2 * sw3 / sw + (sw2 / sw) ** 2
+                        adj = (wr2 - trp) / trpp
+                new = np.maximum(0.0, t + adj)
+                done = np.abs(new - t) <= _TOL * np.maximum(1.0, t)
+                tau2[act] = new
+                act = act[~done]
+    else:
+        raise ValueError(f"unknown method {method!r}")
+    S = np.empty((n, 3))
+    for lo in range(0, n, b):
+        rows = np.arange(lo, min(n, lo + b))
+        W, m = sets.weights(rows, tau2[rows], vi)
+        S[rows] = W @ P[:m]
+    sw, swy, swyy = S.T
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mu_c = swy / sw
+        mu = mu_c + shift
+        se = 1.0 / np.sqrt(sw)
+        df = np.maximum(kj - 1, 0).astype(float)
+        alpha = 1 - level / 100
+        crit = np.full(n, special.ndtri(1 - alpha / 2))
+        p = 2 * special.ndtr(-np.abs(mu / se))
+        if test in ("knha", "adhoc"):
+            kh = kj > 1
+            q_kh = np.maximum(swyy - swy * mu_c, 0.0) / df  # Σ w(y − μ)² / (k − 1)
+            if test == "adhoc":
+                q_kh = np.maximum(q_kh, 1.0)
+            se = np.where(kh, np.sqrt(q_kh / sw), se)
+            crit = np.where(kh, special.stdtrit(df, 1 - alpha / 2), crit)
+            p = np.where(kh, 2 * special.stdtr(np.maximum(df, 1), -np.abs(mu / se)), p)
+        elif test != "z":
+            raise ValueError(f"unknown test {test!r}")
+        s2 = (kj - 1) * sw1 / (sw1**2 - sw1sq)
+        if method == "FE":
+            i2 = np.where(kj > 1, np.maximum(0.0, 100 * (Q - df) / Q), np.nan)
+        else:
+            i2 = np.where(kj > 1, 100 * tau2 / (tau2 + s2), np.nan)
+        i2 = np.where(np.isnan(i2) & (kj > 1), 0.0, i2)
+    return {"k": kj, "estimate": mu, "se": se, "ci_lower": mu - crit * se, "ci_upper": mu + crit * se, "p": p,
+            "tau2": tau2, "i2": i2, "q": Q}
+
+
+def leave_one_out(yi, vi, labels=None, method="REML", test="z"):
+    """Refit omitting each study in turn (metafor ``leave1out``).
+
+    Fitted in chunks of refits (:func:`_refits`): memory stays bounded and the cost is a few passes
+    over k × k entries (DL: one; REML: one per Fisher-scoring step), no k × k matrix is ever held,
+    so k = 10,000 takes seconds. Returns a DataFrame with one row per omitted study.
     """
     yi, vi = np.asarray(yi, float), np.asarray(vi, float)
     k = yi.size
     labels = list(range(k)) if labels is None else list(labels)
     if k < 2:
-        return _frame(fit_batch(yi[None], vi[None], np.zeros((1, k), bool) if k else None, method, test), [], "omitted").iloc[:0]
-    M = ~np.eye(k, dtype=bool)
-    fit = fit_batch(np.tile(yi, (k, 1)), np.tile(vi, (k, 1)), M, method, test)
-    return _frame(fit, labels, "omitted")
+        return _frame({c: np.zeros(0) for c in _COLS}, [], "omitted")
+
+    return _frame(_refits(yi, vi, _Omit(k), method, test), labels, "omitted")
 
 
 def cumulative(yi, vi, order, labels=None, method="REML", test="z"):
-    """Cumulative meta-analysis in the given order, e.g. by year (metafor ``cumul``)."""
+    """Cumulative meta-analysis in the given order, e.g. by year (metafor ``cumul``); chunked as
+    :func:`leave_one_out`."""
     yi, vi = np.asarray(yi, float), np.asarray(vi, float)
     idx = np.argsort(np.asarray(order), kind="stable")
     k = yi.size
     labels = list(range(k)) if labels is None else list(labels)
-    M = np.tri(k, dtype=bool)
-    fit = fit_batch(np.tile(yi[idx], (k, 1)), np.tile(vi[idx], (k, 1)), M, method, test)
-    return _frame(fit, [labels[i] for i in idx], "added")
+    if k == 0:
+        return _frame({c: np.zeros(0) for c in _COLS}, [], "added")
+    return _frame(_refits(yi[idx], vi[idx], _Upto(k), method, test), [labels[i] for i in idx], "added")
 
 
 def estimator_grid(yi, vi, methods=METHODS, tests=TESTS):
