@@ -105,7 +105,7 @@ class Chapter:
                                                   else f"{v:.4f}")
                 else:
                     s = "" if is_missing(v) else str(v)
-                cells.append(f"<td>{html.escape(s)}</td>")
+                cells.append(f"<td{_wrap(s)}>{html.escape(s)}</td>")
             url = _safe_url(r["source"])
             src = html.escape(str(r["source"]))
             loc = html.escape(str(r["locator"]))
@@ -567,6 +567,11 @@ def eligibility_html(plan: dict, require=()) -> str:
             + "</div>")
 
 
+def _wrap(text: str, limit: int = 40) -> str:
+    """The cell attribute that lets a long text cell wrap (CSS ``td.glumeta-wrap``); numbers never wrap."""
+    return ' class="glumeta-wrap"' if len(text) > limit and " " in text else ""
+
+
 def _slug(name: str) -> str:
     """``"SE from the CI"`` → ``"se_from_the_ci"`` (a glue-safe key)."""
     import re
@@ -736,6 +741,6 @@ def _html_frame(df, digits: int = 3) -> str:
                 s = f"{v:.3g}" if (v != 0 and abs(v) < 10 ** -digits) else f"{v:.{digits}f}"
             else:
                 s = str(v)
-            cells.append(f"<td>{html.escape(s.replace('-', '−') if isinstance(v, float) else s)}</td>")
+            cells.append(f"<td{_wrap(s)}>{html.escape(s.replace('-', '−') if isinstance(v, float) else s)}</td>")
         body.append(f"<tr>{''.join(cells)}</tr>")
     return f'<div class="glumeta-table"><table class="table"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'

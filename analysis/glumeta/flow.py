@@ -402,8 +402,12 @@ class FlowView:
             links = ('<p class="glumeta-downloads">Download the flow diagram: ' + " · ".join(
                 f'<a href="../figures/{html.escape(self.slug)}/{html.escape(p.name)}" download>{ext.upper()}</a>'
                 for ext, p in self.paths.items()) + "</p>")
-        return (f'<figure class="glumeta-flow"><img src="data:image/png;base64,{self._b64}" '
-                f'alt="{html.escape(self.alt)}" style="max-width:100%"></figure>{links}'
+        img = (f'<img src="data:image/png;base64,{self._b64}" alt="{html.escape(self.alt)}" '
+               f'title="Click to open the full-resolution diagram" style="max-width:100%">')
+        if self.links and "svg" in self.paths:  # click to enlarge: the vector diagram
+            img = (f'<a href="../figures/{html.escape(self.slug)}/{html.escape(self.paths["svg"].name)}" '
+                   f'target="_blank" rel="noopener">{img}</a>')
+        return (f'<figure class="glumeta-flow">{img}</figure>{links}'
                 f'<p class="glumeta-flow-counts">{html.escape(self.counts_text())}</p>' + self.table_html())
 
     def __repr__(self) -> str:
