@@ -1,5 +1,6 @@
 """Helpers for tests that build a copy of the book."""
 
+import csv
 import json
 import re
 import shutil
@@ -47,11 +48,16 @@ def text_of(html: str) -> str:
     return " ".join(h.unescape(s).split())
 
 
-def forest_pngs(html: str) -> list[tuple[int, int]]:
-    """(width, height) of each embedded forest-plot PNG."""
+def forest_pngs(html: str, book: Path | None = None) -> list[tuple[int, int]]:
+    """(width, height) of each forest-plot PNG of a page: embedded (plain Jupyter), or a file the
+    page links (``../figures/...``, a page built into the book; read from *book*'s HTML output)."""
     out = []
-    for b64 in re.findall(r'<figure class="glumeta-forest">(?:<a [^>]*>)?<img src="data:image/png;base64,([^"]+)"', html):
-        data = b64decode(b64)
+    for src in re.findall(r'<figure class="glumeta-forest">(?:<a [^>]*>)?<img src="([^"]+)"', html):
+        if src.startswith("data:image/png;base64,"):
+            data = b64decode(src.split(",", 1)[1])
+        else:
+            assert book is not None, f"linked figure {src}: pass the book"
+            data = (book / "_build" / "html" / "book" / src).resolve().read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n"
         out.append(struct.unpack(">II", data[16:24]))
     return out
@@ -71,3 +77,36 @@ def rerun(log: str) -> set[str]:
 def notebooks(book: Path) -> set[str]:
     """Pages that are notebooks (a jupytext header with a kernel), as opposed to in-process pages."""
     return {p.stem for p in (book / "book").glob("*.md") if "\nkernelspec:" in p.read_text(encoding="utf-8")}
+
+
+# ---- editing copies of the data (shared by the data and ledger tests)
+
+def copy_data(tmp_path: Path) -> Path:
+    """A copy of data/ under *tmp_path* (the build never writes to data/; tests edit copies)."""
+    d = tmp_path / "data"
+    shutil.copytree(ROOT / "data", d)
+    return d
+
+
+def edit_csv(d: Path, name: str, fn) -> Path:
+    """Rewrite ``d/<name>.csv`` as lists of cells: *fn* takes and returns the rows (header first)."""
+    p = d / f"{name}.csv"
+    with open(p, encoding="utf-8", newline="") as fh:
+        rows = list(csv.reader(fh))
+    rows = fn(rows)
+    with open(p, "w", encoding="utf-8", newline="") as fh:
+        csv.writer(fh, lineterminator="\n").writerows(rows)
+    return p
+
+
+def rewrite_rows(path: Path, change) -> None:
+    """Rewrite a CSV copy row by row as dicts (*change* edits a row dict in place)."""
+    with path.open(encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        fields, rows = reader.fieldnames, list(reader)
+    for row in rows:
+        change(row)
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=fields, lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from glumeta.data import check, datasets, load, read
+from bookutil import copy_data, edit_csv
 
 DATASETS = datasets()
 
@@ -106,19 +106,10 @@ def test_number_check_is_local_to_the_study():
     assert 2.10 in numbers_near("esketamine_madrs", "Canuso 2018")
 
 
-def _copy(tmp_path) -> Path:
-    d = tmp_path / "data"
-    shutil.copytree(DATA, d)
-    return d
+_copy = copy_data
 
 
-def _edit(d: Path, name: str, fn):
-    p = d / f"{name}.csv"
-    rows = list(csv.reader(open(p, encoding="utf-8", newline="")))
-    rows = fn(rows)
-    with open(p, "w", encoding="utf-8", newline="") as fh:
-        csv.writer(fh, lineterminator="\n").writerows(rows)
-    return p
+_edit = edit_csv
 
 
 def _set(name_col: str, value: str, row: int = 1):

@@ -5,7 +5,6 @@ refused with FILE:LINE, column and value when wrong."""
 from __future__ import annotations
 
 import csv
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,23 +12,16 @@ from pathlib import Path
 import pytest
 
 from glumeta.data import check, datasets, load, read, tables
+from bookutil import copy_data, edit_csv
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"
 
 
-def _copy(tmp_path) -> Path:
-    d = tmp_path / "data"
-    shutil.copytree(DATA, d)
-    return d
+_copy = copy_data
 
 
-def _edit(d: Path, name: str, fn):
-    p = d / f"{name}.csv"
-    rows = list(csv.reader(open(p, encoding="utf-8", newline="")))
-    rows = fn(rows)
-    with open(p, "w", encoding="utf-8", newline="") as fh:
-        csv.writer(fh, lineterminator="\n").writerows(rows)
+_edit = edit_csv
 
 
 def _set(values: dict, row: int = 1):

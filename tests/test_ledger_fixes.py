@@ -18,6 +18,7 @@ import pytest
 
 from glumeta import reproduce as rp
 from glumeta.ledger import _paper, _papers, ledger
+from bookutil import rewrite_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"
@@ -29,17 +30,7 @@ def _csv(name, directory=DATA):
         return list(csv.DictReader(fh))
 
 
-def _rewrite(path: Path, change):
-    """Rewrite a CSV copy row by row (*change* edits a row dict in place)."""
-    with path.open(encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        fields, rows = reader.fieldnames, list(reader)
-    for row in rows:
-        change(row)
-    with path.open("w", encoding="utf-8", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=fields, lineterminator="\n")
-        w.writeheader()
-        w.writerows(rows)
+_rewrite = rewrite_rows
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ set beside the book's own pool of the same outcome at the same time. The trials 
 k, and the verdict are computed from ``data/``: a test edits a copy of the data and sees them move.
 """
 
-import csv
 import shutil
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import pytest
 from glumeta.ledger import _ci_reading, ledger
 from glumeta.synthesis import synthesis_rows
 from glumeta.verdicts import Verdict
+from bookutil import rewrite_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"
@@ -30,16 +30,7 @@ QIU = {  # every number of Qiu 2023 in the sources file, with its verdict
 POOLS = {"qiu-2h-smd": "2 h", "qiu-24h-smd": "24 h", "qiu-2w-smd": "week 2"}
 
 
-def _rewrite(path: Path, change):
-    with path.open(encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        fields, rows = reader.fieldnames, list(reader)
-    for row in rows:
-        change(row)
-    with path.open("w", encoding="utf-8", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=fields, lineterminator="\n")
-        w.writeheader()
-        w.writerows(rows)
+_rewrite = rewrite_rows
 
 
 @pytest.fixture(scope="module")

@@ -259,7 +259,7 @@ def analyze(name: str, directory=None, method: str = "REML", test: str = DEFAULT
         outside = tab[complete & seen & ~admitted].reset_index(drop=True)
         add(aid, label, at & admitted, outside=outside)
         if rules or test != "z":
-            add(f"sensitivity:z" if lv is None else f"sensitivity:z:{lv}", f"{label}, z-test", at & admitted, t="z")
+            add("sensitivity:z" if lv is None else f"sensitivity:z:{lv}", f"{label}, z-test", at & admitted, t="z")
         for m, frame in also.items():
             add(f"overall:{m}" if lv is None else f"{lv}:{m}",
                 label_format(overall.get("label", "Overall"), dict(ctx, measure=m)), at & admitted, frame, m,

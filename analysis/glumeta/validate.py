@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import csv
 
-from .data import Problem, Table, _resource, check, data_dir, datasets, limits, load_package, read, tables
+from .data import Problem, Table, _resource, check, data_dir, limits, load_package, read, tables
 from .rules import fmt_value, run_stage_two
 
 __all__ = ["derivation_problems", "reference_problems", "validate"]
