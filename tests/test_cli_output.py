@@ -126,3 +126,28 @@ def test_pyproject_license_is_an_spdx_string():
     meta = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     assert isinstance(meta["project"]["license"], str)  # a TOML table is deprecated (setuptools ≥ 77)
     assert "templates/*.md" in meta["tool"]["setuptools"]["package-data"]["glumeta"]  # glumeta new's template
+
+
+def test_pooled_results_csv_beside_the_study_csv(tmp_path, monkeypatch):
+    """Issue #19: the page offers a pooled-results CSV beside the study-level one; every analysis is a row
+    with its model, and the numbers equal glumeta analyze --json."""
+    import csv
+    import json as _json
+
+    from glumeta.chapter import Chapter
+
+    monkeypatch.setenv("GLUMETA_BUILD_DIR", str(tmp_path / "_build"))
+    ch = Chapter("esketamine_madrs", "pooled-test")
+    html = ch.downloads().data
+    assert "pooled results (CSV)" in html and "study results (CSV)" in html
+    rows = list(csv.DictReader((tmp_path / "_build" / "figures" / "pooled-test" / "esketamine_madrs-pooled.csv")
+                               .open(encoding="utf-8")))
+    by_id = {r["id"]: r for r in rows}
+    js = {a["id"]: a for a in _json.loads(subprocess.run(
+        [sys.executable, "-m", "glumeta.cli", "analyze", "esketamine_madrs", "--json"],
+        capture_output=True, text=True, check=True).stdout)["analyses"]}
+    assert set(by_id) == set(js)
+    for aid, a in js.items():
+        if "estimate" in a:
+            assert abs(float(by_id[aid]["estimate"]) - a["estimate"]) < 1e-12
+            assert by_id[aid]["test"] == a["test"] and by_id[aid]["model"] == a["model"]

@@ -162,7 +162,9 @@ class Chapter:
         links = [f'<a href="../figures/{self.slug}/{p.name}" download>{ext.upper()}</a>' for ext, p in paths.items()]
         links.append(f'<a href="../data/{self.name}.csv" download>data (CSV)</a>')
         res = self.export_results()
-        links.append(f'<a href="../figures/{self.slug}/{res.name}" download>results (CSV)</a>')
+        links.append(f'<a href="../figures/{self.slug}/{res.name}" download>study results (CSV)</a>')
+        pooled = self.export_pooled()
+        links.append(f'<a href="../figures/{self.slug}/{pooled.name}" download>pooled results (CSV)</a>')
         return HTML('<p class="glumeta-downloads">Download: ' + " · ".join(links) + "</p>")
 
     def export_results(self):
@@ -174,6 +176,16 @@ class Chapter:
 
         path = save_dir(self.slug) / f"{self.name}-results.csv"
         to_safe_csv(results_frame(escalc_all(self.name), self.analyses), path)
+        return path
+
+    def export_pooled(self):
+        """Write every pooled analysis of the page (:func:`glumeta.export.pooled_frame`) to
+        ``_build/figures/<slug>/<name>-pooled.csv``."""
+        from .export import pooled_frame, to_safe_csv
+        from .forest import save_dir
+
+        path = save_dir(self.slug) / f"{self.name}-pooled.csv"
+        to_safe_csv(pooled_frame(self.analyses), path)
         return path
 
     # ---------------------------------------------------------------- numbers

@@ -12,7 +12,7 @@ import math
 import re
 from pathlib import Path
 
-__all__ = ["main_analyses", "neutralise", "results_frame", "to_safe_csv"]
+__all__ = ["main_analyses", "neutralise", "pooled_frame", "results_frame", "to_safe_csv"]
 
 _TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
@@ -99,6 +99,28 @@ def results_frame(table, analyses=None):
             if c in out.columns and pd.api.types.is_numeric_dtype(out[c]):
                 out[c] = out[c].round().astype("Int64")
     return out
+
+
+def pooled_frame(analyses):
+    """Every pooled analysis of a data file, one row each (the main pools, the analyses by time or
+    subgroup, the sensitivity analyses and the subgroup-difference tests), with the model that
+    produced it and, for ratio measures, the ratio-scale values (``*_exp``): the file a chapter
+    offers as "pooled results (CSV)" beside its study-level results."""
+    import pandas as pd
+
+    rows = []
+    for a in analyses:
+        d = a.to_dict()
+        d.pop("studies", None)
+        d.pop("outside", None)
+        for k, v in list(d.items()):
+            if isinstance(v, (list, tuple)):  # CIs of τ², I², H²; subgroup levels
+                d[k] = "; ".join("" if x is None else str(x) for x in v)
+        d["row_type"] = "pooled" if hasattr(a, "estimate") else "subgroup test"
+        rows.append(d)
+    df = pd.DataFrame(rows)
+    first = [c for c in ("row_type", "id", "label", "measure", "model", "method", "test", "pi_rule", "k") if c in df]
+    return df[first + [c for c in df.columns if c not in first]]
 
 
 def to_safe_csv(df, path):
