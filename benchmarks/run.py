@@ -11,14 +11,25 @@ built by ``glumeta build``:
 * glumeta check (all data)                       target <= 1 s
 * glumeta analyze NAME (each file)               target <= 1.5 s wall
 * all sensitivity analyses of the book           target <= 0.5 s compute
+* scaling (issue #21): synthetic 24 h rows appended to esketamine_madrs.csv of a temporary copy
+  (benchmarks/synth.py) so that its headline pool has k = 10, 100, 1,000 (10,000: check and
+  analyze only, after checking that the build refuses it up front under the 5,000-row limit; the
+  copy's glumeta:limits is raised for those two): check, analyze, cold build, chapter page size
+  target (k = 1,000): build <= 1.5 x toy cold, chapter HTML <= 3 MB
 
-Usage: ``make bench`` (or ``.venv/bin/python benchmarks/run.py [--json out.json]``).
+The toy and the book are built in turn (toy, book, toy, book, ...) for ``--repeat`` rounds, and
+medians with the min-max spread are reported, so that load from other processes on the machine
+falls on both.
+
+Usage: ``make bench`` (or ``.venv/bin/python benchmarks/run.py [--repeat 3] [--scale 10,100,1000,10000]
+[--json out.json]``).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -82,16 +93,47 @@ def toy(tmp: Path) -> dict:
 
 #: The add-a-row cases: one real, cited row of each file is moved out before the cold build and
 #: appended back, one file at a time (blood glutamate is the case issue #13 measured).
-ADD_ROWS = {"blood_glutamate": "islam2020,", "esketamine_madrs": "transform3,"}
+ADD_ROWS = {"blood_glutamate": "islam2020,", "esketamine_madrs": "transform3,", "nitrous_oxide_hamd": "myles2025,",
+            "ketamine_escitalopram": "arabzadeh2018,Arabzadeh 2018,2018,complete,,remission,"}
+
+
+#: The sources measured: a snapshot of the repository taken when the run starts (see :func:`snapshot`).
+SRC = ROOT
+
+
+def snapshot(tmp: Path) -> Path:
+    """Copy the package, chapters, data and config into *tmp* and run every command of this run on
+    that copy (``PYTHONPATH`` ahead of the editable install), so that edits made to the checkout
+    while the benchmark runs (other sessions) neither change what is measured nor make the
+    package hash (glumeta.sphinxext) re-run every page in the middle of a series."""
+    global SRC
+    snap = tmp / "snapshot"
+    shutil.copytree(ROOT / "analysis" / "glumeta", snap / "analysis" / "glumeta",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    for f in ("_config.yml", "_toc.yml"):
+        shutil.copy(ROOT / f, snap / f)
+    for sub in ("book", "data"):
+        shutil.copytree(ROOT / sub, snap / sub, ignore=shutil.ignore_patterns("_build", "*.ipynb"))
+    shutil.copytree(ROOT / "tests" / "reference", snap / "tests" / "reference")  # the environment page reads it
+    for f in ("pyproject.toml", "requirements.lock"):
+        shutil.copy(ROOT / f, snap / f)
+    os.environ["PYTHONPATH"] = str(snap / "analysis") + os.pathsep + os.environ.get("PYTHONPATH", "")
+    sys.path.insert(0, str(snap / "analysis"))
+    SRC = snap
+    return snap
+
+
+def copy(d: Path) -> Path:
+    d.mkdir(parents=True)
+    for f in ("_config.yml", "_toc.yml"):
+        shutil.copy(SRC / f, d / f)
+    for sub in ("book", "data"):
+        shutil.copytree(SRC / sub, d / sub)
+    return d
 
 
 def book(tmp: Path) -> dict:
-    d = tmp / "book"
-    d.mkdir()
-    for f in ("_config.yml", "_toc.yml"):
-        shutil.copy(ROOT / f, d / f)
-    for sub in ("book", "data"):
-        shutil.copytree(ROOT / sub, d / sub)
+    d = copy(tmp / "book")
     moved = {}
     for name, prefix in ADD_ROWS.items():
         csv = d / "data" / f"{name}.csv"
@@ -137,32 +179,105 @@ def sensitivity() -> float:
     return time.perf_counter() - t0
 
 
+def _dir_size(p: Path) -> int:
+    return sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
+
+
+def scaling(tmp: Path, ks=(10, 100, 1000, 10000), max_build_k: int = 1000) -> list[dict]:
+    """check, analyze, cold build and page size with the esketamine headline pool at each k."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from synth import FILE, add_synthetic
+
+    g = str(BIN / "glumeta")
+    base = json.loads(subprocess.run([g, "analyze", FILE, "--json"], capture_output=True, text=True,
+                                     check=True).stdout)
+    k0 = next(a["k"] for a in base["analyses"] if a["id"] == "overall")
+    out = []
+    for k in ks:
+        d = copy(tmp / f"scale{k}")
+        n = max(0, k - k0)
+        add_synthetic(d / "data", n)
+        dd = ["--data-dir", str(d / "data")]
+        row = {"k": k, "synthetic_rows": n}
+        gb = [g, "build", "--book-dir", str(d), *dd]
+        if k > max_build_k:
+            t0 = time.perf_counter()
+            r = subprocess.run(gb, capture_output=True, text=True)
+            row["build_refused_s"] = time.perf_counter() - t0
+            row["build_refused"] = r.returncode != 0
+            row["refusal"] = (r.stderr.strip().splitlines() or [""])[0][:300]
+            add_synthetic(d / "data", 0, max_rows=k + 100)  # raise the copy's row limit for check/analyze
+            row["limit_raised_to"] = k + 100
+        row["check_s"] = min(timed([g, "check", *dd]) for _ in range(2))
+        row["analyze_s"] = min(timed([g, "analyze", FILE, "--json", *dd]) for _ in range(2))
+        if k <= max_build_k:
+            row["build_s"] = timed(gb)
+            html = d / "_build" / "html"
+            row["chapter_html_bytes"] = (html / "book" / "esketamine.html").stat().st_size
+            row["synthesis_html_bytes"] = (html / "book" / "synthesis.html").stat().st_size
+            row["html_total_bytes"] = _dir_size(html)
+        out.append(row)
+        print(f"scaling k = {k}: {row}", flush=True)
+        shutil.rmtree(d, ignore_errors=True)
+    return out
+
+
+def _med(xs):
+    import statistics
+
+    return statistics.median(xs)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--json", help="write the measurements here")
+    ap.add_argument("--repeat", type=int, default=3, help="rounds of toy + book (medians are reported)")
+    ap.add_argument("--scale", default="10,100,1000,10000", help="k values of the scaling table ('' for none)")
     args = ap.parse_args(argv)
+    toys, books = [], []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        t, b = toy(tmp), book(tmp)
-    c = cli()
-    s = sensitivity()
-    rows = [
-        ("cold build", b["cold"], t["cold"], b["cold"] / t["cold"], "<= 0.8x toy cold", b["cold"] / t["cold"] <= 0.8),
-        ("add a row (blood glutamate) -> rebuild", b["add_row:blood_glutamate"], t["one_chapter"],
-         b["add_row:blood_glutamate"] / t["one_chapter"], "<= 1.0x toy one-chapter", b["add_row:blood_glutamate"] / t["one_chapter"] <= 1.0),
-        ("add a row (esketamine) -> rebuild", b["add_row:esketamine_madrs"], t["one_chapter"],
-         b["add_row:esketamine_madrs"] / t["one_chapter"], "<= 1.0x toy one-chapter", b["add_row:esketamine_madrs"] / t["one_chapter"] <= 1.0),
-        ("no-op rebuild", b["noop"], t["noop"], b["noop"] / t["noop"], "<= 2 s", b["noop"] <= 2),
-        ("glumeta check", c["check"], None, None, "<= 1 s", c["check"] <= 1),
-        *[(f"glumeta analyze {n}", v, None, None, "<= 1.5 s", v <= 1.5) for n, v in c["analyze"].items()],
-        ("sensitivity (all analyses)", s, None, None, "<= 0.5 s", s <= 0.5),
-    ]
-    print(f"{'measure':38} {'book s':>8} {'toy s':>8} {'ratio':>6}  target                    met")
-    for name, v, ref, ratio, target, ok in rows:
-        print(f"{name:38} {v:8.2f} {'' if ref is None else f'{ref:8.2f}':>8} "
-              f"{'' if ratio is None else f'{ratio:6.2f}':>6}  {target:25} {'yes' if ok else 'NO'}")
+        snapshot(tmp)
+        for r in range(args.repeat):
+            toys.append(toy(tmp / f"t{r}"))
+            books.append(book(tmp / f"b{r}"))
+            print(f"round {r + 1}: toy {toys[-1]}\n         book {books[-1]}", flush=True)
+        scale = scaling(tmp, [int(x) for x in args.scale.split(",") if x]) if args.scale else []
+        c = cli()
+        s = sensitivity()
+    t = {key: _med([x[key] for x in toys]) for key in toys[0]}
+    b = {key: _med([x[key] for x in books]) for key in books[0]}
+    spread = lambda runs, key: f"{min(x[key] for x in runs):.1f}-{max(x[key] for x in runs):.1f}"  # noqa: E731
+    rows = [("cold build", b["cold"], t["cold"], "<= 0.8x toy cold", b["cold"] / t["cold"] <= 0.8, spread(books, "cold"),
+             spread(toys, "cold"))]
+    for name in ADD_ROWS:
+        key = f"add_row:{name}"
+        rows.append((f"add a row ({name})", b[key], t["one_chapter"], "<= 1.0x toy one-chapter",
+                     b[key] / t["one_chapter"] <= 1.0, spread(books, key), spread(toys, "one_chapter")))
+    rows.append(("no-op rebuild", b["noop"], t["noop"], "<= 2 s", b["noop"] <= 2, spread(books, "noop"),
+                 spread(toys, "noop")))
+    print(f"\n{len(toys)} round(s); medians (min-max)")
+    print(f"{'measure':40} {'book s':>8} {'toy s':>8} {'ratio':>6}  {'target':25} met  spread book / toy")
+    for name, v, ref, target, ok, sb, st in rows:
+        print(f"{name:40} {v:8.2f} {ref:8.2f} {v / ref:6.2f}  {target:25} {'yes' if ok else 'NO ':3}  {sb} / {st}")
+    print(f"{'glumeta check':40} {c['check']:8.2f} {'':>8} {'':>6}  {'<= 1 s':25} {'yes' if c['check'] <= 1 else 'NO'}")
+    for n, v in c["analyze"].items():
+        print(f"{'glumeta analyze ' + n:40} {v:8.2f} {'':>8} {'':>6}  {'<= 1.5 s':25} {'yes' if v <= 1.5 else 'NO'}")
+    print(f"{'sensitivity (all analyses)':40} {s:8.2f} {'':>8} {'':>6}  {'<= 0.5 s':25} {'yes' if s <= 0.5 else 'NO'}")
+    if scale:
+        print(f"\nscaling (esketamine headline pool; toy cold median {t['cold']:.1f} s)")
+        print(f"{'k':>6} {'check s':>8} {'analyze s':>9} {'build s':>8} {'x toy':>6} {'page MB':>8} {'html MB':>8}")
+        for r in scale:
+            bs = r.get("build_s")
+            head = f"{r['k']:>6} {r['check_s']:8.2f} {r['analyze_s']:9.2f} "
+            if bs:
+                print(head + f"{bs:8.1f} {bs / t['cold']:6.2f} {r['chapter_html_bytes'] / 1e6:8.2f} "
+                      f"{r['html_total_bytes'] / 1e6:8.1f}")
+            else:
+                print(head + f"refused in {r['build_refused_s']:.1f} s (check/analyze with the copy's limit raised)")
     if args.json:
-        Path(args.json).write_text(json.dumps({"toy": t, "book": b, "cli": c, "sensitivity_s": s}, indent=2))
+        Path(args.json).write_text(json.dumps({"rounds": {"toy": toys, "book": books}, "toy": t, "book": b, "cli": c,
+                                               "sensitivity_s": s, "scaling": scale}, indent=2))
     return 0
 
 

@@ -27,7 +27,7 @@ def test_chapter_has_plot_table_numbers(book, slug):
     name = CHAPTERS[slug]
     html = page(book, slug)
     text = text_of(html)
-    pngs = forest_pngs(html)
+    pngs = forest_pngs(html, book)
     assert pngs and all(w > 300 and h > 100 for w, h in pngs)
     assert 'class="glumeta-table"' in html
     assert "Traceback" not in html and "Error" not in re.sub(r"<[^>]+>", "", html).replace("Error bars", "")
@@ -123,4 +123,4 @@ def test_synthesis_numbers_match_engine(book):
     text = text_of(page(book, "synthesis"))
     s = synthesis(0.5, directory=book / "data")
     assert fmt(s["overall"].estimate) in text and fmt_ci(s["overall"].ci_lower, s["overall"].ci_upper) in text
-    assert forest_pngs(page(book, "synthesis"))
+    assert forest_pngs(page(book, "synthesis"), book)
