@@ -38,6 +38,38 @@ MAX_LABEL = 34
 #: Average width of a character at the plot's 8.5 pt text, in inches (DejaVu Sans), to size columns
 #: so that no label or cell is ever cut.
 CHAR_IN = 0.068
+#: Study labels longer than this wrap onto two lines (at the space nearest the middle) rather than
+#: widening the label column: one very long label would otherwise shrink the whole figure on the page.
+LABEL_WRAP = 40
+
+
+def wrap_label(label: str, limit: int = LABEL_WRAP) -> str:
+    """*label* on one line, or on two (split at the space nearest its middle) when longer than *limit*;
+    a word longer than *limit* is cut with a hyphen so that no line exceeds it by much.
+
+    Examples
+    --------
+    >>> wrap_label("Daly 2018 (SYNAPSE)")
+    'Daly 2018 (SYNAPSE)'
+    >>> print(wrap_label("A study label that is much longer than forty characters"))
+    A study label that is much
+    longer than forty characters
+    """
+    s = " ".join(str(label).split())
+    if len(s) <= limit:
+        return s
+    spaces = [i for i, ch in enumerate(s) if ch == " "]
+    if spaces:
+        cut = min(spaces, key=lambda i: abs(i - len(s) / 2))
+        first, second = s[:cut], s[cut + 1:]
+    else:
+        first, second = s[:limit - 1] + "-", s[limit - 1:]
+    return first + "\n" + second
+
+
+def _label_width(label: str) -> int:
+    """Characters of the longest line of the wrapped *label*."""
+    return max(len(line) for line in wrap_label(label).split("\n"))
 
 #: How a row's effect was obtained → its footnote mark and the footnote (methods appendix).
 #: A row's ``derivation`` (glumeta.escalc) is searched for each key.
@@ -354,7 +386,7 @@ def forest(groups: list[ForestGroup], *, measure: str, left_headers: Sequence = 
         lines = layout(groups, overall=overall, subgroup_test=subgroup_test, sort=sort, outside=outside)
     scale_lines = lines if scale_lines is None else scale_lines
     studies = [pl for kind, pl in scale_lines if kind == "study"]
-    g = _grid(left_headers, len(lines), max((len(pl.label) + 2 for pl in studies), default=0),
+    g = _grid(left_headers, len(lines), max((_label_width(pl.label) + 2 for pl in studies), default=0),
               [max((len(str(pl.left[i])) for pl in studies if len(pl.left) > i), default=0)
                for i in range(len(left_headers))])
     with plt.style.context(SEABORN_STYLE), plt.rc_context({"svg.hashsalt": "glumeta", "font.size": 9,
@@ -417,7 +449,7 @@ def log_ticks(lo: float, hi: float, target: int = 5) -> list[float]:
 def _x_axis(ax, ratio: bool, xmin: float, xmax: float) -> float:
     """Scale, limits and ticks of the x axis; returns the null value (1 for ratios, else 0)."""
     if ratio:
-        from matplotlib.ticker import FuncFormatter, LogLocator
+        from matplotlib.ticker import FuncFormatter
 
         from matplotlib.ticker import FixedLocator, NullLocator
 
@@ -486,7 +518,11 @@ class _Drawer:
 
     def study(self, y, pl):
         ax, g, tr, kw = self.ax, self.g, self.tr, self.kw
-        ax.text(g.x_label + g.indent, y, " ".join(str(pl.label).split()), **kw)
+        label = wrap_label(pl.label)
+        if "\n" in label:  # two lines in one row: slightly smaller and tighter, still >= 8 pt
+            ax.text(g.x_label + g.indent, y, label, **dict(kw, fontsize=8, linespacing=0.95))
+        else:
+            ax.text(g.x_label + g.indent, y, label, **kw)
         for x, (_, w, al), txt in zip(g.x_cols, g.specs, pl.left):
             ax.text(x, y, str(txt), ha=al, **kw)
         lo, hi = pl.ci_lower, pl.ci_upper
