@@ -57,7 +57,7 @@ def estimate_path_plot(frame, label_col: str, measure: str, pooled: dict, title:
 
     With more rows than a readable figure holds (:data:`glumeta.forest.PAGE_ROWS`), the estimates
     are drawn against their step (cumulative: studies added; leave-one-out: the study omitted, in
-    data order) with the 95% CI as a band, and the five rows that move the estimate most are named."""
+    data order) with the 95% CI as a band, and the three rows that move the estimate most are named."""
     import matplotlib.pyplot as plt
 
     from .forest import PAGE_ROWS
@@ -93,15 +93,26 @@ def _path_band(frame, label_col: str, measure: str, pooled, title: str):
                         label="95% CI")
         ax.plot(x, est, color="#222222", lw=0.9, marker="." if k <= 2000 else None, ms=2, label="estimate")
         ax.axhline(pooled.estimate, color="#0072B2", lw=1, ls="--", label="all studies")
-        ax.axhline(0, color="#555555", lw=0.8)
-        far = np.argsort(-np.abs(est - pooled.estimate), kind="stable")[:5]
-        for i in far:
-            lab = str(frame[label_col].iloc[i])
-            ax.annotate(lab if len(lab) <= 30 else lab[:29] + "…", (x[i], est[i]), xytext=(4, 6),
-                        textcoords="offset points", fontsize=7, color="#D55E00")
+        lo, hi = float(np.nanmin(frame["ci_lower"])), float(np.nanmax(frame["ci_upper"]))
+        if lo <= 0 <= hi:  # the null line only where it is inside the range shown (else it squashes the band)
+            ax.axhline(0, color="#555555", lw=0.8)
+        far = np.argsort(-np.abs(est - pooled.estimate), kind="stable")[:3]
+        for n, i in enumerate(far):
+            lab = str(frame[label_col].iloc[i]).split(":")[0]
+            ax.annotate(lab if len(lab) <= 28 else lab[:27] + "…", (x[i], est[i]), xytext=(4, (14, -16, 26)[n]),
+                        textcoords="offset points", fontsize=7, color="#D55E00",
+                        arrowprops=dict(arrowstyle="-", color="#D55E00", lw=0.5))
             ax.plot([x[i]], [est[i]], "o", color="#D55E00", ms=3)
         ax.set_xlim(0.5, k + 0.5)
-        ax.set_xlabel("studies added (in order)" if label_col == "added" else "study omitted (in data order)")
+        if label_col == "added":  # early steps (few studies, wide CIs) spread out, and not setting the y range
+            ax.set_xscale("log")
+            ax.set_xlim(0.9, k * 1.05)
+            tail = frame.iloc[min(2, k - 1):]
+            lo, hi = float(np.nanmin(tail["ci_lower"])), float(np.nanmax(tail["ci_upper"]))
+            pad = 0.1 * (hi - lo or 1.0)
+            ax.set_ylim(lo - pad, hi + pad)
+        ax.set_xlabel("studies added (in order; log scale; the first two steps may run off the axis)"
+                      if label_col == "added" else "study omitted (in data order)")
         ax.set_ylabel(measure)
         ax.set_title(f"{title}: {k:,} refits", fontsize=9.5, loc="left")
         ax.legend(frameon=False, fontsize=8, loc="best")
