@@ -600,10 +600,16 @@ def _alt_text(a) -> str:
     est, lo, hi = d["estimate"], d["ci_lower"], d["ci_upper"]
     labels = list(a.rows["label"])
     names = ", ".join(labels[:12]) + ("…" if len(labels) > 12 else "")
+    out = getattr(a, "outside", None)
+    beside = ""
+    if out is not None and len(out):
+        shown = list(dict.fromkeys(out["study"] if "study" in out else out["label"]))
+        beside = f" Shown beside it, not pooled: {', '.join(map(str, shown[:12]))}{'…' if len(shown) > 12 else ''}."
     if a.k == 1:
-        return f"Forest plot of {a.label}: one comparison ({names}), {a.measure} {fmt(est)} (95% CI {fmt_ci(lo, hi)}); not pooled."
+        return (f"Forest plot of {a.label}: one comparison ({names}), {a.measure} {fmt(est)} (95% CI {fmt_ci(lo, hi)}); "
+                f"not pooled.{beside}")
     return (f"Forest plot of {a.label}: {a.k} comparisons ({names}); pooled {a.measure} "
-            f"{fmt(est)} (95% CI {fmt_ci(lo, hi)}), I² {_i2(a.i2)}%.")
+            f"{fmt(est)} (95% CI {fmt_ci(lo, hi)}), I² {_i2(a.i2)}%.{beside}")
 
 
 def _long_table(frame, estimate: float, slug: str, name: str) -> str:
