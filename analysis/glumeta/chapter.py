@@ -69,7 +69,7 @@ class Chapter:
     def pending_for(self, aid: str):
         """The pending rows that would enter analysis *aid* once their numbers are found: its outcome
         (``overall:<level>``) and, for a main analysis, its declared eligibility rules."""
-        from .eligibility import evaluate, rules_of
+        from .eligibility import SKEW_RULE, evaluate, rules_of
 
         p = self.pending()
         plan = self.plan
@@ -79,7 +79,7 @@ class Chapter:
             if level in set(p[per]):
                 p = p[p[per] == level]
         if aid == "overall" or aid.startswith("overall:"):
-            ok, _ = evaluate(p, rules_of(plan), relax={"skew"})
+            ok, _ = evaluate(p, rules_of(plan), relax={SKEW_RULE})
             p = p[ok]
         return p
 

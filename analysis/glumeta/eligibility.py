@@ -28,9 +28,9 @@ This module reads no file; it takes the schema block and an effect frame.
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
+
+from .rules import condition_holds
 
 __all__ = ["Rule", "rules_of", "evaluate", "SKEW_RULE"]
 
@@ -54,17 +54,10 @@ class Rule:
         if self.column not in frame:
             raise ValueError(f"eligibility rule {self.id!r} names column {self.column!r}, which the data file "
                              "does not have (datapackage.json, glumeta:analysis → eligibility)")
-        vals = frame[self.column]
-        s = self.spec
-        if "in" in s:
-            ok = vals.isin(s["in"]).to_numpy()
-        elif "matches" in s:
-            pat = re.compile(s["matches"])
-            ok = np.array([isinstance(v, str) and pat.fullmatch(v) is not None for v in vals])
-        elif "equals" in s:
-            ok = (vals == s["equals"]).to_numpy()
-        else:
+        if not {"in", "matches", "equals"} & set(self.spec):
             raise ValueError(f"eligibility rule {self.id!r} needs 'in', 'matches' or 'equals'")
+        vals = frame[self.column]
+        ok = np.array([condition_holds(self.spec, v) for v in vals], dtype=bool)
         return ok & vals.notna().to_numpy()
 
 

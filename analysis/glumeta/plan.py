@@ -42,7 +42,7 @@ from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 
-from .eligibility import evaluate, rules_of
+from .eligibility import SKEW_RULE, evaluate, rules_of
 from .escalc import RATIO, escalc, label_format, spec
 from .models import DEFAULT_PI, DEFAULT_TEST, PoolResult, pool
 from .sensitivity import subgroups
@@ -232,7 +232,7 @@ def analyze(name: str, directory=None, method: str = "REML", test: str = DEFAULT
     pending_mask = tab["status"] == "pending"
     complete = (tab["status"] == "complete") & tab["yi"].notna()
     # a pending row counts against a pool when its declared fields (time, schedule, ...) fit it
-    pend_ok, _ = evaluate(tab, rules, relax={"skew"})
+    pend_ok, _ = evaluate(tab, rules, relax={SKEW_RULE})
     out: list = []
 
     def add(aid, label, mask, frame=tab, meas=measure, t=test, outside=None):
@@ -250,6 +250,12 @@ def analyze(name: str, directory=None, method: str = "REML", test: str = DEFAULT
     if overall.get("per"):
         levels = list(dict.fromkeys(tab[overall["per"]]))
     also = {m: escalc(name, directory, measure=m).assign(reason=why) for m in plan.get("also", [])}
+    # the rows each declared sensitivity pool admits: evaluated once, used at every level of `per`
+    sensitivities = []
+    for sens in el.get("sensitivity", []):
+        ok, _ = evaluate(tab, rules, relax=set(sens.get("relax", [])))
+        where = tab[sens["where"]].fillna(False).astype(bool) if sens.get("where") else True
+        sensitivities.append((sens, ok & where))
     for lv in levels:
         at = main if lv is None else main & (tab[overall["per"]] == lv)
         seen = show if lv is None else show & (tab[overall["per"]] == lv)
@@ -264,11 +270,9 @@ def analyze(name: str, directory=None, method: str = "REML", test: str = DEFAULT
             add(f"overall:{m}" if lv is None else f"{lv}:{m}",
                 label_format(overall.get("label", "Overall"), dict(ctx, measure=m)), at & admitted, frame, m,
                 outside=frame[complete & seen & ~admitted].reset_index(drop=True))
-        for sens in el.get("sensitivity", []):
-            ok, _ = evaluate(tab, rules, relax=set(sens.get("relax", [])))
-            where = tab[sens["where"]].fillna(False).astype(bool) if sens.get("where") else True
+        for sens, ok in sensitivities:
             sid = f"sensitivity:{sens['id']}" if lv is None else f"sensitivity:{sens['id']}:{lv}"
-            add(sid, label_format(sens.get("label", sens["id"]), ctx), at & ok & where)
+            add(sid, label_format(sens.get("label", sens["id"]), ctx), at & ok)
 
     by = plan.get("by")
     if by:

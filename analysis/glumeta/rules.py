@@ -159,6 +159,25 @@ def exclusion_reason_iff_excluded(row, line, report):
                "clear the reason or set status to 'excluded'")
 
 
+def condition_holds(spec: dict, value) -> bool:
+    """Does *value* satisfy a declared condition ``{"in": [...]}``, ``{"matches": regex}`` (a full
+    match of a text) or ``{"equals": v}``? The one test behind the review-question rule here and the
+    headline-pool rules of :mod:`glumeta.eligibility`.
+
+    Examples
+    --------
+    >>> condition_holds({"matches": "50% N2O vs .*"}, "50% N2O vs placebo"), condition_holds({"in": ["24 h"]}, "4 h")
+    (True, False)
+    """
+    if "in" in spec:
+        return value in spec["in"]
+    if "matches" in spec:
+        return isinstance(value, str) and re.fullmatch(spec["matches"], value) is not None
+    if "equals" in spec:
+        return value == spec["equals"]
+    raise ValueError(f"a condition needs 'in', 'matches' or 'equals', not {sorted(spec)}")
+
+
 @rule("fits_review_question")
 def fits_review_question(row, line, report, *, require=()):
     """A row that is not ``excluded`` fits the analysis' review question (issue #18): each entry of
@@ -173,8 +192,7 @@ def fits_review_question(row, line, report, *, require=()):
         v = row.get(col)
         if v is None:
             continue  # a missing required value is the table check's
-        ok = (v in req["in"]) if "in" in req else re.fullmatch(req["matches"], str(v)) is not None
-        if not ok:
+        if not condition_holds(req, v):
             report(line, col, v, f"contradicts the review question: {req.get('reason', 'not eligible')}; "
                                  "set status to 'excluded' with an exclusion_reason, or correct the value")
 
