@@ -274,6 +274,46 @@ def _encrypt_kernel_transport() -> None:
         trait.default_value = "auto"
 
 
+def _kernels_over_ipc() -> None:
+    """Kernels started for the book listen on Unix sockets with unique paths, not TCP ports.
+
+    jupyter_client picks a kernel's five TCP ports by binding port 0 and closing the
+    socket; the kernel binds them a second or so later. Chapters execute in parallel
+    readers, so another kernel (or anything else on the machine) can take a port in
+    between; the kernel then dies with ``ZMQError: Address already in use`` and the page
+    fails after the 60 s start-up timeout (seen once in CI, in the crash-safety test's
+    rapid rebuilds). Over the ``ipc`` transport there are no ports to race for, provided
+    each kernel's socket prefix is unique: jupyter_client's default prefix is
+    ``kernel-ipc`` in the working directory, shared by every chapter of the book, and its
+    free-name search (``os.path.exists``) races the same way, so each manager gets its own
+    random prefix in the temporary folder. nbclient (used by myst-nb's every execution
+    mode) imports ``jupyter_client.AsyncKernelManager`` when it creates a kernel, so the
+    subclass is installed there, in the build process only."""
+    try:
+        import jupyter_client
+        from traitlets import CaselessStrEnum
+    except ImportError:  # pragma: no cover
+        return
+    base = jupyter_client.AsyncKernelManager
+    if getattr(base, "_glumeta_ipc", False):
+        return
+
+    class BookKernelManager(base):
+        _glumeta_ipc = True
+        transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)
+
+        def _ip_default(self) -> str:
+            import tempfile
+            import uuid
+
+            folder = tempfile.gettempdir()
+            if len(folder) > 60:  # a Unix socket path holds at most 107 bytes
+                folder = "/tmp"
+            return os.path.join(folder, f"glumeta-kernel-{uuid.uuid4().hex[:16]}")
+
+    jupyter_client.AsyncKernelManager = BookKernelManager
+
+
 #: The book's source folder, set in :func:`setup` (forked readers inherit it): pages are named
 #: relative to it in failure messages.
 _SRCDIR: Path | None = None
@@ -381,6 +421,8 @@ def setup(app):
     global _SRCDIR
     _SRCDIR = Path(app.srcdir)
     _encrypt_kernel_transport()
+    if os.name == "posix":
+        _kernels_over_ipc()
     _explain_failed_pages()
     add_directives(app)  # the in-process pages: summary, ledger, synthesis, dictionary, environment
     app.connect("config-inited", _config_inited)
