@@ -7,6 +7,10 @@ Knapp–Hartung (HKSJ) t-test or the HKSJ test with the ad hoc variance correcti
 confidence intervals for τ², I² and H². Results match metafor's ``rma()``,
 ``predict()`` and ``confint()`` (tests/test_metafor_reference.py).
 
+The Examples sections run as doctests; most use the 13 BCG vaccine trials of metafor's
+``dat.bcg`` (log risk ratios from ``escalc(measure="RR", ai=tpos, bi=tneg, ci=cpos, di=cneg,
+data=dat.bcg)``), so that each printed number can be checked against metafor 3.8.1.
+
 Defaults for few studies (Cochrane Handbook §10.10.4; IntHout, Ioannidis & Borm 2014):
 
 * ``test="adhoc"``: Hartung–Knapp–Sidik–Jonkman t-test on k − 1 df with the ad hoc
@@ -69,10 +73,36 @@ METHOD_NAMES = {"FE": "common-effect (inverse variance)", "DL": "DerSimonian–L
 def describe_model(method: str, test: str, pi: str | None = None, k: int | None = None) -> str:
     """The model in words, as a forest plot and a page name it.
 
+    Parameters
+    ----------
+    method : {"FE", "DL", "PM", "ML", "REML"}
+        Estimator of τ² (``"FE"``: common-effect model).
+    test : {"z", "knha", "adhoc"}
+        Test and CI rule of :func:`fit_batch`.
+    pi : {"t(k-2)", "predict"} or None, optional
+        Prediction-interval rule; ``None`` leaves it out (as for k < 3).
+    k : int, optional
+        Number of studies; accepted for the callers' convenience and not used.
+
+    Returns
+    -------
+    str
+        Model, test and, for random-effects models with *pi*, the PI rule, joined by ``"; "``.
+
+    Notes
+    -----
+    The names and references come from ``METHOD_NAMES``, ``TEST_NAMES`` and ``PI_NAMES``:
+    DerSimonian & Laird (1986), Paule & Mandel (1982), ML/REML (Viechtbauer 2005);
+    Knapp & Hartung (2003); the ad hoc correction of Röver, Knapp & Friede (2015); the
+    prediction interval of Higgins, Thompson & Spiegelhalter (2009).
+    A common-effect model has no prediction interval, so *pi* is ignored for ``"FE"``.
+
     Examples
     --------
     >>> describe_model("REML", "adhoc", "t(k-2)")
     'Random effects, REML τ²; Hartung–Knapp–Sidik–Jonkman t-test with the ad hoc correction (Röver et al. 2015); prediction interval on t(k − 2) (Higgins et al. 2009)'
+    >>> describe_model("FE", "z", "t(k-2)")
+    'Common effect, inverse variance; Wald z-test (normal reference)'
     """
     head = "Common effect, inverse variance" if method == "FE" else f"Random effects, {METHOD_NAMES[method]}"
     parts = [head, TEST_NAMES[test]]
@@ -201,8 +231,16 @@ def fit_batch(Y, V, M=None, method="REML", test="z", level=95.0, pi="t(k-2)"):
 
     Returns
     -------
-    dict of arrays (length B): ``k, estimate, se, ci_lower, ci_upper, pi_lower,
-    pi_upper, z_or_t, df, p, tau2, q, q_df, q_p, i2, h2, weights`` (the field names of :class:`PoolResult`) (weights: (B, k), percent).
+    dict of ndarray
+        Arrays of length B: ``k, estimate, se, ci_lower, ci_upper, pi_lower, pi_upper, z_or_t,
+        df, p, tau2, q, q_df, q_p, i2, h2`` (the field names of :class:`PoolResult`), and
+        ``weights`` of shape (B, k), in percent. Keys starting with ``_`` are kept for
+        :func:`tau2_confint`.
+
+    Raises
+    ------
+    ValueError
+        If *method*, *test* or *pi* is not one of the names above.
 
     Notes
     -----
@@ -212,6 +250,28 @@ def fit_batch(Y, V, M=None, method="REML", test="z", level=95.0, pi="t(k-2)"):
     * Random effects: ``I² = 100·τ²/(τ² + s²)``, ``H² = (τ² + s²)/s²`` with the typical
       within-study variance ``s² = (k−1)Σw / ((Σw)² − Σw²)`` (Higgins & Thompson 2002,
       eq. 9; metafor). Fixed effect: ``I² = max(0, 100(Q − df)/Q)``, ``H² = Q/df``.
+    * τ² (see ``_tau2``): DL ``max(0, (Q − (k−1)) / (Σw − Σw²/Σw))`` (DerSimonian & Laird
+      1986); PM the root of ``Q_gen(τ²) = k − 1`` (Paule & Mandel 1982); ML and REML by
+      Fisher scoring, truncated at 0 (Viechtbauer 2005).
+
+    Examples
+    --------
+    Leave-one-out on ``dat.bcg`` as one batch: row *i* masks out trial *i*. metafor 3.8.1
+    ``leave1out(rma(yi, vi, data=dat, method="REML"))`` gives estimates −0.7071, −0.6540,
+    −0.6856, τ² 0.3362, 0.2926, 0.3207 and I² 93.23, 92.25, 92.94 for the first three:
+
+    >>> from glumeta.effects import log_rr
+    >>> tpos = [4, 6, 3, 62, 33, 180, 8, 505, 29, 17, 186, 5, 27]
+    >>> n1 = [123, 306, 231, 13598, 5069, 1541, 2545, 88391, 7499, 1716, 50634, 2498, 16913]
+    >>> cpos = [11, 29, 11, 248, 47, 372, 10, 499, 45, 65, 141, 3, 29]
+    >>> n2 = [139, 303, 220, 12867, 5808, 1451, 629, 88391, 7277, 1665, 27338, 2341, 17854]
+    >>> yi, vi = log_rr(tpos, n1, cpos, n2)
+    >>> M = ~np.eye(13, dtype=bool)[:3]
+    >>> fit = fit_batch(np.tile(yi, (3, 1)), np.tile(vi, (3, 1)), M, method="REML")
+    >>> fit["k"]
+    array([12, 12, 12])
+    >>> np.round(fit["estimate"], 4), np.round(fit["tau2"], 4), np.round(fit["i2"], 2)
+    (array([-0.7071, -0.654 , -0.6856]), array([0.3362, 0.2926, 0.3207]), array([93.23, 92.25, 92.94]))
     """
     Y = np.atleast_2d(np.asarray(Y, dtype=float))
     V = np.atleast_2d(np.asarray(V, dtype=float))
@@ -295,9 +355,43 @@ def fit_batch(Y, V, M=None, method="REML", test="z", level=95.0, pi="t(k-2)"):
 def tau2_confint(fit, level=95.0):
     """Q-profile confidence interval for τ², and the implied I² and H² limits.
 
+    Parameters
+    ----------
+    fit : dict
+        The result of :func:`fit_batch` (it needs the private ``_Y``, ``_V``, ``_M`` and
+        ``_s2`` entries).
+    level : float, default 95.0
+        Confidence level in percent.
+
+    Returns
+    -------
+    dict
+        ``{"tau2": (lower, upper), "i2": (lower, upper), "h2": (lower, upper)}``, each limit
+        an array of length B; NaN for rows with k = 1.
+
+    Notes
+    -----
     Limits solve ``Q_gen(τ²) = χ²_{k−1, 1−α/2}`` (lower) and ``χ²_{k−1, α/2}`` (upper),
-    truncated at 0 (Viechtbauer 2007; metafor ``confint(type="QP")``).
+    truncated at 0 (Viechtbauer 2007; metafor ``confint(type="QP")``), where
+    ``Q_gen(τ²) = Σ w*(y − μ*)²`` with ``w* = 1/(v + τ²)``.
     I² and H² limits are the formulas of :func:`fit_batch` at the τ² limits.
+
+    Examples
+    --------
+    ``dat.bcg``; metafor 3.8.1 ``confint(rma(yi, vi, data=dat, method="REML"))`` gives
+    τ² 0.1197 to 1.1115, I² 81.9206 to 97.6781 and H² 5.5311 to 43.0677:
+
+    >>> from glumeta.effects import log_rr
+    >>> tpos = [4, 6, 3, 62, 33, 180, 8, 505, 29, 17, 186, 5, 27]
+    >>> n1 = [123, 306, 231, 13598, 5069, 1541, 2545, 88391, 7499, 1716, 50634, 2498, 16913]
+    >>> cpos = [11, 29, 11, 248, 47, 372, 10, 499, 45, 65, 141, 3, 29]
+    >>> n2 = [139, 303, 220, 12867, 5808, 1451, 629, 88391, 7277, 1665, 27338, 2341, 17854]
+    >>> yi, vi = log_rr(tpos, n1, cpos, n2)
+    >>> ci = tau2_confint(fit_batch(yi, vi, method="REML"))
+    >>> [round(float(x[0]), 4) for x in ci["tau2"]], [round(float(x[0]), 4) for x in ci["i2"]]
+    ([0.1197, 1.1115], [81.9206, 97.6781])
+    >>> [round(float(x[0]), 4) for x in ci["h2"]]
+    [5.5311, 43.0677]
     """
     Y, V, M = fit["_Y"], fit["_V"], fit["_M"]
     k = fit["k"]
@@ -318,7 +412,50 @@ def tau2_confint(fit, level=95.0):
 
 @dataclass(frozen=True)
 class PoolResult:
-    """One pooled model, in metafor's vocabulary (``yi``, ``vi``, ``method``, ``test``)."""
+    """One pooled model, in metafor's vocabulary (``yi``, ``vi``, ``method``, ``test``).
+
+    Made by :func:`pool`; frozen.
+
+    Attributes
+    ----------
+    measure : str
+        Effect measure of *yi* (``"SMD"``, ``"RR"``, ... or ``"GEN"``).
+    method, test, pi_rule : str
+        Estimator of τ², test and prediction-interval rule (see :func:`fit_batch`).
+    level : float
+        Confidence level in percent.
+    k : int
+        Number of studies.
+    estimate, se : float
+        Pooled estimate ``μ`` and its SE (metafor ``b``, ``se``).
+    ci_lower, ci_upper, pi_lower, pi_upper : float
+        Confidence and prediction limits (PI NaN where not defined).
+    z_or_t, df, p : float
+        Test statistic, its df (``None`` for the z-test) and two-sided p.
+    tau2, i2, h2 : float
+        Heterogeneity estimates (metafor ``tau2``, ``I2``, ``H2``).
+    tau2_ci, i2_ci, h2_ci : tuple of float
+        Q-profile limits (:func:`tau2_confint`); NaN for common-effect models.
+    q, q_df, q_p : float, int, float
+        Cochran's Q, its df and p (metafor ``QE``, ``QEp``).
+    yi, vi, weights : tuple of float
+        The input and each study's weight in percent (metafor ``weights()``).
+
+    Notes
+    -----
+    The fields are the keys of :func:`fit_batch`; formulas and references are listed there.
+
+    Examples
+    --------
+    >>> r = pool([0.1, 0.3, 0.5], [0.01, 0.02, 0.03], method="DL")
+    >>> r.k, r.method, r.test, r.q_df
+    (3, 'DL', 'z', 2)
+
+    The weights in percent (metafor ``weights(rma(yi, vi, method="DL"))``: 42.14, 32.03, 25.83):
+
+    >>> [round(w, 2) for w in r.weights]
+    [42.14, 32.03, 25.83]
+    """
 
     measure: str
     method: str
@@ -350,17 +487,63 @@ class PoolResult:
 
     @property
     def tau(self) -> float:
+        """τ, the between-study SD: ``√τ²``.
+
+        Returns
+        -------
+        float
+
+        Examples
+        --------
+        >>> round(pool([0.1, 0.3, 0.5], [0.01, 0.02, 0.03], method="DL").tau, 4)
+        0.1472
+        """
         return float(np.sqrt(self.tau2))
 
     @property
     def model(self) -> str:
-        """The model in words (estimator, test, PI rule), from this result's own fields."""
+        """The model in words (estimator, test, PI rule), from this result's own fields.
+
+        Returns
+        -------
+        str
+            :func:`describe_model` of ``method``, ``test`` and, when k ≥ 3, ``pi_rule``.
+
+        Examples
+        --------
+        >>> pool([0.1, 0.3], [0.01, 0.02], method="DL").model
+        'Random effects, DerSimonian–Laird τ²; Wald z-test (normal reference)'
+        """
         return describe_model(self.method, self.test, self.pi_rule if self.k >= 3 else None)
 
     def to_dict(self) -> dict:
+        """All fields as a dict (``dataclasses.asdict``).
+
+        Returns
+        -------
+        dict
+
+        Examples
+        --------
+        >>> d = pool([0.1, 0.3, 0.5], [0.01, 0.02, 0.03]).to_dict()
+        >>> d["k"], d["yi"]
+        (3, (0.1, 0.3, 0.5))
+        """
         return asdict(self)
 
     def to_frame(self):
+        """One-row DataFrame of the scalar fields (without ``yi``, ``vi`` and ``weights``).
+
+        Returns
+        -------
+        pandas.DataFrame
+
+        Examples
+        --------
+        >>> df = pool([0.1, 0.3, 0.5], [0.01, 0.02, 0.03]).to_frame()
+        >>> df.shape, "weights" in df.columns
+        ((1, 24), False)
+        """
         import pandas as pd
 
         d = {k: v for k, v in self.to_dict().items() if k not in ("yi", "vi", "weights")}
@@ -376,11 +559,82 @@ def pool(yi, vi, method="REML", test="z", level=95.0, measure="GEN", pi="t(k-2)"
 
     *test* and *pi* as in :func:`fit_batch`; the book passes :data:`DEFAULT_TEST` (modified HKSJ).
 
+    Parameters
+    ----------
+    yi, vi : array_like, 1-d
+        Effect sizes and their sampling variances (finite; *vi* > 0).
+    method : {"FE", "DL", "PM", "ML", "REML"}, default "REML"
+        Estimator of τ² (``"FE"``: common-effect model).
+    test : {"z", "knha", "adhoc"}, default "z"
+        Test and CI rule, as :func:`fit_batch`.
+    level : float, default 95.0
+        Confidence level in percent.
+    measure : str, default "GEN"
+        Label of the effect measure, stored in the result.
+    pi : {"t(k-2)", "predict"}, default "t(k-2)"
+        Prediction-interval rule, as :func:`fit_batch`.
+
+    Returns
+    -------
+    PoolResult
+        Estimate, CI, PI, test, heterogeneity with Q-profile CIs, and weights.
+
+    Raises
+    ------
+    ValueError
+        If *yi* and *vi* are not non-empty 1-d arrays of equal length, or not finite,
+        or a *vi* is not positive.
+
+    Notes
+    -----
+    One row of :func:`fit_batch` plus :func:`tau2_confint` (random-effects models only);
+    the formulas and references (Borenstein 2009, ch. 12; DerSimonian & Laird 1986;
+    Viechtbauer 2005, 2007; Knapp & Hartung 2003; Röver et al. 2015; Higgins et al. 2009)
+    are listed there.
+
     Examples
     --------
     >>> r = pool([0.1, 0.3, 0.5], [0.01, 0.02, 0.03], method="DL")
     >>> round(r.estimate, 4), round(r.tau2, 4)
     (0.2674, 0.0217)
+
+    The 13 BCG trials (log risk ratios). metafor 3.8.1 ``rma(yi, vi, data=dat, method="REML")``
+    gives estimate −0.7145, SE 0.1798, CI −1.0669 to −0.3622, τ² 0.3132, I² 92.22%,
+    Q 152.23:
+
+    >>> from glumeta.effects import log_rr
+    >>> tpos = [4, 6, 3, 62, 33, 180, 8, 505, 29, 17, 186, 5, 27]
+    >>> n1 = [123, 306, 231, 13598, 5069, 1541, 2545, 88391, 7499, 1716, 50634, 2498, 16913]
+    >>> cpos = [11, 29, 11, 248, 47, 372, 10, 499, 45, 65, 141, 3, 29]
+    >>> n2 = [139, 303, 220, 12867, 5808, 1451, 629, 88391, 7277, 1665, 27338, 2341, 17854]
+    >>> yi, vi = log_rr(tpos, n1, cpos, n2)
+    >>> r = pool(yi, vi, method="REML", measure="RR")
+    >>> round(r.estimate, 4), round(r.se, 4), round(r.ci_lower, 4), round(r.ci_upper, 4)
+    (-0.7145, 0.1798, -1.0669, -0.3622)
+    >>> round(r.tau2, 4), round(r.i2, 2), round(r.q, 2), r.q_df
+    (0.3132, 92.22, 152.23, 12)
+
+    The prediction interval on t(k − 2) (Higgins et al. 2009), and metafor's ``predict()``
+    rule (z and the model SE: −1.8667 to 0.4376):
+
+    >>> round(r.pi_lower, 4), round(r.pi_upper, 4)
+    (-2.0084, 0.5793)
+    >>> p = pool(yi, vi, method="REML", pi="predict")
+    >>> round(p.pi_lower, 4), round(p.pi_upper, 4)
+    (-1.8667, 0.4376)
+
+    With the HKSJ test (metafor ``test="knha"``, and here also ``test="adhoc"``, since
+    q > 1): CI −1.1084 to −0.3206, p 0.0019 on 12 df:
+
+    >>> h = pool(yi, vi, method="REML", test="adhoc")
+    >>> round(h.ci_lower, 4), round(h.ci_upper, 4), round(h.p, 4), h.df
+    (-1.1084, -0.3206, 0.0019, 12.0)
+
+    The other estimators (metafor: FE −0.4303; DL −0.7141, τ² 0.3088; PM −0.7150, 0.3181;
+    ML −0.7112, 0.2800):
+
+    >>> [(m, round(pool(yi, vi, method=m).estimate, 4)) for m in ("FE", "DL", "PM", "ML")]
+    [('FE', -0.4303), ('DL', -0.7141), ('PM', -0.715), ('ML', -0.7112)]
     """
     yi = np.asarray(yi, dtype=float)
     vi = np.asarray(vi, dtype=float)
@@ -416,7 +670,51 @@ def mantel_haenszel(e1, n1, e2, n2, measure: str = "OR", level: float = 95.0) ->
 
     No continuity correction is needed (tables with a zero cell still contribute);
     tables with no events in either arm contribute nothing.
-    Returns ``estimate`` (log), ``se``, ``ci_lower``, ``ci_upper``, ``z_or_t``, ``p``, ``k``.
+
+    Parameters
+    ----------
+    e1, n1 : array_like
+        Events and size of arm 1 in each study.
+    e2, n2 : array_like
+        Events and size of arm 2 in each study.
+    measure : {"OR", "RR"}, default "OR"
+        Odds ratio or risk ratio.
+    level : float, default 95.0
+        Confidence level in percent.
+
+    Returns
+    -------
+    dict
+        ``measure``, ``method`` (``"MH"``), ``k``, ``estimate`` (log scale), ``se``,
+        ``ci_lower``, ``ci_upper``, ``z_or_t`` and ``p`` (Wald z-test).
+
+    Raises
+    ------
+    ValueError
+        If *measure* is neither ``"OR"`` nor ``"RR"``.
+
+    Notes
+    -----
+    With ``a, b, c, d`` the cells of study *i* and ``N = n1 + n2``: OR ``Σ(a·d/N) / Σ(b·c/N)``;
+    RR ``Σ(a·n2/N) / Σ(c·n1/N)``, with ``Var(log RR) = P/(R·S)``,
+    ``P = Σ(n1·n2·(a + c) − a·c·N)/N²`` (Greenland & Robins 1985). CI ``est ± z·SE``.
+
+    Examples
+    --------
+    ``dat.bcg``; metafor 3.8.1 ``rma.mh(ai=tpos, bi=tneg, ci=cpos, di=cneg, data=dat.bcg,
+    measure="OR")`` gives log OR −0.4734 (SE 0.0410, CI −0.5538 to −0.3930, z −11.5444),
+    and with ``measure="RR"`` log RR −0.4537 (SE 0.0393, CI −0.5308 to −0.3766):
+
+    >>> tpos = [4, 6, 3, 62, 33, 180, 8, 505, 29, 17, 186, 5, 27]
+    >>> n1 = [123, 306, 231, 13598, 5069, 1541, 2545, 88391, 7499, 1716, 50634, 2498, 16913]
+    >>> cpos = [11, 29, 11, 248, 47, 372, 10, 499, 45, 65, 141, 3, 29]
+    >>> n2 = [139, 303, 220, 12867, 5808, 1451, 629, 88391, 7277, 1665, 27338, 2341, 17854]
+    >>> r = mantel_haenszel(tpos, n1, cpos, n2, "OR")
+    >>> [round(r[x], 4) for x in ("estimate", "se", "ci_lower", "ci_upper", "z_or_t")]
+    [-0.4734, 0.041, -0.5538, -0.393, -11.5444]
+    >>> r = mantel_haenszel(tpos, n1, cpos, n2, "RR")
+    >>> [round(r[x], 4) for x in ("estimate", "se", "ci_lower", "ci_upper")], r["k"]
+    ([-0.4537, 0.0393, -0.5308, -0.3766], 13)
     """
     e1, n1, e2, n2 = (np.asarray(x, dtype=float) for x in (e1, n1, e2, n2))
     a, b, c, d = e1, n1 - e1, e2, n2 - e2
