@@ -9,6 +9,7 @@ import pytest
 
 from glumeta.bias import NOT_ASSESSED, bias_html, bias_table, published
 from glumeta.data import datasets
+from glumeta.workbook import Workbook
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"
@@ -83,6 +84,6 @@ def test_header_only_table_means_not_assessed_everywhere(tmp_path):
     shutil.copytree(DATA, data)
     p = data / "risk_of_bias.csv"
     p.write_text(p.read_text(encoding="utf-8").splitlines()[0] + "\n", encoding="utf-8")
-    t = bias_table("esketamine_madrs", directory=data)
+    t = bias_table(Workbook(data).dataset("esketamine_madrs"))
     assert (t["published risk of bias"] == NOT_ASSESSED).all()
     assert (t["source"] == "").all()

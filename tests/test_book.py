@@ -7,6 +7,7 @@ import pytest
 from bookutil import CHAPTERS, analyze, build, copy_book, forest_pngs, page, text_of
 from glumeta.chapter import fmt, fmt_ci
 from glumeta.data import data_version
+from glumeta.workbook import Workbook
 
 pytestmark = pytest.mark.slow
 
@@ -31,7 +32,7 @@ def test_chapter_has_plot_table_numbers(book, slug):
     assert pngs and all(w > 300 and h > 100 for w, h in pngs)
     assert 'class="glumeta-table"' in html
     assert "Traceback" not in html and "Error" not in re.sub(r"<[^>]+>", "", html).replace("Error bars", "")
-    v = data_version([name], book / "data")
+    v = Workbook(book / "data").version([name])
     assert v["hash"] in text
     res = analyze(book, name)
     main = res["overall"] if "overall" in res else res["overall:remission"]
@@ -73,7 +74,7 @@ def test_ledger_page_and_chapter_rows(book):
     from glumeta.ledger import ledger
 
     html = (book / "_build" / "html" / "book" / "ledger.html").read_text(encoding="utf-8")
-    rows = ledger(book / "data")
+    rows = ledger(Workbook(book / "data"))
     assert html.count('data-verdict="') == len(rows)
     for v in ("reproduced", "consistent", "discrepant", "not checkable"):
         assert f'class="badge-{v.replace(" ", "-")}"' in html
@@ -121,6 +122,6 @@ def test_synthesis_numbers_match_engine(book):
     from glumeta.synthesis import synthesis
 
     text = text_of(page(book, "synthesis"))
-    s = synthesis(0.5, directory=book / "data")
+    s = synthesis(0.5, workbook=Workbook(book / "data"))
     assert fmt(s["overall"].estimate) in text and fmt_ci(s["overall"].ci_lower, s["overall"].ci_upper) in text
     assert forest_pngs(page(book, "synthesis"), book)

@@ -13,6 +13,7 @@ import pytest
 
 from glumeta.data import check, datasets, load, read
 from bookutil import copy_data, edit_csv
+from glumeta.workbook import Workbook
 
 DATASETS = datasets()
 
@@ -26,7 +27,7 @@ def glumeta(*args, env=None):
 
 
 def test_shipped_data_are_valid():
-    errors = [p for p in check(DATA) if p.severity == "error"]
+    errors = [p for p in Workbook(DATA).check() if p.severity == "error"]
     assert errors == []
     r = glumeta("check", "--data-dir", str(DATA))
     assert r.returncode == 0, r.stderr
@@ -124,7 +125,7 @@ def _errors(d, name):
     """What ``glumeta check`` reports for one file: table checks, then the effect-size step."""
     from glumeta.validate import validate
 
-    return [str(p) for p in validate(d, [name]) if p.severity == "error"]
+    return [str(p) for p in validate(Workbook(d), [name]) if p.severity == "error"]
 
 
 # (data file, edit, expected fragments: line, column, message)
@@ -229,14 +230,14 @@ def test_bom_is_accepted(tmp_path):
     d = _copy(tmp_path)
     _raw(d, "blood_glutamate", b"\xef\xbb\xbf" + _text("blood_glutamate"))
     assert _errors(d, "blood_glutamate") == []
-    assert len(load("blood_glutamate", d)) == len(load("blood_glutamate", DATA))
+    assert len(load(Workbook(d).dataset("blood_glutamate"))) == len(load(Workbook(DATA).dataset("blood_glutamate")))
 
 
 def test_crlf_line_endings_are_accepted(tmp_path):
     d = _copy(tmp_path)
     _raw(d, "esketamine_madrs", _text("esketamine_madrs").replace(b"\n", b"\r\n"))
     assert _errors(d, "esketamine_madrs") == []
-    assert list(load("esketamine_madrs", d)["line"]) == list(load("esketamine_madrs", DATA)["line"])
+    assert list(load(Workbook(d).dataset("esketamine_madrs"))["line"]) == list(load(Workbook(DATA).dataset("esketamine_madrs"))["line"])
 
 
 def test_huge_file_is_refused_quickly(tmp_path):
@@ -274,9 +275,9 @@ def test_no_row_is_dropped(tmp_path):
     d = _copy(tmp_path)
     b = _text("blood_glutamate")
     _raw(d, "blood_glutamate", b.replace(b"\nislam2020,", b"\n\n\nislam2020,", 1))
-    t = read("blood_glutamate", d)
+    t = read(Workbook(d).dataset("blood_glutamate"))
     assert [p for p in t.problems if p.severity == "error"] == []
-    assert len(t.rows) == len(read("blood_glutamate", DATA).rows)
+    assert len(t.rows) == len(read(Workbook(DATA).dataset("blood_glutamate")).rows)
     assert t.lines[1] == 5  # physical line numbers survive blank lines
 
 
@@ -288,7 +289,7 @@ def test_warnings_do_not_fail(tmp_path):
         rows[1][j] = "11"
         return rows
     _edit(d, "ketamine_escitalopram", f)
-    probs = read("ketamine_escitalopram", d).problems
+    probs = read(Workbook(d).dataset("ketamine_escitalopram")).problems
     assert any(p.severity == "warning" and "does not match" in p.message for p in probs)
     assert not any(p.severity == "error" for p in probs)
 
@@ -305,7 +306,7 @@ def test_smd_plausibility_warning(tmp_path):
         rows[1][h.index("sem_arm2")] = ""
         return rows
     _edit(d, "blood_glutamate", f)
-    probs = read("blood_glutamate", d).problems
+    probs = read(Workbook(d).dataset("blood_glutamate")).problems
     assert any(p.severity == "warning" and "SEM entered as an SD" in p.message for p in probs)
 
 
@@ -355,7 +356,7 @@ def test_declarations_match_what_pages_read():
 def test_n_far_from_the_rest_of_the_study_is_warned(tmp_path):
     d = _copy(tmp_path)
     _edit(d, "esketamine_madrs", _set("n_arm1", "12", 2))  # Canuso 24 h: 12 instead of 35
-    probs = read("esketamine_madrs", d).problems
+    probs = read(Workbook(d).dataset("esketamine_madrs")).problems
     w = [p for p in probs if p.severity == "warning" and "far below" in p.message]
     assert w and w[0].line == 3 and w[0].column == "n_arm1"
     assert not [p for p in probs if p.severity == "error"]
@@ -391,12 +392,12 @@ def test_the_schema_is_read_again_when_it_changes(tmp_path, monkeypatch):
 
     d = _copy(tmp_path)
     p = d / "datapackage.json"
-    assert data.load_package(d)["name"] == "glumeta-data"
-    assert data.load_package(d) is data.load_package(d)
+    assert Workbook(d).package["name"] == "glumeta-data"
+    assert Workbook(d).package is Workbook(d).package
     p.write_text(p.read_text(encoding="utf-8").replace('"glumeta-data"', '"glumeta-data-2"', 1), encoding="utf-8")
     st = p.stat()
     os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
-    assert data.load_package(d)["name"] == "glumeta-data-2"
+    assert Workbook(d).package["name"] == "glumeta-data-2"
 
 
 def test_every_rule_the_schema_names_is_registered_with_its_parameters():
@@ -429,12 +430,12 @@ def _rules_of(d: Path, name: str, old: str, new: str):
 
 def test_a_threshold_in_the_schema_changes_the_check(tmp_path):
     d = _copy(tmp_path)
-    assert not [p for p in check(d, ["esketamine_madrs"]) if "implied by the 95% CI" in p.message]
+    assert not [p for p in Workbook(d).check(["esketamine_madrs"]) if "implied by the 95% CI" in p.message]
     _rules_of(d, "esketamine_madrs", '"warn_relative_gap": 0.05', '"warn_relative_gap": 0.0001')
-    warned = [p for p in check(d, ["esketamine_madrs"]) if "implied by the 95% CI" in p.message]
+    warned = [p for p in Workbook(d).check(["esketamine_madrs"]) if "implied by the 95% CI" in p.message]
     assert warned and all(p.severity == "warning" and p.column == "md_se" for p in warned)
     _rules_of(d, "esketamine_madrs", '"max_relative_gap": 0.25', '"max_relative_gap": 0.005')
-    assert [p for p in check(d, ["esketamine_madrs"]) if "contradicts the 95% CI" in p.message and p.severity == "error"]
+    assert [p for p in Workbook(d).check(["esketamine_madrs"]) if "contradicts the 95% CI" in p.message and p.severity == "error"]
 
 
 def test_a_plain_list_of_rule_names_takes_the_defaults(tmp_path):
@@ -442,13 +443,13 @@ def test_a_plain_list_of_rule_names_takes_the_defaults(tmp_path):
     import re
 
     d = _copy(tmp_path)
-    before = [str(p) for p in check(d)]
+    before = [str(p) for p in Workbook(d).check()]
     p = d / "datapackage.json"
     pkg = json.loads(p.read_text(encoding="utf-8"))
     for res in pkg["resources"]:
         res["schema"]["glumeta:rules"] = list(res["schema"].get("glumeta:rules", []))
     p.write_text(json.dumps(pkg, indent=2, ensure_ascii=False), encoding="utf-8")
-    assert [str(x) for x in check(d)] == before
+    assert [str(x) for x in Workbook(d).check()] == before
     assert re.search(r'"glumeta:rules": \[', p.read_text(encoding="utf-8"))
 
 

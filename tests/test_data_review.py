@@ -13,6 +13,7 @@ import pytest
 
 from glumeta.data import check, datasets, load, read, tables
 from bookutil import copy_data, edit_csv
+from glumeta.workbook import Workbook
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"
@@ -44,7 +45,7 @@ def _row_of(name: str, study_id: str, **match) -> int:
 def _errors(d, name):
     from glumeta.validate import validate
 
-    return "\n".join(str(p) for p in validate(d, [name]) if p.severity == "error")
+    return "\n".join(str(p) for p in validate(Workbook(d), [name]) if p.severity == "error")
 
 
 def _cli_check(d):
@@ -215,7 +216,7 @@ def _rob_rows():
 
 def test_risk_of_bias_is_a_table_but_not_an_analysis():
     assert "risk_of_bias" in tables() and "risk_of_bias" not in datasets()
-    assert [p for p in check(DATA, ["risk_of_bias"]) if p.severity == "error"] == []
+    assert [p for p in Workbook(DATA).check(["risk_of_bias"]) if p.severity == "error"] == []
 
 
 def test_every_risk_of_bias_judgment_has_a_source():
@@ -287,7 +288,7 @@ def test_a_judgment_of_an_unknown_study_is_a_located_warning(tmp_path, sid):
     _edit(d, "risk_of_bias", _set({"study_id": sid}))
     from glumeta.validate import validate
 
-    probs = [p for p in validate(d, ["risk_of_bias"]) if p.column == "study_id"]
+    probs = [p for p in validate(Workbook(d), ["risk_of_bias"]) if p.column == "study_id"]
     assert probs and all(p.severity == "warning" for p in probs)
     assert probs[0].line == 2 and probs[0].value == sid and "no row of ketamine_escitalopram.csv" in probs[0].message
     assert _cli_check(d).returncode == 0
@@ -300,7 +301,7 @@ def test_a_judged_study_removed_from_its_file_is_reported(tmp_path):
     _edit(d, "ketamine_escitalopram", _set({"study_id": "hu2016b"}, i + 1))
     from glumeta.validate import validate
 
-    probs = [p for p in validate(d, ["risk_of_bias"]) if p.column == "study_id"]
+    probs = [p for p in validate(Workbook(d), ["risk_of_bias"]) if p.column == "study_id"]
     assert any(p.value == "hu2016" and p.severity == "warning" and "no row of ketamine_escitalopram.csv" in p.message
                for p in probs)
 

@@ -12,6 +12,7 @@ import pytest
 from glumeta.data import datasets
 from glumeta.flow import STATES, flow_figure, flow_html, flow_rows, flow_studies, flow_summary
 from glumeta.plan import Analysis, analyze, is_main
+from glumeta.workbook import Workbook
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"
@@ -113,7 +114,7 @@ def test_flow_html_escapes_labels(tmp_path):
     rows[3][rows[0].index("study")] = hostile  # a pending row: shown in the pending box and the table
     with open(p, "w", encoding="utf-8", newline="") as fh:
         csv.writer(fh, lineterminator="\n").writerows(rows)
-    view = flow_html("blood_glutamate", "flowtest", directory=data)
+    view = flow_html(Workbook(data).dataset("blood_glutamate"), "flowtest")
     out = view._repr_html_()
     assert "<script>" not in out
     assert "&lt;script&gt;" in out

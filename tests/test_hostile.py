@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from glumeta.data import read
+from glumeta.workbook import Workbook
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = Path(__file__).parent / "corpus"
@@ -50,7 +51,7 @@ def test_corpus_file(tmp_path, fname):
             a = run("analyze", table, "--json", "--data-dir", str(d))
             assert a.returncode == 0, a.stderr
             # no silently dropped row: every complete row is in the effect table
-            t = read(table, d)
+            t = read(Workbook(d).dataset(table))
             assert len(t.rows) == sum(1 for ln in (d / f"{table}.csv").read_bytes().splitlines()[1:] if ln.strip())
     else:
         assert r.returncode == 1, f"{fname} accepted"
@@ -67,7 +68,7 @@ def test_both_arms_zero_events_is_excluded_with_a_message(tmp_path):
     assert res["response:RD"]["estimate"] == pytest.approx(0.5 / 14 - 0.5 / 15)
     from glumeta.escalc import escalc
 
-    t = escalc("ketamine_escitalopram", d)
+    t = escalc(Workbook(d).dataset("ketamine_escitalopram"))
     assert "excluded: no events in either arm" in t.iloc[0]["derivation"]
 
 
@@ -125,7 +126,7 @@ def test_random_cell_damage(tmp_path_factory, table, row, col, value):
     rs[row][col] = value
     with open(p, "w", encoding="utf-8", newline="") as fh:
         csv.writer(fh, lineterminator="\n").writerows(rs)
-    t = read(table, d)  # must not raise
+    t = read(Workbook(d).dataset(table))  # must not raise
     errors = [x for x in t.problems if x.severity == "error"]
     for e in errors:
         assert e.line >= 1 and f"{table}.csv:{e.line}:" in str(e)

@@ -19,6 +19,7 @@ import pytest
 from glumeta import reproduce as rp
 from glumeta.ledger import _paper, _papers, ledger
 from bookutil import rewrite_rows
+from glumeta.workbook import Workbook
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"
@@ -93,7 +94,7 @@ def test_a_departure_from_the_split_must_say_why(data_copy):
             row["notes"] = ""
 
     _rewrite(data_copy / "reported.csv", no_reason)
-    r = ledger(data_copy, ids={"canuso-4h-es"})[0]
+    r = ledger(Workbook(data_copy), ids={"canuso-4h-es"})[0]
     assert r.verdict == "not checkable" and "does not say why" in r.explanation
 
     def with_reason(row):
@@ -101,7 +102,7 @@ def test_a_departure_from_the_split_must_say_why(data_copy):
             row["notes"] = "a hypothetical reason, for this test"
 
     _rewrite(data_copy / "reported.csv", with_reason)
-    r = ledger(data_copy, ids={"canuso-4h-es"})[0]
+    r = ledger(Workbook(data_copy), ids={"canuso-4h-es"})[0]
     assert "the split 34/34, not Canuso 2018's declared 35/31, because: a hypothetical reason, for this test" in r.explanation
     assert r.verdict == "reproduced" and r.details["split"] == "34/34"
 
@@ -112,7 +113,7 @@ def test_rows_that_disagree_have_no_declared_split(data_copy):
             row["n_arm2"] = str(int(row["n_arm2"]) - 1)
 
     _rewrite(data_copy / "esketamine_madrs.csv", day25)
-    out = {r.check_id: r for r in ledger(data_copy, ids=set(CANUSO_ES))}
+    out = {r.check_id: r for r in ledger(Workbook(data_copy), ids=set(CANUSO_ES))}
     for cid in CANUSO_ES:
         assert "this row's own split" in out[cid].explanation and "no one split" in out[cid].explanation
 
@@ -145,7 +146,7 @@ def test_hu_duration_verdict_is_computed(data_copy):
             row["time"] = "2 weeks"
 
     _rewrite(data_copy / "ketamine_escitalopram.csv", at_two_weeks)
-    r = ledger(data_copy, ids={"hu-duration"})[0]
+    r = ledger(Workbook(data_copy), ids={"hu-duration"})[0]
     assert r.verdict == "consistent" and "the time the phrase gives them" in r.explanation
 
 

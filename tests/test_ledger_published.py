@@ -15,6 +15,7 @@ from glumeta.ledger import _ci_reading, ledger
 from glumeta.synthesis import synthesis_rows
 from glumeta.verdicts import Verdict
 from bookutil import rewrite_rows
+from glumeta.workbook import Workbook
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"
@@ -76,7 +77,7 @@ def test_the_ci_verdict_is_computed(data_copy):
         if row["check_id"] == "qiu-2h-ci":
             row["inputs"] = "est=-0.64;lo=-1.00;hi=-0.28"
     _rewrite(data_copy / "reported.csv", fix)
-    r = ledger(data_copy, ids={"qiu-2h-ci"})[0]
+    r = ledger(Workbook(data_copy), ids={"qiu-2h-ci"})[0]
     assert r.verdict == "consistent", r.explanation
     assert not _ci_reading({"est": 2.33, "lo": 1.23, "hi": 9.0, "scale": "log"}, 2)["centred"]
 
@@ -122,7 +123,7 @@ def test_k_and_trials_follow_the_data(data_copy):
                        estimate_type="mean difference")
     _rewrite(data_copy / "nitrous_oxide_hamd.csv", found)
     before = {r.check_id: r for r in ledger(ids={"qiu-24h-smd"})}["qiu-24h-smd"]
-    after = ledger(data_copy, ids={"qiu-24h-smd"})[0]
+    after = ledger(Workbook(data_copy), ids={"qiu-24h-smd"})[0]
     assert int(after.details["k (book)"]) == int(before.details["k (book)"]) + 1
     assert "Yan 2022" in after.details["trials pooled"] and "Yan 2022" not in after.details["left out"]
     assert "parallel" in after.explanation
@@ -137,7 +138,7 @@ def test_same_k_is_judged_as_a_reproduction(data_copy):
         if row["check_id"] == "qiu-24h-smd":
             row["inputs"] = f"table=nitrous_oxide_hamd;time=24 h;k={k}"
     _rewrite(data_copy / "reported.csv", same_k)
-    r = ledger(data_copy, ids={"qiu-24h-smd"})[0]
+    r = ledger(Workbook(data_copy), ids={"qiu-24h-smd"})[0]
     assert r.verdict in ("reproduced", "discrepant")
     est = float(r.details["the book's pool (REML τ², modified HKSJ)"].split()[0])
     assert (r.verdict == "reproduced") == any(
@@ -162,6 +163,6 @@ def test_a_p_beside_a_sound_interval_is_judged(data_copy):
         if row["check_id"] == "qiu-2h-p":
             row["inputs"] = "est=-0.64;lo=-1.00;hi=-0.28;decimals=2"
     _rewrite(data_copy / "reported.csv", fix)
-    r = ledger(data_copy, ids={"qiu-2h-p"})[0]
+    r = ledger(Workbook(data_copy), ids={"qiu-2h-p"})[0]
     assert r.verdict == "discrepant", r.explanation  # z ≈ 3.5 gives p ≈ 0.0005, not < 0.0001
     assert "p range (rounding)" in r.details

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from glumeta.data import limits, load_package, read
+from glumeta.workbook import Workbook
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"
@@ -53,7 +54,7 @@ def folder(tmp_path: Path, name: str, data: bytes) -> Path:
 
 
 def test_the_limits_are_declared_and_leave_room_for_a_thousand_trials():
-    pkg = load_package(DATA)
+    pkg = Workbook(DATA).package
     assert "glumeta:limits" in pkg
     for res in pkg["resources"]:
         lim = limits(res, pkg)
@@ -70,14 +71,14 @@ def test_fifty_megabytes_of_long_rows_are_refused_before_reading(tmp_path):
     r = check(d)
     assert time.perf_counter() - t < 5
     assert r.returncode == 1 and "Traceback" not in r.stderr
-    lim = limits(next(x for x in load_package(DATA)["resources"] if x["name"] == "esketamine_madrs"), load_package(DATA))
+    lim = limits(next(x for x in Workbook(DATA).package["resources"] if x["name"] == "esketamine_madrs"), Workbook(DATA).package)
     assert f"esketamine_madrs.csv:1: file is {len(data):,} bytes; more than the declared limit of {lim['bytes']:,} " \
            "bytes is refused (glumeta:limits in " in r.stderr
     assert "split it into smaller tables, or raise 'bytes' in glumeta:limits" in r.stderr
 
 
 def test_too_many_rows_are_refused(tmp_path):
-    lim = limits(next(x for x in load_package(DATA)["resources"] if x["name"] == "blood_glutamate"), load_package(DATA))
+    lim = limits(next(x for x in Workbook(DATA).package["resources"] if x["name"] == "blood_glutamate"), Workbook(DATA).package)
     data = rows_of("blood_glutamate", lim["rows"] + 1)
     assert len(data) < lim["bytes"]  # within the byte limit: the row limit refuses it
     d = folder(tmp_path, "blood_glutamate", data)
@@ -90,7 +91,7 @@ def test_too_many_rows_are_refused(tmp_path):
 
 def test_a_thousand_rows_are_within_the_limits(tmp_path):
     d = folder(tmp_path, "blood_glutamate", rows_of("blood_glutamate", 1_000, pad=300))
-    t = read("blood_glutamate", d)
+    t = read(Workbook(d).dataset("blood_glutamate"))
     assert len(t.rows) == 1_000
     assert not [p for p in t.problems if "glumeta:limits" in p.message]
 

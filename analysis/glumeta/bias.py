@@ -35,6 +35,7 @@ import html
 import re
 
 from .escalc import escalc
+from .workbook import current, resolve
 
 __all__ = ["NOT_ASSESSED", "CONCERNS", "judgments_table", "published", "row_concerns", "bias_table", "bias_html", "BiasView"]
 
@@ -63,19 +64,19 @@ CONCERNS = (
 )
 
 
-def judgments_table(directory=None) -> str:
+def judgments_table(workbook=None) -> str:
     """The table of published risk-of-bias judgments: the resource declaring
-    ``"glumeta:role": "bias_judgments"`` in ``datapackage.json``."""
-    from .data import load_package
-
-    for res in load_package(directory)["resources"]:
-        if res.get("glumeta:role") == "bias_judgments":
-            return res["name"]
+    ``"glumeta:role": "bias_judgments"`` in ``datapackage.json`` (of *workbook*, default the
+    current one)."""
+    name = (workbook or current()).role("bias_judgments")
+    if name is not None:
+        return name
     raise KeyError("datapackage.json declares no resource with \"glumeta:role\": \"bias_judgments\"")
 
 
-def published(name: str | None = None, directory=None):
-    """The published judgments of ``data/risk_of_bias.csv`` (all, or those of data file *name*).
+def published(data=None):
+    """The published judgments of ``data/risk_of_bias.csv`` (all, or those of one data table:
+    a :class:`~glumeta.workbook.Dataset` or a table name).
 
     Examples
     --------
@@ -83,11 +84,11 @@ def published(name: str | None = None, directory=None):
     >>> bool((p["source"].str.len() > 0).all())
     True
     """
-    from .data import load
-
-    rob = load(judgments_table(directory), directory)
-    if name is not None:
-        rob = rob[rob["file"] == name]
+    ds = None if data is None else resolve(data)
+    wb = current() if ds is None else ds.workbook
+    rob = wb.dataset(judgments_table(wb)).load()
+    if ds is not None:
+        rob = rob[rob["file"] == ds.name]
     return rob.reset_index(drop=True)
 
 
@@ -118,8 +119,8 @@ def _judgment_summary(g) -> str:
     return f"{parts} ({tools})"
 
 
-def bias_table(name: str, directory=None):
-    """One row per study (``study_id``) of data file *name*: ``study``, ``published risk of bias``
+def bias_table(data):
+    """One row per study (``study_id``) of a data table (a Dataset or a table name): ``study``, ``published risk of bias``
     (each published domain and judgment with its tool, or "not assessed"), ``source`` (the
     addresses of the judgments, ``; ``-separated; empty only where "not assessed"),
     ``data concerns`` (``data concern: …`` texts, with the rows they apply to when not all, or "none
@@ -133,8 +134,9 @@ def bias_table(name: str, directory=None):
     """
     import pandas as pd
 
-    tab = escalc(name, directory)
-    rob = published(name, directory)
+    ds = resolve(data)
+    tab = escalc(ds)
+    rob = published(ds)
     out = []
     for sid, g in tab.groupby("study_id", sort=False):
         j = rob[rob["study_id"] == sid]
@@ -166,10 +168,11 @@ class BiasView:
     """The risk-of-bias table of one data file as HTML: judgments with links to their sources,
     "not assessed" elsewhere, and the computed data concerns (all text escaped)."""
 
-    def __init__(self, name: str, directory=None):
-        self.name = name
-        self.table = bias_table(name, directory)
-        self.judgments = published(name, directory)
+    def __init__(self, data):
+        ds = resolve(data)
+        self.name = ds.name
+        self.table = bias_table(ds)
+        self.judgments = published(ds)
 
     def sentence(self) -> str:
         n = len(self.table)
@@ -209,10 +212,10 @@ class BiasView:
         return f"<risk of bias of {self.name}: {len(self.table)} studies>"
 
 
-def bias_html(name: str, directory=None) -> BiasView:
-    """The risk-of-bias table of data file *name*, shown as HTML in Jupyter and the in-process pages.
+def bias_html(data) -> BiasView:
+    """The risk-of-bias table of a data table (a Dataset or a table name), shown as HTML in Jupyter and the in-process pages.
 
     In a chapter (whose front matter must declare ``risk_of_bias`` besides the data file):
     ``from glumeta.bias import bias_html`` then ``bias_html("esketamine_madrs")``.
     """
-    return BiasView(name, directory)
+    return BiasView(data)

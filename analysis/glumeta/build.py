@@ -20,21 +20,24 @@ from pathlib import Path
 from .paths import REPO
 
 
-def build(all_: bool = False, data_dir=None, root: Path | None = None, jobs: int | None = None) -> int:
-    from .data import data_dir as _dd
+def build(all_: bool = False, workbook=None, root: Path | None = None, jobs: int | None = None) -> int:
+    """Validate *workbook* (default: the repository's data folder), then build the book at *root*."""
     from .validate import validate
+    from .workbook import ENV_BUILD, ENV_DATA, Workbook
 
     root = Path(root or REPO)
-    d = _dd(data_dir)
-    probs = validate(d)
+    wb = workbook or Workbook()
+    d = wb.folder
+    probs = validate(wb)
     errors = [p for p in probs if p.severity == "error"]
     for p in probs:
         print(p, file=sys.stderr)
     if errors:
         print(f"glumeta build: stopped: {len(errors)} data error(s); no chapter was run", file=sys.stderr)
         return 1
-    os.environ["GLUMETA_DATA_DIR"] = str(d)
-    os.environ["GLUMETA_BUILD_DIR"] = str(root / "_build")
+    # handed to the Sphinx extension and, through it, to every page's kernel (Workbook.from_env)
+    os.environ[ENV_DATA] = str(d)
+    os.environ[ENV_BUILD] = str(root / "_build")
     return run_sphinx(root, all_=all_, jobs=jobs)
 
 

@@ -14,12 +14,13 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from .data import data_version, is_missing
+from .data import is_missing
 from .escalc import escalc
 from .escalc import RATIO
 from .formatting import fmt, fmt_ci, fmt_p
 from .models import DEFAULT_TEST
 from .plan import analyze, is_main, on_display_scale
+from .workbook import current, resolve
 
 __all__ = ["Chapter", "Synthesis", "fmt", "fmt_ci", "ledger_html", "summary_table", "table"]
 
@@ -45,13 +46,16 @@ class Chapter:
     test: str = DEFAULT_TEST
 
     def __post_init__(self):
-        self.table = escalc(self.name)
-        self.analyses = analyze(self.name, method=self.method, test=self.test)
+        #: the Dataset the chapter shows (*name* may be one, or a table name of the current workbook)
+        self.dataset = resolve(self.name)
+        self.name = self.dataset.name
+        self.table = escalc(self.dataset)
+        self.analyses = analyze(self.dataset, method=self.method, test=self.test)
         self.by_id = {a.id: a for a in self.analyses}
 
     # ---------------------------------------------------------------- data
     def version(self) -> dict:
-        return data_version([self.name])
+        return self.dataset.workbook.version([self.name])
 
     def version_note(self):
         """A one-line note: data version hash and row counts of the file the page read."""
@@ -143,7 +147,7 @@ class Chapter:
         if a is None:
             self.last_figure_paths = {}
             return Markdown(f"*No complete rows for this analysis (`{aid}`) in `data/{self.name}.csv`: nothing to plot.*")
-        kw = dict(columns=columns_of(self.name), group_by=group_by, analyses=self.analyses,
+        kw = dict(columns=columns_of(self.dataset), group_by=group_by, analyses=self.analyses,
                   pending=self.pending_for(aid) if show_pending else None, favours=favours,
                   xlabel=xlabel, title=title, sort=sort)
         name = fig_name or f"forest-{aid.replace(':', '-').replace(' ', '_')}"
@@ -175,7 +179,7 @@ class Chapter:
         from .forest import save_dir
 
         path = save_dir(self.slug) / f"{self.name}-results.csv"
-        to_safe_csv(results_frame(escalc_all(self.name), self.analyses), path)
+        to_safe_csv(results_frame(escalc_all(self.dataset), self.analyses), path)
         return path
 
     def export_pooled(self):
@@ -222,17 +226,15 @@ class Chapter:
         """The review question (PICO) and the headline pool's rules, from the schema (HTML)."""
         from IPython.display import HTML
 
-        from .escalc import spec
         from .rules import declared
 
-        req = declared(spec(self.name)["schema"]).get("fits_review_question", {}).get("require", [])
+        req = declared(self.dataset.schema).get("fits_review_question", {}).get("require", [])
         return HTML(eligibility_html(self.plan, req))
 
     @property
     def plan(self) -> dict:
-        from .escalc import spec
 
-        return spec(self.name)["schema"]["glumeta:analysis"]
+        return self.dataset.analysis_plan()
 
     def sensitivity_table(self, level: str | None = None):
         """The headline pool next to its sensitivity analyses (z-test, relaxed rules), one row each (HTML)."""
@@ -308,7 +310,7 @@ class Chapter:
         cache = self.__dict__.setdefault("_checks", {})
         missing = [c for c in ids if c not in cache]
         if missing:
-            cache.update({r.check_id: r for r in ledger(tables={self.name: self.table}, ids=missing)})
+            cache.update({r.check_id: r for r in ledger(self.dataset.workbook, tables={self.name: self.table}, ids=missing)})
             unknown = [c for c in missing if c not in cache]
             if unknown:
                 raise KeyError(f"no such check in data/{ledger_table()}.csv: {', '.join(unknown)}")
@@ -525,15 +527,11 @@ def summary_table(names=None):
     """One row per data file's main analysis (or analyses): k, estimate, CI, I², pending rows."""
     import pandas as pd
 
-    import os
-
-    from .data import datasets
-
-    declared = os.environ.get("GLUMETA_DECLARED")  # in a book page: the tables it declares
-    names = names or [n for n in datasets() if declared is None or n in declared.split(",")]
+    wb = current()  # in a book page: only the tables it declares
+    names = names or [n for n in wb.analyses() if wb.declared is None or n in wb.declared]
     rows = []
     for name in names:
-        for a in analyze(name):
+        for a in analyze(wb.dataset(name)):
             if not is_main(a.id):
                 continue
             d = on_display_scale(a)
@@ -659,7 +657,7 @@ def _paged_forest(a, kw, slug: str, name: str, alt: str) -> "_FigureHTML":
 
 class _FigureHTML:
     """A figure shown as a PNG with alt text (the pooled result in words), opening the vector figure
-    on click. Built into the book (:func:`glumeta.paths.in_book_build`), the PNG is a file linked from
+    on click. Built into the book (:attr:`glumeta.workbook.Workbook.in_book`), the PNG is a file linked from
     the page (``../figures/<slug>/<name>.png``, which the build copies into the HTML output); in plain
     Jupyter it is embedded, so the notebook shows it."""
 
@@ -668,10 +666,9 @@ class _FigureHTML:
 
         import matplotlib.pyplot as plt
 
-        from .paths import in_book_build
 
         p = Path(png_path) if png_path is not None else None
-        self.linked = p is not None and in_book_build()
+        self.linked = p is not None and current().in_book
         if self.linked:
             self.png = None
             self.src = f"../figures/{slug or p.parent.name}/{p.name}"

@@ -16,12 +16,12 @@ __all__ = ["main"]
 
 
 def _cmd_check(args) -> int:
-    from .data import data_dir, tables
     from .validate import validate
 
-    d = data_dir(args.data_dir)
-    names = args.names or tables(d)
-    probs = validate(d, names)
+    wb = args.workbook
+    d = wb.folder
+    names = args.names or wb.tables()
+    probs = validate(wb, names)
     errors = [p for p in probs if p.severity == "error"]
     for p in probs:
         print(p, file=sys.stderr if p.severity == "error" else sys.stdout)
@@ -46,7 +46,8 @@ def _cmd_analyze(args) -> int:
 
     try:
         opts = {k: v for k, v in (("test", args.test), ("pi", args.pi)) if v is not None}  # else the plan's defaults
-        res = analyze(args.name, args.data_dir, method=args.method, **opts)
+        ds = args.workbook.dataset(args.name)
+        res = analyze(ds, method=args.method, **opts)
     except DataError as exc:
         print(exc, file=sys.stderr)
         return 1
@@ -59,7 +60,7 @@ def _cmd_analyze(args) -> int:
         from .escalc import escalc_all
         from .export import results_frame, to_safe_csv
 
-        frame = results_frame(escalc_all(args.name, args.data_dir), res)
+        frame = results_frame(escalc_all(ds), res)
         if args.csv == "-":  # standard output, for a pipe (`glumeta analyze X --csv - | ...`)
             to_safe_csv(frame, sys.stdout)
             return 0
@@ -87,28 +88,27 @@ def _cmd_analyze(args) -> int:
 def _cmd_build(args) -> int:
     from .build import build
 
-    return build(all_=args.all, data_dir=args.data_dir, root=args.book_dir)
+    return build(all_=args.all, workbook=args.workbook, root=args.book_dir)
 
 
 def _cmd_serve(args) -> int:
-    from .data import data_dir
     from .paths import REPO
     from .serve import serve
 
-    return serve(Path(args.book_dir or REPO), data_dir(args.data_dir), host=args.host, port=args.port)
+    return serve(Path(args.book_dir or REPO), args.workbook.folder, host=args.host, port=args.port)
 
 
 def _cmd_ledger(args) -> int:
     from .ledger import main as ledger_main
 
     if args.json:
-        return ledger_main(json_out=True, data_dir=args.data_dir)
+        return ledger_main(json_out=True, workbook=args.workbook)
     from .data import DataError
     from .ledger import findings, ledger, summary
     from .verdicts import Verdict
 
     try:
-        rows = ledger(args.data_dir)
+        rows = ledger(args.workbook)
     except DataError as exc:
         print(exc, file=sys.stderr)
         return 1
@@ -133,13 +133,12 @@ def _cmd_ledger(args) -> int:
 
 
 def _cmd_new(args) -> int:
-    from .data import data_dir
     from .paths import REPO
     from .scaffold import new
 
     book = Path(args.book_dir or REPO)
     try:
-        paths = new(args.name, args.measure, data_dir=data_dir(args.data_dir), book_dir=book, title=args.title)
+        paths = new(args.name, args.measure, workbook=args.workbook, book_dir=book, title=args.title)
     except ValueError as exc:
         print(f"glumeta new: {exc}", file=sys.stderr)
         return 1
@@ -207,10 +206,17 @@ def main(argv=None) -> int:
     n.set_defaults(func=_cmd_new)
 
     args = p.parse_args(argv)
+    from .workbook import ENV_DATA, Workbook, use
+
+    # the entry point: the one Workbook of this run, from --data-dir, else the environment
+    # ($GLUMETA_DATA_DIR), else the repository's data/; handed to child processes (the build's
+    # kernels) through the environment
     if getattr(args, "data_dir", None):
-        os.environ["GLUMETA_DATA_DIR"] = os.path.abspath(args.data_dir)
+        os.environ[ENV_DATA] = os.path.abspath(args.data_dir)
+    args.workbook = Workbook.from_env()
     try:
-        return args.func(args)
+        with use(args.workbook):
+            return args.func(args)
     except BrokenPipeError:  # e.g. `glumeta analyze X --json | head`
         sys.stderr.close()
         return 0

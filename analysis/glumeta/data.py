@@ -27,7 +27,6 @@ Nothing here writes to ``data/``.
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import math
@@ -38,7 +37,6 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from . import rules
-from .paths import REPO, data_dir
 
 __all__ = [
     "DataError",
@@ -46,7 +44,6 @@ __all__ = [
     "Problem",
     "Table",
     "check",
-    "data_dir",
     "data_version",
     "datasets",
     "tables",
@@ -58,16 +55,18 @@ __all__ = [
 
 
 
-def datasets(directory=None) -> tuple[str, ...]:
-    """The analysis tables, in the package's order: every resource whose schema declares
-    ``glumeta:analysis`` (what to compute and pool). A new CSV with such a resource is a
-    new analysis; no code names the files."""
-    return tuple(r["name"] for r in load_package(directory)["resources"] if "glumeta:analysis" in r["schema"])
+def datasets() -> tuple[str, ...]:
+    """The analysis tables of the current workbook (:meth:`glumeta.workbook.Workbook.analyses`)."""
+    from .workbook import current
+
+    return current().analyses()
 
 
-def tables(directory=None) -> tuple[str, ...]:
-    """Every table ``glumeta check`` validates: the analyses and the ledger of reported numbers."""
-    return tuple(r["name"] for r in load_package(directory)["resources"])
+def tables() -> tuple[str, ...]:
+    """Every table ``glumeta check`` validates (:meth:`glumeta.workbook.Workbook.tables`)."""
+    from .workbook import current
+
+    return current().tables()
 
 #: Size limits used when the package declares none (``glumeta:limits`` at package or resource
 #: level, ``{"bytes": ..., "rows": ...}``). A table past its limit is refused before it is parsed:
@@ -131,6 +130,7 @@ class Table:
     lines: list[int]
     problems: list[Problem] = field(default_factory=list)
     shown: str = ""  # the path as messages show it
+    dataset: Any = field(default=None, repr=False, compare=False)  # the Dataset it was read from
 
     def frame(self, *, include_pending: bool = True):
         """Rows as a :class:`pandas.DataFrame` with a ``line`` column."""
@@ -172,20 +172,14 @@ def is_missing(x) -> bool:
 _PACKAGES: dict[str, tuple[tuple[int, int], bytes, dict]] = {}
 
 
-def _package_path(directory=None) -> Path:
-    pkg = data_dir(directory) / "datapackage.json"
-    return pkg if pkg.exists() else REPO / "data" / "datapackage.json"
-
-
 def _read_package_file(path: Path) -> bytes:
     """The one place the schema file is read (a test counts the calls)."""
     return path.read_bytes()
 
 
-def _package(directory=None) -> tuple[Path, bytes, dict]:
-    """(path, bytes, parsed) of the data folder's ``datapackage.json``, read once per process
+def _package(path: Path) -> tuple[Path, bytes, dict]:
+    """(path, bytes, parsed) of a ``datapackage.json``, read once per process
     and again only when the file's modification time or size changes."""
-    path = _package_path(directory)
     st = path.stat()
     stamp = (st.st_mtime_ns, st.st_size)
     hit = _PACKAGES.get(str(path))
@@ -196,12 +190,13 @@ def _package(directory=None) -> tuple[Path, bytes, dict]:
     return path, hit[1], hit[2]
 
 
-def load_package(directory: str | os.PathLike | None = None) -> dict:
-    """The parsed ``datapackage.json`` of the data folder (falls back to the repo's).
+def load_package() -> dict:
+    """The parsed ``datapackage.json`` of the current workbook
+    (:attr:`glumeta.workbook.Workbook.package`; read once per process per file version:
+    the same dict is returned to every caller, so treat it as read-only)."""
+    from .workbook import current
 
-    Read once per process per file version: the same dict is returned to every caller,
-    so treat it as read-only."""
-    return _package(directory)[2]
+    return current().package
 
 
 def limits(res: dict, pkg: dict) -> dict:
@@ -213,34 +208,12 @@ def limits(res: dict, pkg: dict) -> dict:
     return out
 
 
-def _resource(pkg: dict, name: str) -> dict:
-    for res in pkg["resources"]:
-        if res["name"] == name:
-            return res
-    known = ", ".join(r["name"] for r in pkg["resources"])
-    raise KeyError(f"unknown dataset {name!r}; known: {known}")
+def data_version(names: Iterable[str] | None = None) -> dict:
+    """Content hash and row counts of the current workbook's tables
+    (:meth:`glumeta.workbook.Workbook.version`)."""
+    from .workbook import current
 
-
-def data_version(names: Iterable[str] | None = None, directory=None) -> dict:
-    """Short content hash and row counts of the files a page reads.
-
-    Returns ``{"hash": "<12 hex>", "rows": {name: n}, "files": [...]}``; the hash
-    covers the bytes of each CSV and of the schema.
-    """
-    d = data_dir(directory)
-    names = tables(d) if names is None else names
-    h = hashlib.sha256()
-    rows = {}
-    files = []
-    for name in sorted(names):
-        p = d / f"{name}.csv"
-        b = p.read_bytes()
-        h.update(name.encode() + b"\0" + b)
-        rows[name] = max(0, sum(1 for ln in b.splitlines() if ln.strip()) - 1)
-        files.append(str(p))
-    if (d / "datapackage.json").exists():
-        h.update(_package(d)[1])
-    return {"hash": h.hexdigest()[:12], "rows": rows, "files": files}
+    return current().version(names)
 
 
 # --------------------------------------------------------------------------- reading
@@ -309,14 +282,6 @@ def _check_constraints(spec: dict, value: Any, raw: str) -> str | None:
     return None
 
 
-def _check_declared(name: str) -> None:
-    declared = os.environ.get("GLUMETA_DECLARED")
-    if declared is not None and name not in declared.split(","):
-        raise UndeclaredDataError(
-            f"this page reads data table '{name}' but its front matter declares only "
-            f"[{declared}]; add it under 'glumeta: data:' so that edits to it rebuild the page")
-
-
 def _shown(path: Path) -> str:
     """The path as error messages show it: relative to the working directory when shorter."""
     try:
@@ -326,33 +291,25 @@ def _shown(path: Path) -> str:
     return rel if len(rel) <= len(str(path)) else str(path)
 
 
-def fingerprint(name: str, directory=None) -> str:
-    """SHA-256 of one table's bytes, its schema and its folder: the key under which derived
-    results may be cached (a changed byte, schema or folder is a different table)."""
-    _check_declared(name)
-    d = data_dir(directory)
-    pkg = load_package(d)
-    res = _resource(pkg, name)
-    path = d / res["path"]
-    h = hashlib.sha256(str(path).encode() + b"\0")
-    h.update(json.dumps(res, sort_keys=True).encode() + b"\0")
-    try:
-        h.update(path.read_bytes())
-    except FileNotFoundError:
-        h.update(b"missing")
-    return h.hexdigest()
+def fingerprint(data) -> str:
+    """SHA-256 of a table's bytes, schema and folder (:meth:`glumeta.workbook.Dataset.fingerprint`)."""
+    from .workbook import resolve
+
+    return resolve(data).fingerprint()
 
 
-def read(name: str, directory=None) -> Table:
-    """Read and validate one table; problems are collected, not raised."""
-    _check_declared(name)
-    d = data_dir(directory)
-    pkg_path, _, pkg = _package(d)
-    res = _resource(pkg, name)
+def read(data) -> Table:
+    """Read and validate one table (a :class:`~glumeta.workbook.Dataset` or a table name);
+    problems are collected, not raised."""
+    from .workbook import resolve
+
+    ds = resolve(data)
+    name, res, pkg = ds.name, ds.resource, ds.workbook.package
+    pkg_path = ds.workbook.package_path
     schema = res["schema"]
-    path = d / res["path"]
+    path = ds.path
     shown = _shown(path)
-    table = Table(name, path, schema, [], [], shown=shown)
+    table = Table(name, path, schema, [], [], shown=shown, dataset=ds)
     probs = table.problems
     if not path.exists():
         probs.append(Problem(shown, 0, None, None, "file not found"))
@@ -471,7 +428,7 @@ def read(name: str, directory=None) -> Table:
 
     if not table.rows and not any(p.severity == "error" for p in probs) and not schema.get("glumeta:may_be_empty"):
         probs.append(Problem(shown, 2, None, None, "no data rows (header only)"))
-    _cross_field(table, shown, d)
+    _cross_field(table, shown, pkg_path)
     return table
 
 
@@ -493,7 +450,7 @@ def _line_of(text: bytes, needle: str) -> int:
     return 1 if i < 0 else text.count(b"\n", 0, i) + 1
 
 
-def _cross_field(table: Table, shown: str, directory=None) -> None:
+def _cross_field(table: Table, shown: str, pkg_path: Path) -> None:
     """The primary key and the representations (generic), then the domain rules the schema
     names (:mod:`glumeta.rules`)."""
     schema = table.schema
@@ -507,7 +464,7 @@ def _cross_field(table: Table, shown: str, directory=None) -> None:
 
     bad_rules = rules.schema_problems(schema)
     if bad_rules:
-        pkg_path, raw, _ = _package(directory)
+        raw = _package(pkg_path)[1]
         for name, msg in bad_rules:
             probs.append(Problem(_shown(pkg_path), _line_of(raw, f'"{name}"'), None, name,
                                  f"{table.name}: {msg}"))
@@ -533,17 +490,17 @@ def _cross_field(table: Table, shown: str, directory=None) -> None:
 
 # --------------------------------------------------------------------------- public API
 
-def check(directory=None, names: Iterable[str] | None = None) -> list[Problem]:
-    """Validate every table; return all problems (errors and warnings)."""
-    out: list[Problem] = []
-    for name in tables(directory) if names is None else names:
-        out.extend(read(name, directory).problems)
-    return out
+def check(names: Iterable[str] | None = None) -> list[Problem]:
+    """Validate every table of the current workbook (:meth:`glumeta.workbook.Workbook.check`)."""
+    from .workbook import current
+
+    return current().check(names)
 
 
-def load(name: str, directory=None, *, include_pending: bool = True):
-    """Validated rows of one table as a DataFrame; raises :class:`DataError` on any error."""
-    table = read(name, directory)
+def load(data, *, include_pending: bool = True):
+    """Validated rows of one table (a Dataset or a name) as a DataFrame; raises
+    :class:`DataError` on any error."""
+    table = read(data)
     errors = [p for p in table.problems if p.severity == "error"]
     if errors:
         raise DataError(table.problems)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 
-from .data import load_package
+from .workbook import current
 
 __all__ = ["dictionary_html"]
 
@@ -26,10 +26,10 @@ def _constraints(f: dict) -> str:
     return "; ".join(parts)
 
 
-def dictionary_html(directory=None) -> str:
+def dictionary_html(workbook=None) -> str:
     """One table per data file: column, type, unit, constraints, description; then key,
     accepted representations of a complete row and cross-field rules. All text escaped."""
-    pkg = load_package(directory)
+    pkg = (workbook or current()).package
     out = []
     for res in pkg["resources"]:
         sch = res["schema"]

@@ -148,14 +148,12 @@ class Findings(_HTML):
     """The summary-of-findings table of the data files the page declares (:func:`glumeta.findings.findings_html`)."""
 
     def html(self):
-        import os
-
-        from .data import datasets
         from .findings import findings_html
+        from .workbook import Workbook
 
-        declared = os.environ.get("GLUMETA_DECLARED")  # set for this page by glumeta.sphinxext
-        names = [n for n in datasets() if declared is None or n in declared.split(",")]
-        return findings_html(names)._repr_html_()
+        wb = Workbook.from_env()  # the page's declared tables, set for it by glumeta.sphinxext
+        names = [n for n in wb.analyses() if wb.declared is None or n in wb.declared]
+        return findings_html(names, wb)._repr_html_()
 
 
 class _PerFile(_HTML):
@@ -165,11 +163,12 @@ class _PerFile(_HTML):
 
     @property
     def data_name(self) -> str:
-        from .data import datasets
+        from .workbook import Workbook
 
         name = self.options.get("data", "").strip()
-        if name not in datasets():
-            raise self.error(f"{self.name}: ':data:' must name a data file ({', '.join(datasets())}), not {name!r}")
+        known = Workbook.from_env().analyses()
+        if name not in known:
+            raise self.error(f"{self.name}: ':data:' must name a data file ({', '.join(known)}), not {name!r}")
         return name
 
 

@@ -54,7 +54,8 @@ import numpy as np
 from . import effects as es
 from .constants import Z975
 from .counts import count_from_percentage
-from .data import DataError, fingerprint, is_missing, load_package, read
+from .data import DataError, is_missing, read
+from .workbook import resolve
 from .validate import derivation_problems
 
 __all__ = ["RATIO", "EFFECT_COLUMNS", "escalc", "escalc_all", "label_format", "split_shared_control", "spec"]
@@ -104,16 +105,13 @@ def label_format(template: str, row, replace=()) -> str:
     return s.strip()
 
 
-def spec(name: str, directory=None) -> dict:
-    """The resource of data file *name* from ``datapackage.json`` (its schema holds the declarations)."""
-    for res in load_package(directory)["resources"]:
-        if res["name"] == name:
-            if "glumeta:analysis" not in res["schema"]:
-                raise KeyError(f"data file {name!r} declares no 'glumeta:analysis' in datapackage.json")
-            return res
-    from .data import datasets
-
-    raise KeyError(f"unknown dataset {name!r}; choose from {', '.join(datasets(directory))}")
+def spec(data) -> dict:
+    """The resource (from ``datapackage.json``) of an analysis table: a
+    :class:`~glumeta.workbook.Dataset` or a table name. KeyError when the table declares no
+    ``glumeta:analysis`` or is unknown."""
+    ds = resolve(data)
+    ds.analysis_plan()
+    return ds.resource
 
 
 def _val(x):
@@ -324,8 +322,9 @@ def with_effects(frame, yi, vi, derivation):
 _CACHE: dict = {}
 
 
-def escalc(name: str, directory=None, measure: str | None = None):
-    """The effect of every row of data file *name*, as a DataFrame (see the module docstring).
+def escalc(data, measure: str | None = None):
+    """The effect of every row of a data table (a :class:`~glumeta.workbook.Dataset` or a table
+    name), as a DataFrame (see the module docstring).
 
     Pending rows, and rows whose effect is undefined, have NaN ``yi``/``vi`` and say why
     in ``derivation``. Raises :class:`~glumeta.data.DataError` (located to file, line,
@@ -341,13 +340,14 @@ def escalc(name: str, directory=None, measure: str | None = None):
     """
     import pandas as pd
 
-    res = spec(name, directory)
-    plan = res["schema"]["glumeta:analysis"]
+    ds = resolve(data)
+    res = ds.resource
+    plan = ds.analysis_plan()
     measure = measure or plan["measure"]
-    key = (fingerprint(name, directory), measure)
+    key = (ds.fingerprint(), measure)
     if key in _CACHE:
         return _CACHE[key].copy()
-    table = read(name, directory)
+    table = read(ds)
     errors = [p for p in table.problems if p.severity == "error"] or derivation_problems(table)
     if errors:
         raise DataError(table.problems + [p for p in errors if p not in table.problems])
@@ -388,11 +388,12 @@ def escalc(name: str, directory=None, measure: str | None = None):
     return out.copy()
 
 
-def escalc_all(name: str, directory=None):
+def escalc_all(data):
     """The effect frames of every measure the schema declares (``measure``, then ``also``), stacked:
     one row per data row and measure, as ``glumeta analyze --csv`` writes them."""
     import pandas as pd
 
-    plan = spec(name, directory)["schema"]["glumeta:analysis"]
-    frames = [escalc(name, directory, m) for m in [plan["measure"], *plan.get("also", [])]]
+    ds = resolve(data)
+    plan = ds.analysis_plan()
+    frames = [escalc(ds, m) for m in [plan["measure"], *plan.get("also", [])]]
     return pd.concat(frames, ignore_index=True)

@@ -49,9 +49,10 @@ import html
 import math
 
 from .bias import row_concerns
-from .escalc import RATIO, spec
+from .escalc import RATIO
 from .formatting import fmt, fmt_ci
 from .plan import Analysis, analyze, is_main
+from .workbook import Dataset, current
 
 __all__ = ["NOT_ASSESSED", "JUDGED_DOMAINS", "participants", "control_risk", "absolute_risk", "reasons",
            "findings", "findings_table", "findings_html", "FindingsView"]
@@ -206,13 +207,15 @@ def reasons(a: Analysis) -> list[str]:
     return out
 
 
-def _title(name: str, directory=None) -> str:
-    t = spec(name, directory).get("title", name)
+def _title(ds) -> str:
+    t = ds.resource.get("title", ds.name)
     return t.replace(" (arm 1)", "").replace(" (arm 2)", "")
 
 
-def findings(names=None, directory=None):
-    """The summary of findings as a tidy DataFrame, one row per main analysis of each data file.
+def findings(names=None, workbook=None):
+    """The summary of findings as a tidy DataFrame, one row per main analysis of each data table
+    (*names*: Datasets or table names; default every analysis of *workbook*, itself by default the
+    current one).
 
     Numeric columns: ``k``, ``trials``, ``participants``, ``estimate``, ``ci_lower``, ``ci_upper``,
     ``pi_lower``, ``pi_upper`` (display scale), ``i2``, ``control_risk``, ``risk_intervention``,
@@ -228,13 +231,14 @@ def findings(names=None, directory=None):
     """
     import pandas as pd
 
-    from .data import datasets
-
-    names = names or list(datasets(directory))
+    wb = workbook or current()
+    names = names or list(wb.analyses())
     nan = float("nan")
     out = []
-    for name in names:
-        for a in analyze(name, directory):
+    for ds in names:
+        ds = ds if isinstance(ds, Dataset) else wb.dataset(ds)
+        name = ds.name
+        for a in analyze(ds):
             if not isinstance(a, Analysis) or not is_main(a.id):
                 continue
             d = a.display()
@@ -242,7 +246,7 @@ def findings(names=None, directory=None):
             cr = control_risk(a.rows) if a.measure in ("RR", "OR") else None
             risk = [absolute_risk(d[k], cr, a.measure) if cr is not None else nan
                     for k in ("estimate", "ci_lower", "ci_upper")]
-            rec = {"file": name, "id": a.id, "comparison": _title(name, directory), "outcome": a.label,
+            rec = {"file": name, "id": a.id, "comparison": _title(ds), "outcome": a.label,
                    "measure": a.measure, "k": a.k, "trials": int(a.rows["study_id"].nunique()),
                    "participants": n, "missing_n": missing,
                    **{k: (d[k] if d[k] is not None else nan) for k in
@@ -266,12 +270,12 @@ def _effect_text(r) -> str:
     return s + ("; one study, not pooled" if r["k"] == 1 else "")
 
 
-def findings_table(names=None, directory=None, frame=None):
+def findings_table(names=None, workbook=None, frame=None):
     """The summary of findings as a reader sees it (text cells), one row per outcome
     (from *frame*, a :func:`findings` result, when given)."""
     import pandas as pd
 
-    f = findings(names, directory) if frame is None else frame
+    f = findings(names, workbook) if frame is None else frame
     rows = []
     for _, r in f.iterrows():
         if math.isfinite(r["control_risk"]):
@@ -299,8 +303,8 @@ def findings_table(names=None, directory=None, frame=None):
 class FindingsView:
     """The summary-of-findings table as HTML (escaped), with a note on what is and is not judged."""
 
-    def __init__(self, names=None, directory=None):
-        self.frame = findings(names, directory)
+    def __init__(self, names=None, workbook=None):
+        self.frame = findings(names, workbook)
         self.table = findings_table(frame=self.frame)
 
     def _repr_html_(self) -> str:
@@ -346,6 +350,6 @@ class FindingsView:
         return f"<summary of findings: {len(self.table)} outcomes>"
 
 
-def findings_html(names=None, directory=None) -> FindingsView:
+def findings_html(names=None, workbook=None) -> FindingsView:
     """The summary-of-findings table (HTML in Jupyter and the in-process page): ``findings_html()``."""
-    return FindingsView(names, directory)
+    return FindingsView(names, workbook)

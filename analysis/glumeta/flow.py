@@ -42,8 +42,9 @@ import html
 import textwrap
 
 from .eligibility import evaluate, rules_of
-from .escalc import escalc, spec
+from .escalc import escalc
 from .plan import Analysis, analyze, is_main
+from .workbook import resolve
 
 __all__ = ["STATES", "STATE_LABELS", "best_state", "flow_rows", "flow_studies", "flow_summary", "flow_figure",
            "flow_html", "FlowView"]
@@ -79,12 +80,12 @@ def best_state(states) -> str:
     raise ValueError(f"no known state among {states!r}")
 
 
-def _analyses(name, directory):
-    return [a for a in analyze(name, directory) if isinstance(a, Analysis)]
+def _analyses(ds):
+    return [a for a in analyze(ds) if isinstance(a, Analysis)]
 
 
-def flow_rows(name: str, directory=None):
-    """One row per data row of file *name*: ``study_id``, ``study``, ``line``, ``label``, ``status``,
+def flow_rows(data):
+    """One row per data row of a data table (a :class:`~glumeta.workbook.Dataset` or a table name): ``study_id``, ``study``, ``line``, ``label``, ``status``,
     ``state`` (see :data:`STATES`), ``reason`` (why it is not in the headline pool; empty when it is)
     and ``pools`` (the labels of the non-headline analyses that pool it, ``; ``-separated).
 
@@ -96,10 +97,11 @@ def flow_rows(name: str, directory=None):
     """
     import pandas as pd
 
-    tab = escalc(name, directory)
-    plan = spec(name, directory)["schema"]["glumeta:analysis"]
+    ds = resolve(data)
+    tab = escalc(ds)
+    plan = ds.analysis_plan()
     _, why = evaluate(tab, rules_of(plan))
-    analyses = _analyses(name, directory)
+    analyses = _analyses(ds)
     main_lines: set = set()
     outside: dict = {}
     pools: dict = {}
@@ -137,8 +139,8 @@ def flow_rows(name: str, directory=None):
     return pd.DataFrame(out, columns=["study_id", "study", "line", "label", "status", "state", "reason", "pools"])
 
 
-def flow_studies(name: str, directory=None):
-    """One row per study (``study_id``) of file *name*: its ``state`` (that of its best row), the
+def flow_studies(data):
+    """One row per study (``study_id``) of a data table (a Dataset or a table name): its ``state`` (that of its best row), the
     ``reason`` (the distinct reasons of its rows in that state), ``rows`` (its row count), one
     count column per state (``rows_primary`` …), and ``pools`` (non-headline analyses pooling it).
 
@@ -150,7 +152,7 @@ def flow_studies(name: str, directory=None):
     """
     import pandas as pd
 
-    rows = flow_rows(name, directory)
+    rows = flow_rows(data)
     out = []
     for sid, g in rows.groupby("study_id", sort=False):
         state = best_state(g["state"])
@@ -166,8 +168,8 @@ def flow_studies(name: str, directory=None):
     return pd.DataFrame(out, columns=cols)
 
 
-def flow_summary(name: str, directory=None) -> dict:
-    """Counts of the flow of file *name*.
+def flow_summary(data) -> dict:
+    """Counts of the flow of a data table (a Dataset or a table name).
 
     Returns a dict: ``file``; ``rows`` and ``studies`` listed; for each state in :data:`STATES`
     ``{"rows": …, "studies": …}`` (rows by their own state, studies by their best row);
@@ -182,10 +184,11 @@ def flow_summary(name: str, directory=None) -> dict:
     >>> f["primary"]["studies"] + f["other"]["studies"] + f["pending"]["studies"] + f["excluded"]["studies"] == f["studies"]
     True
     """
-    rows = flow_rows(name, directory)
-    studies = flow_studies(name, directory)
+    ds = resolve(data)
+    rows = flow_rows(ds)
+    studies = flow_studies(ds)
     best = dict(zip(studies["study_id"], studies["state"]))
-    out: dict = {"file": name, "rows": len(rows), "studies": len(studies), "reasons": {},
+    out: dict = {"file": ds.name, "rows": len(rows), "studies": len(studies), "reasons": {},
                  "rows_of_counted_studies": {}}
     out["reasons_elsewhere"] = {}
     for s in STATES:
@@ -198,7 +201,7 @@ def flow_summary(name: str, directory=None) -> dict:
     out["with_numbers"] = {"rows": out["primary"]["rows"] + out["other"]["rows"],
                            "studies": out["primary"]["studies"] + out["other"]["studies"]}
     out["main"] = [(a.id, a.label, a.k, int(a.rows["study_id"].nunique()))
-                   for a in _analyses(name, directory) if is_main(a.id)]
+                   for a in _analyses(ds) if is_main(a.id)]
     return out
 
 
@@ -262,8 +265,8 @@ def _box_texts(f: dict) -> dict:
     }
 
 
-def flow_figure(name: str, directory=None, summary: dict | None = None):
-    """Draw the flow diagram of file *name* (matplotlib Figure): main boxes on the left
+def flow_figure(data, summary: dict | None = None):
+    """Draw the flow diagram of a data table (a Dataset or a table name; matplotlib Figure): main boxes on the left
     (listed → not excluded → with numbers → headline pool), and on the right the excluded,
     pending and "other analyses only" boxes with their reasons, as in PRISMA 2020 (Page et al. 2021).
 
@@ -276,7 +279,7 @@ def flow_figure(name: str, directory=None, summary: dict | None = None):
     import matplotlib.pyplot as plt
     from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
-    f = summary or flow_summary(name, directory)
+    f = summary or flow_summary(data)
     texts = _box_texts(f)
     fs, line_h = 9.0, 0.158  # points; inches per line (9 pt × line spacing 1.25)
     colours = {"listed": "#eef2f7", "eligible": "#eef2f7", "numbers": "#eef2f7", "primary": "#dff0e0",
@@ -343,17 +346,19 @@ class FlowView:
     SVG/PDF/PNG under ``_build/figures/<slug>/flow-<name>.*``, shown as an embedded PNG
     with the counts as alt text), download links, and the table of studies."""
 
-    def __init__(self, name: str, slug: str, directory=None, links: bool = True):
+    def __init__(self, data, slug: str, links: bool = True):
         import base64
 
         import matplotlib.pyplot as plt
 
         from .forest import save_figure
 
+        ds = resolve(data)
+        name = ds.name
         self.name, self.slug = name, slug
-        self.summary = flow_summary(name, directory)
-        self.studies = flow_studies(name, directory)
-        fig = flow_figure(name, directory, self.summary)
+        self.summary = flow_summary(ds)
+        self.studies = flow_studies(ds)
+        fig = flow_figure(ds, self.summary)
         self.paths = save_figure(fig, slug, f"flow-{name}")
         plt.close(fig)
         self._b64 = base64.b64encode(self.paths["png"].read_bytes()).decode()
@@ -414,10 +419,10 @@ class FlowView:
         return f"<flow of studies: {self.alt}>"
 
 
-def flow_html(name: str, slug: str, directory=None) -> FlowView:
-    """The flow of studies of data file *name* for a chapter whose figures go to ``_build/figures/<slug>``:
+def flow_html(data, slug: str) -> FlowView:
+    """The flow of studies of a data table (a Dataset or a table name) for a chapter whose figures go to ``_build/figures/<slug>``:
     an object Jupyter and the in-process pages show as HTML (figure, counts, table).
 
     In a chapter: ``from glumeta.flow import flow_html`` then ``flow_html("esketamine_madrs", "esketamine")``.
     """
-    return FlowView(name, slug, directory)
+    return FlowView(data, slug)

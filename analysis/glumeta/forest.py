@@ -26,9 +26,8 @@ from typing import Sequence
 
 
 from .data import is_missing
-from .escalc import RATIO, label_format, spec
+from .escalc import RATIO, label_format
 from .formatting import fmt, fmt_p
-from .paths import build_dir
 from .style import SEABORN_STYLE
 
 __all__ = ["DERIVED_MARKS", "PAGE_ROWS", "ForestRow", "ForestGroup", "columns_of", "derived_marks", "forest",
@@ -610,10 +609,13 @@ class _Drawer:
         self.ax.text(self.g.x_label + self.g.indent, y, _truncate(pl, 80), color="#666666", style="italic", **self.kw)
 
 
-def columns_of(name: str, directory=None) -> list[dict]:
-    """The left-hand data columns a data file declares for its forest plots
-    (``forest_columns`` under ``glumeta:analysis``: header, row template, width, alignment)."""
-    return spec(name, directory)["schema"]["glumeta:analysis"].get("forest_columns", [])
+def columns_of(data) -> list[dict]:
+    """The left-hand data columns a data table (a :class:`~glumeta.workbook.Dataset` or a table
+    name) declares for its forest plots (``forest_columns`` under ``glumeta:analysis``: header,
+    row template, width, alignment)."""
+    from .workbook import resolve
+
+    return resolve(data).analysis_plan().get("forest_columns", [])
 
 
 def _headers(columns) -> list:
@@ -702,9 +704,11 @@ def forest_from_analysis(analysis, *, columns=(), group_by: str | None = None, a
 
 
 def save_dir(chapter: str, root: Path | None = None) -> Path:
-    """``<_build>/figures/<chapter>``, created: ``<root>/_build``, else ``$GLUMETA_BUILD_DIR``
-    (set by ``glumeta build`` to the book being built), else the repository's ``_build``."""
-    out = build_dir(root) / "figures" / chapter
+    """``<_build>/figures/<chapter>``, created: ``<root>/_build``, else the current workbook's build
+    folder (:attr:`glumeta.workbook.Workbook.build`: the book being built, else the repository's)."""
+    from .workbook import current
+
+    out = (Path(root) / "_build" if root is not None else current().build) / "figures" / chapter
     out.mkdir(parents=True, exist_ok=True)
     return out
 
@@ -712,8 +716,7 @@ def save_dir(chapter: str, root: Path | None = None) -> Path:
 def save_figure(fig, chapter: str, name: str, root: Path | None = None, formats=("svg", "pdf", "png")) -> dict:
     """Write *fig* to ``_build/figures/<chapter>/<name>.{svg,pdf,png}``; returns the paths.
 
-    ``_build`` is ``<root>/_build``, else ``$GLUMETA_BUILD_DIR`` (set by ``glumeta build``
-    to the book being built), else the repository's.
+    ``_build`` is ``<root>/_build``, else the current workbook's (:func:`save_dir`).
 
     SVG: fixed hash salt, no date metadata; PDF: no creation date — the same data
     give byte-identical files. The SVG is written first; its SHA-256 keys a cache

@@ -83,13 +83,14 @@ def _table_of(r, given) -> str:
     return str(given.get("table") or r["analysis"])
 
 
-def ledger_table(directory=None) -> str:
-    """The table of reported numbers: the resource declaring ``"glumeta:role": "ledger"``."""
-    from .data import load_package
+def ledger_table(workbook=None) -> str:
+    """The table of reported numbers: the resource declaring ``"glumeta:role": "ledger"`` (in
+    *workbook*, default the current one)."""
+    from .workbook import current
 
-    for res in load_package(directory)["resources"]:
-        if res.get("glumeta:role") == "ledger":
-            return res["name"]
+    name = (workbook or current()).role("ledger")
+    if name is not None:
+        return name
     raise KeyError("datapackage.json declares no resource with \"glumeta:role\": \"ledger\"")
 
 
@@ -344,10 +345,8 @@ def _q_from_i2(r, given, frames):
 
 def _study_rows(frames, study):
     """The rows of trial *study* in any analysis file, with the file's name."""
-    from .data import datasets
-
     out = []
-    for name in datasets(frames.directory):
+    for name in frames.workbook.analyses():
         if name not in frames.declared():
             continue
         t = frames.table(name)
@@ -667,12 +666,12 @@ def smd_rows_at(frames, table: str, time: str | None = None, start: str | None =
 
     from . import effects as es
     from .eligibility import evaluate, rules_of
-    from .escalc import spec, with_effects
+    from .escalc import with_effects
     from .synthesis import R_ASSUMED
 
     r = R_ASSUMED if r is None else r
     t = frames.table(table)
-    rules = rules_of(spec(table, frames.directory)["schema"]["glumeta:analysis"])
+    rules = rules_of(frames.workbook.dataset(table).analysis_plan())
     ok, why = evaluate(t, rules, relax={x.id for x in rules if x.column == "time"})
     hours = t["time"].map(time_hours)
     if time is not None:
@@ -711,9 +710,8 @@ def smd_rows_at(frames, table: str, time: str | None = None, start: str | None =
 def _flagged_rows(frames, table: str, column: str):
     """The complete rows of a file analysed as SMD whose boolean *column* is true, as they are, and
     the flagged rows left out (without numbers) with the reason."""
-    from .escalc import spec
 
-    if spec(table, frames.directory)["schema"]["glumeta:analysis"]["measure"] != "SMD":
+    if frames.workbook.dataset(table).analysis_plan()["measure"] != "SMD":
         raise ValueError(f"data/{table}.csv is not analysed as SMD; use time= or from= (smd_rows_at)")
     t = frames.table(table)
     flag = t[column].fillna(False).astype(bool)
@@ -802,12 +800,10 @@ def _book_pool(r, given, frames):
 def _book_pool_binary(r, given, frames):
     """A published pooled ratio of a binary outcome beside the book's data: the book can pool it only
     when the data file holds event counts of both arms."""
-    from .escalc import spec
-
     table = str(given["table"])
-    fields = [f["name"] for f in spec(table, frames.directory)["schema"]["fields"]]
+    fields = [f["name"] for f in frames.workbook.dataset(table).schema["fields"]]
     events = [f for f in fields if f.startswith(("event", "responders", "remitters"))]
-    measure = spec(table, frames.directory)["schema"]["glumeta:analysis"]["measure"]
+    measure = frames.workbook.dataset(table).analysis_plan()["measure"]
     notes = (r.get("notes") or "").strip().rstrip(".")
     details = {"data file": f"data/{table}.csv", "measure": measure, "event columns": ", ".join(events) or "none",
                "k (book)": "0"}
@@ -861,36 +857,35 @@ class _Frames:
     """Effect frames (:func:`glumeta.escalc.escalc`) of the data files the computations read,
     computed on first use or taken from the caller (a chapter passes its own)."""
 
-    def __init__(self, directory=None, frames: dict | None = None):
-        self.directory = directory
+    def __init__(self, workbook, frames: dict | None = None):
+        self.workbook = workbook
         self._t: dict = dict(frames or {})
 
     def declared(self) -> set:
         """The tables this process may read (a book page reads only those it declares)."""
-        import os
-
-        from .data import datasets
-
-        names = set(datasets(self.directory))
-        dec = os.environ.get("GLUMETA_DECLARED")
-        return names if dec is None else names & set(dec.split(","))
+        names = set(self.workbook.analyses())
+        dec = self.workbook.declared
+        return names if dec is None else names & set(dec)
 
     def table(self, name):
         if name not in self._t:
             from .escalc import escalc
 
-            self._t[name] = escalc(name, self.directory)
+            self._t[name] = escalc(self.workbook.dataset(name))
         return self._t[name]
 
 
-def ledger(directory=None, analysis: str | None = None, tables: dict | None = None,
+def ledger(workbook=None, analysis: str | None = None, tables: dict | None = None,
            ids=None) -> list[LedgerRow]:
     """All ledger rows (optionally those of one analysis, or the checks *ids*), re-computed now from
-    ``data/reported.csv`` and the effect frames (*tables*: frames already computed, by data file name)."""
-    from .data import is_missing, load
+    ``data/reported.csv`` and the effect frames (*tables*: frames already computed, by data file name)
+    of *workbook* (default: the current one, :func:`glumeta.workbook.current`)."""
+    from .data import is_missing
+    from .workbook import current
 
-    df = load(ledger_table(directory), directory)
-    frames = _Frames(directory, tables)
+    wb = workbook or current()
+    df = wb.dataset(ledger_table(wb)).load()
+    frames = _Frames(wb, tables)
     frames.records = [{k: None if is_missing(v) else v for k, v in rec.items()} for rec in df.to_dict("records")]
     out = []
     for rec in frames.records:
@@ -922,13 +917,13 @@ def findings(rows: list[LedgerRow]) -> dict:
     return {k: len(v) for k, v in seen.items()}
 
 
-def main(json_out: bool = False, data_dir=None) -> int:
+def main(json_out: bool = False, workbook=None) -> int:
     import json
 
     from .data import DataError
 
     try:
-        rows = ledger(data_dir)
+        rows = ledger(workbook)
     except DataError as exc:
         print(exc, file=sys.stderr)
         return 1

@@ -43,7 +43,8 @@ from dataclasses import asdict, dataclass, field, fields
 import numpy as np
 
 from .eligibility import SKEW_RULE, evaluate, rules_of
-from .escalc import RATIO, escalc, label_format, spec
+from .escalc import RATIO, escalc, label_format
+from .workbook import resolve
 from .models import DEFAULT_PI, DEFAULT_TEST, PoolResult, pool
 from .sensitivity import subgroups
 
@@ -211,8 +212,9 @@ def is_main(aid: str) -> bool:
     return (aid == "overall" or aid.startswith("overall:")) and aid.count(":") <= 1
 
 
-def analyze(name: str, directory=None, method: str = "REML", test: str = DEFAULT_TEST, pi: str = DEFAULT_PI) -> list:
-    """All pooled analyses of data file *name*, as declared in its schema (see the module docstring).
+def analyze(data, method: str = "REML", test: str = DEFAULT_TEST, pi: str = DEFAULT_PI) -> list:
+    """All pooled analyses of a data table (a :class:`~glumeta.workbook.Dataset` or a table name),
+    as declared in its schema (see the module docstring).
 
     Pending rows are left out and counted in each analysis' ``pending``; rows outside the
     declared eligibility rules are left out of the main pool and listed in its ``outside``.
@@ -222,8 +224,9 @@ def analyze(name: str, directory=None, method: str = "REML", test: str = DEFAULT
     >>> [a.id for a in analyze("ketamine_escitalopram")][:3]
     ['overall:response', 'sensitivity:z:response', 'response:OR']
     """
-    plan = spec(name, directory)["schema"]["glumeta:analysis"]
-    tab = escalc(name, directory)
+    ds = resolve(data)
+    plan = ds.analysis_plan()
+    tab = escalc(ds)
     measure = plan["measure"]
     el = plan.get("eligibility", {})
     rules = rules_of(plan)
@@ -249,7 +252,7 @@ def analyze(name: str, directory=None, method: str = "REML", test: str = DEFAULT
     levels = [None]
     if overall.get("per"):
         levels = list(dict.fromkeys(tab[overall["per"]]))
-    also = {m: escalc(name, directory, measure=m).assign(reason=why) for m in plan.get("also", [])}
+    also = {m: escalc(ds, measure=m).assign(reason=why) for m in plan.get("also", [])}
     # the rows each declared sensitivity pool admits: evaluated once, used at every level of `per`
     sensitivities = []
     for sens in el.get("sensitivity", []):

@@ -19,7 +19,7 @@ is a function registered under its name:
 * ``row`` rules ``f(row, line, report, **params)`` see one typed row;
 * ``table`` rules ``f(table, report, **params)`` see every row (across rows of a trial);
 * ``derivation`` rules ``f(table, report, **params)`` and ``reference`` rules
-  ``f(table, report, directory, **params)`` run in the second stage of :mod:`glumeta.validate`
+  ``f(table, report, **params)`` run in the second stage of :mod:`glumeta.validate`
   (what the effect-size step must derive; a study named in another table of the folder).
 
 ``report(line, column, value, message, severity="error")`` records one problem, printed as
@@ -415,13 +415,14 @@ def pct_count_derivable(table, report, *, arms=(1, 2)):
 
 
 @rule("study_in_named_file", "reference")
-def study_in_named_file(table, report, directory=None, *, column="file"):
+def study_in_named_file(table, report, *, column="file"):
     """A row that names a study in another table (e.g. a risk-of-bias judgment): the table
     (*column*) is one of the package's analyses and holds that ``study_id``."""
-    from .data import datasets
     from .validate import _study_ids
+    from .workbook import Dataset, current
 
-    known = datasets(directory)
+    wb = table.dataset.workbook if table.dataset is not None else current()
+    known = wb.analyses()
     ids: dict[str, set[str]] = {}
     for row, line in zip(table.rows, table.lines):
         f, sid = row.get(column), row.get("study_id")
@@ -431,7 +432,7 @@ def study_in_named_file(table, report, directory=None, *, column="file"):
             report(line, column, f, f"not a data table of this package (one of: {', '.join(known)})")
             continue
         if f not in ids:
-            ids[f] = _study_ids(f, directory)
+            ids[f] = _study_ids(Dataset(wb, f))  # read for its ids only: not a page's declared read
         if ids[f] is not None and sid not in ids[f]:  # None: a table refused for its size
             # a warning, not an error: removing a trial's rows from its data file must not stop the
             # build; the judgment is then simply shown nowhere

@@ -1,6 +1,6 @@
 """``glumeta new NAME --measure SMD|MD|RR|OR|RD``: the skeleton of a new analysis.
 
-A new analysis is three declarations and no code (see :func:`glumeta.data.datasets`):
+A new analysis is three declarations and no code (see :meth:`glumeta.workbook.Workbook.analyses`):
 
 1. a resource in ``data/datapackage.json`` — the columns (Table Schema ``fields``), the
    ``primaryKey``, the ``glumeta:representations`` a complete row may take (each names a route
@@ -234,13 +234,15 @@ def chapter_text(name: str, measure: str, title: str) -> str:
     return tpl.substitute(name=name, title=title, measure=measure, measure_words=MEASURES[measure], xlabel=xlabel)
 
 
-def new(name: str, measure: str, *, data_dir: Path, book_dir: Path, title: str | None = None) -> list[Path]:
-    """Scaffold analysis *name*: resource, CSV header, chapter and ``_toc.yml`` entry; returns the paths
-    written. Refuses (``ValueError``) a bad name or one that exists in any of the four places."""
+def new(name: str, measure: str, *, workbook, book_dir: Path, title: str | None = None) -> list[Path]:
+    """Scaffold analysis *name* in *workbook* (:class:`glumeta.workbook.Workbook`, whose folder
+    receives the resource and the CSV) and the book at *book_dir*: resource, CSV header, chapter and
+    ``_toc.yml`` entry; returns the paths written. Refuses (``ValueError``) a bad name or one that
+    exists in any of the four places."""
     measure = measure.upper()
     if not _NAME.match(name):
         raise ValueError(f"name {name!r}: use lower-case letters, digits and underscores, starting with a letter")
-    data_dir, book_dir = Path(data_dir), Path(book_dir)
+    data_dir, book_dir = workbook.folder, Path(book_dir)
     package, csv_path = data_dir / "datapackage.json", data_dir / f"{name}.csv"
     chapter, toc = book_dir / "book" / f"{name}.md", book_dir / "_toc.yml"
     for p in (package, toc):

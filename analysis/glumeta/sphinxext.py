@@ -32,7 +32,7 @@ from pathlib import Path
 
 import yaml
 
-from .data import data_dir
+from .workbook import ENV_DECLARED, Workbook
 
 _PKG = Path(__file__).resolve().parent
 
@@ -70,6 +70,11 @@ def package_hash() -> str:
     return h.hexdigest()
 
 
+def data_dir() -> Path:
+    """The data folder of this build (``glumeta build`` hands it over as :meth:`Workbook.from_env`)."""
+    return Workbook.from_env().folder
+
+
 def _inputs(names: list[str]) -> dict[str, str]:
     d = data_dir()
     files = [d / f"{n}.csv" for n in names]
@@ -86,7 +91,7 @@ def _package_hash(app) -> str:
 
 def _source_read(app, docname, source):
     names = declared(source[0])
-    os.environ["GLUMETA_DECLARED"] = ",".join(names or [])
+    os.environ[ENV_DECLARED] = ",".join(names or [])
     deps = app.env.__dict__.setdefault("glumeta_deps", {})
     inputs = _inputs(names) if names is not None else {}
     deps[docname] = {"dir": str(data_dir()), "names": names or [], "inputs": inputs, "package": _package_hash(app)}

@@ -31,10 +31,11 @@ import numpy as np
 
 from . import effects as es
 from .eligibility import evaluate, rules_of
-from .escalc import escalc, spec, with_effects
+from .escalc import escalc, with_effects
 from .models import DEFAULT_TEST
 from .plan import SubgroupTest, pool_frame
 from .sensitivity import subgroups
+from .workbook import current
 
 __all__ = ["DRUGS", "R_ASSUMED", "R_GRID", "R_SHOWN", "SynthesisPlan", "plan", "r_sensitivity", "synthesis_rows",
            "synthesis"]
@@ -66,21 +67,21 @@ class SynthesisPlan:
         return (0.3, self.r_assumed, 0.7)
 
 
-def plan(directory=None) -> SynthesisPlan:
-    """The cross-file synthesis declared in ``datapackage.json`` (``glumeta:synthesis``).
+def plan(workbook=None) -> SynthesisPlan:
+    """The cross-file synthesis declared in ``datapackage.json`` (``glumeta:synthesis``) of
+    *workbook* (default: the current one, :func:`glumeta.workbook.current`).
 
     Raises :class:`KeyError` when the package declares none, and :class:`ValueError` for a member
     that is not an analysis table or a measure the synthesis cannot convert to."""
-    from .data import datasets, load_package
-
-    decl = load_package(directory).get("glumeta:synthesis")
+    wb = workbook or current()
+    decl = wb.package.get("glumeta:synthesis")
     if decl is None:
         raise KeyError("datapackage.json declares no 'glumeta:synthesis' (the cross-file synthesis)")
     members = {str(m["resource"]): str(m["label"]) for m in decl["members"]}
-    unknown = [m for m in members if m not in datasets(directory)]
+    unknown = [m for m in members if m not in wb.analyses()]
     if unknown:
         raise ValueError(f"glumeta:synthesis: member(s) {', '.join(unknown)} not among the analysis tables "
-                         f"({', '.join(datasets(directory))})")
+                         f"({', '.join(wb.analyses())})")
     if decl["measure"] not in MEASURES:
         raise ValueError(f"glumeta:synthesis: measure {decl['measure']!r} is not one of {', '.join(MEASURES)}")
     return SynthesisPlan(str(decl["label"]), str(decl["time"]), str(decl["measure"]), float(decl["r_assumed"]),
@@ -97,7 +98,7 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def synthesis_rows(r: float | None = None, directory=None, tables: dict | None = None):
+def synthesis_rows(r: float | None = None, workbook=None, tables: dict | None = None):
     """Every complete contrast of the member files at the declared time as Hedges' g, with its derivation.
 
     *r* defaults to the declared ``r_assumed``. *tables* may hold the files' effect frames
@@ -105,13 +106,15 @@ def synthesis_rows(r: float | None = None, directory=None, tables: dict | None =
     Each MD is converted with its own (unsplit) SE; the shared controls are then split on the SMD scale."""
     import pandas as pd
 
-    p = plan(directory)
+    wb = workbook or current()
+    p = plan(wb)
     r = p.r_assumed if r is None else r
     parts = []
     for name, drug in p.members.items():
+        ds = wb.dataset(name)
         t = (tables or {}).get(name)
-        t = escalc(name, directory) if t is None else t
-        admitted, _ = evaluate(t, rules_of(spec(name, directory)["schema"]["glumeta:analysis"]))
+        t = escalc(ds) if t is None else t
+        admitted, _ = evaluate(t, rules_of(ds.analysis_plan()))
         t = t[(t["status"] == "complete") & (t["time"] == p.time) & t["yi"].notna() & admitted].copy()
         se = np.sqrt(t["vi_unsplit"].to_numpy())
         md = t["yi"].to_numpy()
@@ -131,14 +134,15 @@ def synthesis_rows(r: float | None = None, directory=None, tables: dict | None =
     return with_effects(rows, rows["yi"], rows["vi_unsplit"], list(rows["derivation"]))
 
 
-def synthesis(r: float | None = None, method: str = "REML", test: str = DEFAULT_TEST, directory=None,
+def synthesis(r: float | None = None, method: str = "REML", test: str = DEFAULT_TEST, workbook=None,
               tables=None) -> dict:
     """Pooled SMD overall and by drug, with the between-drug test. Returns dict of analyses by id.
 
     *r* defaults to the declared ``r_assumed``."""
-    p = plan(directory)
+    wb = workbook or current()
+    p = plan(wb)
     r = p.r_assumed if r is None else r
-    rows = synthesis_rows(r, directory, tables)
+    rows = synthesis_rows(r, wb, tables)
     m = p.measure
     head = f"{p.label}, {m} at {p.time} (r = {r:g})"
     out = {"overall": pool_frame("overall", head, rows, m, method, test)}
@@ -153,15 +157,16 @@ def synthesis(r: float | None = None, method: str = "REML", test: str = DEFAULT_
     return out
 
 
-def r_sensitivity(rs=None, method: str = "REML", directory=None, test: str = DEFAULT_TEST):
+def r_sensitivity(rs=None, method: str = "REML", workbook=None, test: str = DEFAULT_TEST):
     """Pooled SMD (overall and by drug) over a grid of assumed within-patient correlations."""
     import pandas as pd
 
     rs = R_GRID if rs is None else rs
-    tables = {name: escalc(name, directory) for name in plan(directory).members}  # read and validate once
+    wb = workbook or current()
+    tables = {name: escalc(wb.dataset(name)) for name in plan(wb).members}  # read and validate once
     out = []
     for r in rs:
-        s = synthesis(float(r), method=method, test=test, directory=directory, tables=tables)
+        s = synthesis(float(r), method=method, test=test, workbook=wb, tables=tables)
         for k, a in s.items():
             if k.startswith(("_", "subgroups", "sensitivity")):
                 continue

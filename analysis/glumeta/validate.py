@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import csv
 
-from .data import Problem, Table, _resource, check, data_dir, limits, load_package, read, tables
+from .data import Problem, Table, limits
 from .rules import fmt_value, run_stage_two
 
 __all__ = ["derivation_problems", "reference_problems", "validate"]
@@ -41,15 +41,13 @@ def derivation_problems(table: Table) -> list[Problem]:
     return out
 
 
-def _study_ids(name: str, directory=None) -> set[str] | None:
-    """The study_id values of one data table, read without validating it (its own check does that);
-    ``None`` for a table past its declared size (``glumeta:limits``), which its own check refuses."""
-    d = data_dir(directory)
-    pkg = load_package(d)
-    res = _resource(pkg, name)
-    path = d / res["path"]
+def _study_ids(ds) -> set[str] | None:
+    """The study_id values of one data table (a Dataset), read without validating it (its own check
+    does that); ``None`` for a table past its declared size (``glumeta:limits``), which its own check
+    refuses."""
+    path = ds.path
     try:
-        if path.stat().st_size > limits(res, pkg)["bytes"]:
+        if path.stat().st_size > limits(ds.resource, ds.workbook.package)["bytes"]:
             return None
         with open(path, encoding="utf-8-sig", newline="") as fh:
             return {(r.get("study_id") or "").strip() for r in csv.DictReader(fh)}
@@ -57,23 +55,26 @@ def _study_ids(name: str, directory=None) -> set[str] | None:
         return set()
 
 
-def reference_problems(table: Table, directory=None) -> list[Problem]:
+def reference_problems(table: Table) -> list[Problem]:
     """Rows that name a study in another table (rule ``study_in_named_file`` of
     :mod:`glumeta.rules`, e.g. the risk-of-bias judgments): the table must be one of the
-    package's analyses and hold that study_id."""
+    workbook's analyses and hold that study_id."""
     out: list[Problem] = []
-    run_stage_two("reference", table, _collect(table, out), directory)
+    run_stage_two("reference", table, _collect(table, out))
     return out
 
 
-def validate(directory=None, names=None) -> list[Problem]:
-    """Every problem (errors and warnings) in the tables *names* (default: all) of *directory*."""
+def validate(workbook=None, names=None) -> list[Problem]:
+    """Every problem (errors and warnings) in the tables *names* (default: all) of *workbook*
+    (default: the current one, :func:`glumeta.workbook.current`)."""
+    from .workbook import current
+
+    wb = workbook or current()
     probs: list[Problem] = []
-    for name in list(tables(directory) if names is None else names):
-        found = check(directory, [name])
-        probs.extend(found)
-        if not any(p.severity == "error" for p in found):  # a broken table is not read a second time
-            table = read(name, directory)
+    for name in list(wb.tables() if names is None else names):
+        table = wb.dataset(name).read()
+        probs.extend(table.problems)
+        if not any(p.severity == "error" for p in table.problems):  # a broken table goes no further
             probs.extend(derivation_problems(table))
-            probs.extend(reference_problems(table, directory))
+            probs.extend(reference_problems(table))
     return probs
