@@ -121,10 +121,70 @@ def test_a_dataset_is_computed_once_per_content(tmp_path):
     d = tmp_path / "data"
     shutil.copytree(Path(__file__).resolve().parents[1] / "data", d)
     ds = Workbook(d).dataset("blood_glutamate")
-    first = ds.effects()
+    first = ec.escalc(ds)
     n = len(ec._CACHE)
-    assert ds.effects().equals(first) and len(ec._CACHE) == n  # a hit
+    assert ec.escalc(ds).equals(first) and len(ec._CACHE) == n  # a hit
     p = d / "blood_glutamate.csv"
     lines = p.read_text(encoding="utf-8").splitlines(keepends=True)
     p.write_text("".join(lines[:-1]), encoding="utf-8")  # one row fewer
-    assert len(ds.effects()) == len(first) - 1
+    assert len(ec.escalc(ds)) == len(first) - 1
+
+
+# ---- the layers: each module imports only from its own layer and the layers below it
+
+#: the package's layers, lowest first (also in the package docstring, glumeta/__init__.py, and the
+#: README's module table). A new module must be placed in one.
+LAYERS = {
+    "base": {"__init__", "constants", "paths", "formatting", "style", "counts", "verdicts"},
+    "data": {"data", "rules", "validate", "workbook"},
+    "statistics": {"effects", "models", "reproduce", "escalc", "eligibility", "sensitivity", "plan",
+                   "synthesis", "ledger"},
+    "views": {"forest", "figures", "flow", "bias", "findings", "export", "dictionary", "chapter", "html",
+              "views", "glue"},
+    "book": {"build", "sphinxext", "directives", "serve", "preview", "scaffold", "cli"},
+}
+ORDER = list(LAYERS)
+
+
+def _layer(module: str) -> str | None:
+    return next((name for name, mods in LAYERS.items() if module in mods), None)
+
+
+def _imports(tree) -> set[str]:
+    """The glumeta modules a module imports, eagerly or inside functions."""
+    out = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            if node.level == 1:
+                if node.module:
+                    out.add(node.module.split(".")[0])
+                else:
+                    out.update(a.name for a in node.names)
+            elif node.module and node.module.startswith("glumeta."):
+                out.add(node.module.split(".")[1])
+        elif isinstance(node, ast.Import):
+            out.update(a.name.split(".")[1] for a in node.names if a.name.startswith("glumeta."))
+    return out
+
+
+def test_every_module_has_a_layer():
+    missing = [p.stem for p in MODULES if p.parent == PACKAGE and _layer(p.stem) is None]
+    assert not missing, f"place these modules in a layer (tests/test_layers.py LAYERS): {missing}"
+
+
+def test_no_module_imports_from_a_layer_above_its_own():
+    bad = []
+    for p in MODULES:
+        if p.parent != PACKAGE:
+            continue
+        mine = ORDER.index(_layer(p.stem))
+        for dep in sorted(_imports(ast.parse(p.read_text(encoding="utf-8")))):
+            layer = _layer(dep)
+            if layer is not None and ORDER.index(layer) > mine:
+                bad.append(f"{p.name} ({ORDER[mine]}) imports {dep} ({layer})")
+    assert not bad, "imports against the layers:\n" + "\n".join(bad)
+
+
+def test_the_layer_scan_sees_imports():
+    tree = ast.parse("from .escalc import escalc\ndef f():\n    from . import models\n    import glumeta.plan\n")
+    assert _imports(tree) == {"escalc", "models", "plan"}

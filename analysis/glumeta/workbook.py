@@ -16,18 +16,20 @@ the validated :class:`~glumeta.data.Table` and its effect frame, each computed o
 per content of the file (the caches are keyed by a SHA-256 of the bytes, so an
 edited CSV is never served stale, even in a long-lived ``glumeta serve``).
 
-Everything below takes a Dataset (or a frame), never a folder::
+Everything below takes a Dataset (or a frame), never a folder; as in metafor, where
+``escalc()`` returns what ``rma()`` takes::
 
     wb = Workbook.from_env()
     ds = wb.dataset("blood_glutamate")
-    frame = escalc(ds)             # one effect per row (glumeta.escalc)
+    frame = escalc(ds)             # one effect per row (glumeta.escalc), cached by content
     pools = analyze(ds)            # the declared pools (glumeta.plan)
 
 For convenience a table's *name* is accepted wherever a Dataset is, and resolved
 in the :func:`current` workbook (installed by the entry point with :func:`use`,
 else :meth:`Workbook.from_env`).
 
-This module may import :mod:`glumeta.paths` and :mod:`glumeta.data` only.
+Layer: data. May import the base layer (:mod:`glumeta.paths`) and the data layer
+(:mod:`glumeta.data`); the statistics take a Dataset, not the other way round.
 """
 
 from __future__ import annotations
@@ -188,14 +190,15 @@ class Workbook:
 
 
 class Dataset:
-    """One table of a :class:`Workbook`: its schema, analysis plan, validated rows and effects.
+    """One table of a :class:`Workbook`: its schema, analysis plan and validated rows (its effect
+    frame is :func:`glumeta.escalc.escalc` of it, computed once per file content).
 
     Examples
     --------
     >>> ds = Workbook().dataset("ketamine_escitalopram")
     >>> ds.name, ds.plan["measure"]
     ('ketamine_escitalopram', 'RR')
-    >>> int(ds.effects()["yi"].notna().sum()) > 0
+    >>> len(ds.load()) > 0
     True
     """
 
@@ -248,18 +251,6 @@ class Dataset:
         from .data import load
 
         return load(self, include_pending=include_pending)
-
-    def effects(self, measure: str | None = None):
-        """One effect per row (:func:`glumeta.escalc.escalc`), computed once per file content."""
-        from .escalc import escalc
-
-        return escalc(self, measure=measure)
-
-    def analyze(self, **options) -> list:
-        """The declared pools (:func:`glumeta.plan.analyze`)."""
-        from .plan import analyze
-
-        return analyze(self, **options)
 
 
 _INSTALLED: list[Workbook] = []
