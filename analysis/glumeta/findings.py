@@ -50,7 +50,7 @@ import math
 
 from .bias import row_concerns
 from .escalc import RATIO
-from .formatting import fmt, fmt_ci
+from .formatting import fmt, fmt_ci, fmt_i2, fmt_n, fmt_per1000
 from .plan import Analysis, analyze, is_main
 from .workbook import Dataset, current
 
@@ -182,7 +182,7 @@ def reasons(a: Analysis) -> list[str]:
                    f"({fmt(null, 0)})")
     inc = []
     if a.i2 is not None and math.isfinite(a.i2) and a.i2 >= 50:
-        inc.append(f"I² = {fmt(a.i2, 0)}% (≥ 50%)")
+        inc.append(f"I² = {fmt_i2(a.i2)}% (≥ 50%)")
     if _includes(d["pi_lower"], d["pi_upper"], null):
         inc.append(f"the prediction interval ({fmt_ci(d['pi_lower'], d['pi_upper'])}) includes no effect")
     if inc:
@@ -259,11 +259,6 @@ def findings(names=None, workbook=None):
     return pd.DataFrame(out)
 
 
-def _per1000(x: float) -> str:
-    v = round(1000 * x)
-    return "1,000 (capped)" if v > 1000 else f"{v:,}"
-
-
 def _effect_text(r) -> str:
     ci = fmt_ci(r["ci_lower"], r["ci_upper"])
     s = f"{r['measure']} {fmt(r['estimate'])} (95% CI {ci})"
@@ -279,12 +274,12 @@ def findings_table(names=None, workbook=None, frame=None):
     rows = []
     for _, r in f.iterrows():
         if math.isfinite(r["control_risk"]):
-            absolute = (f"control: {_per1000(r['control_risk'])} per 1,000; with the intervention: "
-                        f"{_per1000(r['risk_intervention'])} per 1,000 (95% CI {_per1000(r['risk_lower'])} to "
-                        f"{_per1000(r['risk_upper'])})")
+            absolute = (f"control: {fmt_per1000(r['control_risk'])} per 1,000; with the intervention: "
+                        f"{fmt_per1000(r['risk_intervention'])} per 1,000 (95% CI {fmt_per1000(r['risk_lower'])} to "
+                        f"{fmt_per1000(r['risk_upper'])})")
         else:
             absolute = "– (continuous outcome: no control-group risk)"
-        part = f"{r['participants']:,}" + (f" (+ rows without arm sizes: {', '.join(r['missing_n'])})"
+        part = fmt_n(r['participants']) + (f" (+ rows without arm sizes: {', '.join(r['missing_n'])})"
                                            if r["missing_n"] else "")
         pi = (fmt_ci(r["pi_lower"], r["pi_upper"]) if math.isfinite(r["pi_lower"])
               else f"– (k = {r['k']}; needs k ≥ 3)")
@@ -293,7 +288,7 @@ def findings_table(names=None, workbook=None, frame=None):
             "k (trials)": f"{r['k']} ({r['trials']})", "participants": part,
             "effect (95% CI)": _effect_text(r), "prediction interval": pi,
             "absolute effect (per 1,000)": absolute,
-            "I²": f"{fmt(r['i2'], 0)}%" if math.isfinite(r["i2"]) else "–",
+            "I²": f"{fmt_i2(r['i2'])}%" if math.isfinite(r["i2"]) else "–",
             "reasons to be less certain (computed from the data)": "; ".join(r["reasons"]) or "none found",
             **{dom: r[dom] for dom in JUDGED_DOMAINS},
         })
@@ -330,9 +325,9 @@ class FindingsView:
                       f"<br><small>prediction interval:<br>{esc(r['prediction interval'])}<br>"
                       f"I² {esc(r['I²'])}</small></td>")
             if math.isfinite(f["control_risk"]):
-                absolute = (f"<td>control: {_per1000(f['control_risk'])}<br>with the intervention: "
-                            f"{_per1000(f['risk_intervention'])}<br><small>(95% CI {_per1000(f['risk_lower'])} to "
-                            f"{_per1000(f['risk_upper'])})</small></td>")
+                absolute = (f"<td>control: {fmt_per1000(f['control_risk'])}<br>with the intervention: "
+                            f"{fmt_per1000(f['risk_intervention'])}<br><small>(95% CI {fmt_per1000(f['risk_lower'])} to "
+                            f"{fmt_per1000(f['risk_upper'])})</small></td>")
             else:
                 absolute = "<td>–<br><small>continuous outcome</small></td>"
             body.append(f"<tr>{outcome}{studies}{effect}{absolute}</tr>")

@@ -44,6 +44,7 @@ import textwrap
 from .eligibility import evaluate, rules_of
 from .escalc import escalc
 from .plan import Analysis, analyze, is_main
+from .style import DEFAULT_STYLE, ForestStyle
 from .workbook import resolve
 
 __all__ = ["STATES", "STATE_LABELS", "best_state", "flow_rows", "flow_studies", "flow_summary", "flow_figure",
@@ -265,13 +266,14 @@ def _box_texts(f: dict) -> dict:
     }
 
 
-def flow_figure(data, summary: dict | None = None):
+def flow_figure(data, summary: dict | None = None, *, style: ForestStyle = DEFAULT_STYLE):
     """Draw the flow diagram of a data table (a Dataset or a table name; matplotlib Figure): main boxes on the left
     (listed → not excluded → with numbers → headline pool), and on the right the excluded,
     pending and "other analyses only" boxes with their reasons, as in PRISMA 2020 (Page et al. 2021).
 
     Text is 8.5 pt or larger; the figure has no date and, saved with
-    :func:`glumeta.forest.save_figure`, gives byte-identical SVGs for the same data.
+    :func:`glumeta.forest.save_figure`, gives byte-identical SVGs for the same data. Box
+    colours, width, font size and hash salt come from *style* (:class:`~glumeta.style.ForestStyle`).
     """
     import matplotlib
 
@@ -281,9 +283,11 @@ def flow_figure(data, summary: dict | None = None):
 
     f = summary or flow_summary(data)
     texts = _box_texts(f)
-    fs, line_h = 9.0, 0.158  # points; inches per line (9 pt × line spacing 1.25)
-    colours = {"listed": "#eef2f7", "eligible": "#eef2f7", "numbers": "#eef2f7", "primary": "#dff0e0",
-               "excluded": "#f7e4e1", "pending": "#fdf3d9", "other": "#e6eef9"}
+    pal = style.palette
+    fs, line_h = style.flow_font_size, 0.158  # points; inches per line (9 pt × line spacing 1.25)
+    colours = {"listed": pal.flow_main, "eligible": pal.flow_main, "numbers": pal.flow_main,
+               "primary": pal.flow_primary, "excluded": pal.flow_excluded, "pending": pal.flow_pending,
+               "other": pal.flow_other}
 
     def wrap_title(key):
         return textwrap.wrap(texts[key][0], 44 if key in ("listed", "eligible", "numbers", "primary") else 56)
@@ -296,9 +300,9 @@ def flow_figure(data, summary: dict | None = None):
     gap = 0.3
     level_h = [max(height(lk), height(rk) if rk else 0) for lk, rk in levels]
     total_h = sum(level_h) + gap * (len(levels) - 1) + 0.5
-    width = 9.6
+    width = style.flow_width
     lx, lw, rx, rw = 0.25, 3.9, 4.85, 4.5
-    with plt.rc_context({"svg.hashsalt": "glumeta", "font.size": fs}):
+    with plt.rc_context(style.rc({"font.size": fs})):
         fig = plt.figure(figsize=(width, total_h))
         ax = fig.add_axes([0, 0, 1, 1])
         ax.set_xlim(0, width)
@@ -314,7 +318,7 @@ def flow_figure(data, summary: dict | None = None):
                 bh = height(key)
                 top = mid + bh / 2
                 ax.add_patch(FancyBboxPatch((x, top - bh), w, bh, boxstyle="round,pad=0,rounding_size=0.06",
-                                            fc=colours[key], ec="#444444", lw=0.8))
+                                            fc=colours[key], ec=pal.note, lw=style.line_width))
                 body = [ln.replace("$", r"\$") for ln in texts[key][1]]  # a "$" in a label is no mathtext
                 tl = [ln.replace("$", r"\$") for ln in wrap_title(key)]
                 ax.text(x + 0.12, top - 0.11, "\n".join(tl), va="top", ha="left", fontsize=fs, fontweight="bold",
@@ -326,11 +330,11 @@ def flow_figure(data, summary: dict | None = None):
                     spans.append((top, top - bh))
             if rk is not None:
                 ax.add_patch(FancyArrowPatch((lx + lw, mid), (rx, mid), arrowstyle="-|>", mutation_scale=10,
-                                             lw=0.9, color="#444444"))
+                                             lw=style.arrow_width, color=pal.note))
             y -= h + gap
         for (_, bottom), (top, _) in zip(spans, spans[1:]):
             ax.add_patch(FancyArrowPatch((lx + lw / 2, bottom), (lx + lw / 2, top), arrowstyle="-|>",
-                                         mutation_scale=10, lw=0.9, color="#444444"))
+                                         mutation_scale=10, lw=style.arrow_width, color=pal.note))
     return fig
 
 
@@ -346,7 +350,7 @@ class FlowView:
     SVG/PDF/PNG under ``_build/figures/<slug>/flow-<name>.*``, shown as an embedded PNG
     with the counts as alt text), download links, and the table of studies."""
 
-    def __init__(self, data, slug: str, links: bool = True):
+    def __init__(self, data, slug: str, links: bool = True, *, style: ForestStyle = DEFAULT_STYLE):
         import base64
 
         import matplotlib.pyplot as plt
@@ -358,8 +362,8 @@ class FlowView:
         self.name, self.slug = name, slug
         self.summary = flow_summary(ds)
         self.studies = flow_studies(ds)
-        fig = flow_figure(ds, self.summary)
-        self.paths = save_figure(fig, slug, f"flow-{name}")
+        fig = flow_figure(ds, self.summary, style=style)
+        self.paths = save_figure(fig, slug, f"flow-{name}", style=style)
         plt.close(fig)
         self._b64 = base64.b64encode(self.paths["png"].read_bytes()).decode()
         self.alt = _alt(self.summary)
@@ -419,10 +423,10 @@ class FlowView:
         return f"<flow of studies: {self.alt}>"
 
 
-def flow_html(data, slug: str) -> FlowView:
+def flow_html(data, slug: str, *, style: ForestStyle = DEFAULT_STYLE) -> FlowView:
     """The flow of studies of a data table (a Dataset or a table name) for a chapter whose figures go to ``_build/figures/<slug>``:
     an object Jupyter and the in-process pages show as HTML (figure, counts, table).
 
     In a chapter: ``from glumeta.flow import flow_html`` then ``flow_html("esketamine_madrs", "esketamine")``.
     """
-    return FlowView(data, slug)
+    return FlowView(data, slug, style=style)

@@ -9,12 +9,11 @@ header, their own diamond and the between-subgroup test. Pending rows are listed
 without a marker, so data gaps stay visible.
 
 Drawn with matplotlib, styled with seaborn's ``ticks`` theme and its colour-blind-safe
-palette. The forest plot takes them from the copies of seaborn's style sheets that
-matplotlib ships (``seaborn-v0_8-ticks``, ``seaborn-v0_8-colorblind``): ``import seaborn``
-costs about a second per notebook (it loads scipy.stats), a large share of an
-add-a-row rebuild, for two style settings. seaborn itself draws the synthesis
-chapter's by-drug figure. Output is deterministic: fixed
-``svg.hashsalt`` and no timestamps in SVG/PDF metadata.
+palette (see :mod:`glumeta.style` on why the style sheets rather than ``import seaborn``).
+Geometry, colours, the SVG hash salt and the number formats come from a
+:class:`~glumeta.style.ForestStyle` passed as ``style=`` (default
+:data:`~glumeta.style.DEFAULT_STYLE`). Output is deterministic: a fixed SVG hash salt and no
+timestamps in SVG/PDF metadata.
 """
 
 from __future__ import annotations
@@ -27,19 +26,17 @@ from typing import Sequence
 
 from .data import is_missing
 from .escalc import RATIO, label_format
-from .formatting import fmt, fmt_p
-from .style import SEABORN_STYLE
+from .style import DEFAULT_STYLE, ForestStyle
 
 __all__ = ["DERIVED_MARKS", "PAGE_ROWS", "ForestRow", "ForestGroup", "columns_of", "derived_marks", "forest",
            "forest_from_analysis", "forest_pages", "ForestPages", "layout", "log_ticks", "paginate", "save_figure", "summary_lines"]
 
-MAX_LABEL = 34
-#: Average width of a character at the plot's 8.5 pt text, in inches (DejaVu Sans), to size columns
-#: so that no label or cell is ever cut.
-CHAR_IN = 0.068
-#: Study labels longer than this wrap onto two lines (at the space nearest the middle) rather than
-#: widening the label column: one very long label would otherwise shrink the whole figure on the page.
-LABEL_WRAP = 40
+#: The default style's label limits (:class:`~glumeta.style.ForestStyle`: ``max_label``,
+#: ``char_in``, ``label_wrap``): characters of a shortened label; average width of a character at
+#: the plot's 8.5 pt text, in inches; characters above which a study label wraps onto two lines.
+MAX_LABEL = DEFAULT_STYLE.max_label
+CHAR_IN = DEFAULT_STYLE.char_in
+LABEL_WRAP = DEFAULT_STYLE.label_wrap
 
 
 def wrap_label(label: str, limit: int = LABEL_WRAP) -> str:
@@ -66,9 +63,9 @@ def wrap_label(label: str, limit: int = LABEL_WRAP) -> str:
     return first + "\n" + second
 
 
-def _label_width(label: str) -> int:
+def _label_width(label: str, limit: int = LABEL_WRAP) -> int:
     """Characters of the longest line of the wrapped *label*."""
-    return max(len(line) for line in wrap_label(label).split("\n"))
+    return max(len(line) for line in wrap_label(label, limit).split("\n"))
 
 #: How a row's effect was obtained → its footnote mark and the footnote (methods appendix).
 #: A row's ``derivation`` (glumeta.escalc) is searched for each key.
@@ -125,11 +122,11 @@ def _sorted(rows: list[ForestRow], sort: str) -> list[ForestRow]:
     return sorted(rows, key=key)
 
 
-def _diamond(ax, est, lo, hi, y, h, color, tr):
+def _diamond(ax, est, lo, hi, y, h, color, tr, linewidth):
     from matplotlib.patches import Polygon
 
     poly = Polygon([(tr(lo), y), (tr(est), y + h), (tr(hi), y), (tr(est), y - h)], closed=True,
-                   facecolor=color, edgecolor=color, linewidth=0.8, zorder=3)
+                   facecolor=color, edgecolor=color, linewidth=linewidth, zorder=3)
     poly.set_gid("diamond")
     ax.add_patch(poly)
     return poly
@@ -196,10 +193,11 @@ def layout(groups: list[ForestGroup], *, overall=None, subgroup_test=None, sort:
     return lines
 
 
-#: Study rows per page of a paginated forest plot: a page is then about 15 inches tall, readable on a
-#: screen and printable on one A4/Letter page. Forest plots with more rows are split
-#: (:func:`paginate`) and summarised on the book page (:func:`summary_lines`).
-PAGE_ROWS = 50
+#: Study rows per page of a paginated forest plot in the default style (``ForestStyle.page_rows``):
+#: a page is then about 15 inches tall, readable on a screen and printable on one A4/Letter page.
+#: Forest plots with more rows are split (:func:`paginate`) and summarised on the book page
+#: (:func:`summary_lines`).
+PAGE_ROWS = DEFAULT_STYLE.page_rows
 
 
 def paginate(lines: list[tuple], rows_per_page: int = PAGE_ROWS) -> list[list[tuple]]:
@@ -264,6 +262,7 @@ class ForestPages:
     drawing them on demand lets the caller save and close each before the next)."""
 
     def __init__(self, groups, pages: list[list[tuple]], all_lines: list[tuple], xlim, title, kw):
+        #: *kw*: the other arguments of :func:`forest`, the style among them
         self.groups, self.pages, self.all_lines, self.xlim, self.title, self.kw = groups, pages, all_lines, xlim, title, kw
 
     def __len__(self) -> int:
@@ -278,13 +277,16 @@ class ForestPages:
         return (self.draw(i) for i in range(len(self.pages)))
 
 
-def forest_pages(groups: list[ForestGroup], *, rows_per_page: int = PAGE_ROWS, title: str | None = None, **kw):
+def forest_pages(groups: list[ForestGroup], *, rows_per_page: int | None = None, title: str | None = None,
+                 style: ForestStyle = DEFAULT_STYLE, **kw):
     """A forest plot too long for one readable figure: ``(summary, pages)``.
 
     *pages* (:class:`ForestPages`) draws figures of at most *rows_per_page* study rows each
-    (:func:`paginate`), every row on exactly one page, all with the same columns, x axis and square
-    scale; *summary* is a Figure with the pooled results, tests and notes, and a note per group saying
-    on which pages its rows are. Arguments as :func:`forest`."""
+    (default: the style's ``page_rows``; :func:`paginate`), every row on exactly one page, all with
+    the same columns, x axis and square scale; *summary* is a Figure with the pooled results, tests
+    and notes, and a note per group saying on which pages its rows are. Arguments as :func:`forest`."""
+    rows_per_page = style.page_rows if rows_per_page is None else rows_per_page
+    kw["style"] = style
     lines = layout(groups, overall=kw.get("overall"), subgroup_test=kw.get("subgroup_test"),
                    sort=kw.get("sort", "entered"), outside=kw.get("outside", ()))
     pages = paginate(lines, rows_per_page)
@@ -327,30 +329,34 @@ class _Grid:
     indent: float
 
 
-def _grid(left_headers, n_lines: int, label_chars: int = 0, col_chars: Sequence[int] = ()) -> _Grid:
+def _grid(left_headers, n_lines: int, label_chars: int = 0, col_chars: Sequence[int] = (),
+          style: ForestStyle = DEFAULT_STYLE) -> _Grid:
     # label | data columns | plot | estimate [CI] | weight, in inches; a header is "text"
-    # (right-aligned, 0.62 in) or a tuple (text, width in inches, "left"|"right"). Columns widen to
-    # their longest text (label_chars, col_chars), so that nothing is cut.
-    specs = [(h, 0.62, "right") if isinstance(h, str) else tuple(h) for h in left_headers]
+    # (right-aligned, the style's col_width) or a tuple (text, width in inches, "left"|"right").
+    # Columns widen to their longest text (label_chars, col_chars), so that nothing is cut.
+    st = style
+    specs = [(h, st.col_width, "right") if isinstance(h, str) else tuple(h) for h in left_headers]
     col_chars = list(col_chars) + [0] * (len(specs) - len(col_chars))
-    specs = [(h, max(w, CHAR_IN * max(n, len(str(h))) + 0.15), al) for (h, w, al), n in zip(specs, col_chars)]
-    w_label, w_plot, w_est, w_wt, gap = max(2.35, CHAR_IN * label_chars + 0.3), 3.0, 1.85, 0.62, 0.15
+    specs = [(h, max(w, st.char_in * max(n, len(str(h))) + st.col_pad), al) for (h, w, al), n in zip(specs, col_chars)]
+    w_label = max(st.label_width, st.char_in * label_chars + st.label_pad)
+    w_plot, w_est, w_wt, gap, m, inset = st.plot_width, st.est_width, st.weight_width, st.gap, st.margin, st.col_inset
     w_cols = sum(w for _, w, _ in specs)
-    width = 0.1 + w_label + w_cols + gap + w_plot + gap + w_est + w_wt + 0.1
-    x_plot = 0.1 + w_label + w_cols + gap
-    x_cols, edge = [], 0.1 + w_label
+    width = m + w_label + w_cols + gap + w_plot + gap + w_est + w_wt + m
+    x_plot = m + w_label + w_cols + gap
+    x_cols, edge = [], m + w_label
     for _, w, al in specs:
-        x_cols.append(((edge + w - 0.05) if al == "right" else (edge + 0.05)) / width)
+        x_cols.append(((edge + w - inset) if al == "right" else (edge + inset)) / width)
         edge += w
-    return _Grid(specs, width, 1.25 + 0.26 * (n_lines + 2), x_plot, w_plot, 0.1 / width, x_cols,
-                 (x_plot + w_plot + gap) / width, (x_plot + w_plot + gap + w_est + w_wt - 0.05) / width, 0.12 / width)
+    return _Grid(specs, width, st.height_base + st.row_height * (n_lines + 2), x_plot, w_plot, m / width, x_cols,
+                 (x_plot + w_plot + gap) / width, (x_plot + w_plot + gap + w_est + w_wt - inset) / width,
+                 st.indent / width)
 
 
 def forest(groups: list[ForestGroup], *, measure: str, left_headers: Sequence = (),
            favours: tuple[str, str] = ("Favours arm 1", "Favours arm 2"), xlabel: str | None = None,
            overall=None, subgroup_test=None, sort: str = "entered",
            xlim: tuple[float, float] | None = None, title: str | None = None, outside: Sequence[ForestGroup] = (),
-           lines: list | None = None, scale_lines: list | None = None):
+           lines: list | None = None, scale_lines: list | None = None, style: ForestStyle = DEFAULT_STYLE):
     """Draw a forest plot; returns the matplotlib Figure.
 
     Parameters
@@ -369,6 +375,8 @@ def forest(groups: list[ForestGroup], *, measure: str, left_headers: Sequence = 
     lines : the lines to draw (a page of :func:`paginate`); default: :func:`layout` of the groups.
     scale_lines : the lines that set column widths, the x range and the square sizes (default:
         *lines*), so that every page of one forest plot has the same columns, axis and scale.
+    style : :class:`~glumeta.style.ForestStyle`
+        Geometry, colours, hash salt and number formats (default :data:`~glumeta.style.DEFAULT_STYLE`).
 
     Drawn with one collection for all CI whiskers and one per kind of square, and the texts as
     figure texts (no per-row clip path): a row costs its texts, not a dozen artists.
@@ -385,14 +393,14 @@ def forest(groups: list[ForestGroup], *, measure: str, left_headers: Sequence = 
         lines = layout(groups, overall=overall, subgroup_test=subgroup_test, sort=sort, outside=outside)
     scale_lines = lines if scale_lines is None else scale_lines
     studies = [pl for kind, pl in scale_lines if kind == "study"]
-    g = _grid(left_headers, len(lines), max((_label_width(pl.label) + 2 for pl in studies), default=0),
+    st = style
+    g = _grid(left_headers, len(lines), max((_label_width(pl.label, st.label_wrap) + 2 for pl in studies), default=0),
               [max((len(str(pl.left[i])) for pl in studies if len(pl.left) > i), default=0)
-               for i in range(len(left_headers))])
-    with plt.style.context(SEABORN_STYLE), plt.rc_context({"svg.hashsalt": "glumeta", "font.size": 9,
-                                                           "font.family": "DejaVu Sans", "axes.linewidth": 0.8}):
-        pal = plt.rcParams["axes.prop_cycle"].by_key()["color"]  # seaborn "colorblind"
+               for i in range(len(left_headers))], st)
+    with plt.style.context(st.sheets), plt.rc_context(st.rc({"font.size": st.font_size, "font.family": st.font_family,
+                                                             "axes.linewidth": st.axes_linewidth})):
         fig = plt.figure(figsize=(g.width, g.height))
-        bottom_in, top_in = 0.85, 0.35 + (0.3 if title else 0.0)
+        bottom_in, top_in = st.bottom, st.top + (st.title_space if title else 0.0)
         ax = fig.add_axes([g.x_plot / g.width, bottom_in / g.height, g.w_plot / g.width,
                            1 - (bottom_in + top_in) / g.height])
         ax.set_ylim(len(lines) - 0.4, -1.6)
@@ -400,20 +408,23 @@ def forest(groups: list[ForestGroup], *, measure: str, left_headers: Sequence = 
             ax.spines[sname].set_visible(False)
         ax.tick_params(axis="y", left=False, labelleft=False)
         xmin, xmax = xlim or _x_range(scale_lines)
-        null = _x_axis(ax, ratio, xmin, xmax)
-        d = _Drawer(ax, g, tr, (xmin, xmax), pal, blended_transform_factory(fig.transFigure, ax.transData), measure,
+        null = _x_axis(ax, ratio, xmin, xmax, st)
+        d = _Drawer(ax, g, tr, (xmin, xmax), st, blended_transform_factory(fig.transFigure, ax.transData), measure,
                     scale_lines)
         d.headers()
         for y, (kind, pl) in enumerate(lines):
             getattr(d, kind)(y, pl)
         d.finish()
-        ax.set_xlabel(measure if xlabel is None else xlabel, fontsize=9, labelpad=2)
-        ax.tick_params(axis="x", labelsize=8)
+        ax.set_xlabel(measure if xlabel is None else xlabel, fontsize=st.font_size, labelpad=2)
+        ax.tick_params(axis="x", labelsize=st.tick_size)
+        dx, dy = st.favours_offset
         for side, txt in ((0, "← " + favours[0]), (1, favours[1] + " →")):
-            ax.annotate(txt, xy=(null, 0), xycoords=("data", "axes fraction"), xytext=(-6 if side == 0 else 6, -34),
-                        textcoords="offset points", ha="right" if side == 0 else "left", va="top", fontsize=8)
+            ax.annotate(txt, xy=(null, 0), xycoords=("data", "axes fraction"), xytext=(-dx if side == 0 else dx, dy),
+                        textcoords="offset points", ha="right" if side == 0 else "left", va="top",
+                        fontsize=st.small_size)
         if title:
-            fig.text(g.x_label, 1 - 0.12 / g.height, title, ha="left", va="top", fontsize=10, fontweight="bold")
+            fig.text(g.x_label, 1 - st.title_inset / g.height, title, ha="left", va="top", fontsize=st.title_size,
+                     fontweight="bold")
         fig._glumeta = {"squares": d.squares, "ax": ax, "lines": lines, "ratio": ratio}
     return fig
 
@@ -445,7 +456,7 @@ def log_ticks(lo: float, hi: float, target: int = 5) -> list[float]:
     return best
 
 
-def _x_axis(ax, ratio: bool, xmin: float, xmax: float) -> float:
+def _x_axis(ax, ratio: bool, xmin: float, xmax: float, style: ForestStyle = DEFAULT_STYLE) -> float:
     """Scale, limits and ticks of the x axis; returns the null value (1 for ratios, else 0)."""
     if ratio:
         from matplotlib.ticker import FuncFormatter
@@ -456,14 +467,14 @@ def _x_axis(ax, ratio: bool, xmin: float, xmax: float) -> float:
         ax.set_xlim(math.exp(xmin), math.exp(xmax))
         ax.xaxis.set_major_locator(FixedLocator(log_ticks(math.exp(xmin), math.exp(xmax))))
         ax.xaxis.set_minor_locator(NullLocator())
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: style.formats.tick(v)))
     else:
         from matplotlib.ticker import MaxNLocator
 
         ax.set_xlim(xmin, xmax)
         ax.xaxis.set_major_locator(MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10]))
     null = 1.0 if ratio else 0.0
-    ax.axvline(null, color="#555555", linewidth=0.8, zorder=1)
+    ax.axvline(null, color=style.palette.null, linewidth=style.line_width, zorder=1)
     return null
 
 
@@ -484,18 +495,19 @@ class _FigText:
 class _Drawer:
     """Draws each kind of line of :func:`layout` at its y position."""
 
-    def __init__(self, ax, grid: _Grid, tr, xlim, pal, transform, measure, lines):
+    def __init__(self, ax, grid: _Grid, tr, xlim, style: ForestStyle, transform, measure, lines):
         self.ax, self.g, self.tr, (self.xmin, self.xmax), self.measure = ax, grid, tr, xlim, measure
-        self.c_study, self.c_pool, self.c_pool2, self.c_pi = "#222222", pal[0], pal[1], pal[2]
-        self.kw = dict(transform=transform, va="center", fontsize=8.5)
-        self.small = dict(transform=transform, va="center", fontsize=8, color="#333333")
+        self.st, pal, self.f = style, style.palette, style.formats
+        self.c_study, self.c_pool, self.c_pool2, self.c_pi = pal.ink, pal.pool, pal.subtotal, pal.accent
+        self.kw = dict(transform=transform, va="center", fontsize=style.text_size)
+        self.small = dict(transform=transform, va="center", fontsize=style.small_size, color=pal.small_text)
         #: (marker size in points², weight %) of each pooled study's square, top to bottom
         self.squares: list = []
         self._segs, self._sq, self._hollow = [], [], []
         fig = ax.figure
         self.ax = _FigText(ax, fig)  # texts are figure texts; lines and patches go to the axes
-        # points² per weight-percent: marker area ∝ weight, the heaviest study 150 pt²
-        self.size_scale = 150.0 / max([pl.weight for kind, pl in lines if kind == "study" and pl.weight] or [1.0])
+        # points² per weight-percent: marker area ∝ weight, the heaviest study square_area pt² (150)
+        self.size_scale = style.square_area / max([pl.weight for kind, pl in lines if kind == "study" and pl.weight] or [1.0])
 
     def headers(self):
         g, ax, kw = self.g, self.ax, self.kw
@@ -506,20 +518,21 @@ class _Drawer:
         ax.text(g.x_wt, -1.0, "Weight", fontweight="bold", ha="right", **kw)
 
     def _ci_text(self, est, lo, hi) -> str:
-        tr = self.tr
-        return f"{fmt(tr(est))} [{fmt(tr(lo))}, {fmt(tr(hi))}]"
+        tr, f = self.tr, self.f
+        return f"{f.estimate(tr(est))} {f.ci(tr(lo), tr(hi), brackets=True)}"
 
     def gap(self, y, pl):
         pass
 
     def header(self, y, pl):
-        self.ax.text(self.g.x_label, y, _truncate(pl, 100), fontweight="bold", **self.kw)
+        self.ax.text(self.g.x_label, y, _truncate(pl, self.st.header_chars), fontweight="bold", **self.kw)
 
     def study(self, y, pl):
         ax, g, tr, kw = self.ax, self.g, self.tr, self.kw
-        label = wrap_label(pl.label)
+        label = wrap_label(pl.label, self.st.label_wrap)
         if "\n" in label:  # two lines in one row: slightly smaller and tighter, still >= 8 pt
-            ax.text(g.x_label + g.indent, y, label, **dict(kw, fontsize=8, linespacing=0.95))
+            ax.text(g.x_label + g.indent, y, label, **dict(kw, fontsize=self.st.small_size,
+                                                          linespacing=self.st.wrapped_spacing))
         else:
             ax.text(g.x_label + g.indent, y, label, **kw)
         for x, (_, w, al), txt in zip(g.x_cols, g.specs, pl.left):
@@ -532,7 +545,8 @@ class _Drawer:
             if off:
                 back = edge + (0.04 if edge == self.xmin else -0.04) * (self.xmax - self.xmin)
                 ax.annotate("", xy=(tr(edge), y), xytext=(tr(back), y),
-                            arrowprops=dict(arrowstyle="-|>", color=self.c_study, lw=0.9, mutation_scale=7))
+                            arrowprops=dict(arrowstyle="-|>", color=self.c_study, lw=self.st.whisker_width,
+                                            mutation_scale=7))
         if self.xmin <= pl.yi <= self.xmax and not pl.pooled:  # shown, not pooled: hollow, no weight
             self._hollow.append((tr(pl.yi), y))
         elif self.xmin <= pl.yi <= self.xmax:
@@ -540,7 +554,7 @@ class _Drawer:
             self.squares.append((pl.weight * self.size_scale, pl.weight))
         marks = f" {','.join(pl.marks)}" if pl.marks else ""
         ax.text(g.x_est, y, self._ci_text(pl.yi, lo, hi) + marks, **kw)
-        ax.text(g.x_wt, y, _weight_text(pl.weight) if pl.pooled else "–", ha="right", **kw)
+        ax.text(g.x_wt, y, self.f.weight(pl.weight) if pl.pooled else "–", ha="right", **kw)
 
     def finish(self):
         """Draw the collected whiskers and squares, one collection each."""
@@ -548,7 +562,7 @@ class _Drawer:
 
         ax = self.ax.ax
         if self._segs:
-            ax.add_collection(LineCollection(self._segs, colors=self.c_study, linewidths=0.9, zorder=2,
+            ax.add_collection(LineCollection(self._segs, colors=self.c_study, linewidths=self.st.whisker_width, zorder=2,
                                              capstyle="butt"), autolim=False)
         if self._sq:
             x, y, s = zip(*self._sq)
@@ -556,33 +570,34 @@ class _Drawer:
             sc.set_gid("study-square")
         if self._hollow:
             x, y = zip(*self._hollow)
-            sc = ax.scatter(x, y, s=30, marker="s", facecolors="white", edgecolors=self.c_study, zorder=3,
-                            linewidths=0.9)
+            sc = ax.scatter(x, y, s=self.st.hollow_area, marker="s", facecolors=self.st.palette.hollow,
+                            edgecolors=self.c_study, zorder=3, linewidths=self.st.whisker_width)
             sc.set_gid("study-not-pooled")
 
     def pool(self, y, pl):
         lab, a, is_main = pl
         g, kw = self.g, self.kw
         self.ax.text(g.x_label + (0.0 if is_main else g.indent), y, lab, fontweight="bold" if is_main else None, **kw)
-        _diamond(self.ax, a.estimate, a.ci_lower, a.ci_upper, y, 0.32, self.c_pool if is_main else self.c_pool2,
-                 self.tr)
+        _diamond(self.ax, a.estimate, a.ci_lower, a.ci_upper, y, self.st.diamond_half,
+                 self.c_pool if is_main else self.c_pool2, self.tr, self.st.line_width)
         self.ax.text(g.x_est, y, self._ci_text(a.estimate, a.ci_lower, a.ci_upper),
                      fontweight="bold" if is_main else None, **kw)
         if is_main:
-            self.ax.text(g.x_wt, y, "100.0%", ha="right", fontweight="bold", **kw)
+            self.ax.text(g.x_wt, y, self.f.weight(100.0), ha="right", fontweight="bold", **kw)
 
     def pi(self, y, a):
         tr, g = self.tr, self.g
         self.ax.plot([tr(max(a.pi_lower, self.xmin)), tr(min(a.pi_upper, self.xmax))], [y, y], color=self.c_pi,
-                     linewidth=2.2, solid_capstyle="butt", zorder=2, gid="prediction-interval")
+                     linewidth=self.st.pi_width, solid_capstyle="butt", zorder=2, gid="prediction-interval")
         self.ax.text(g.x_label + g.indent, y, "Prediction interval", **self.kw)
-        self.ax.text(g.x_est, y, f"[{fmt(tr(a.pi_lower))}, {fmt(tr(a.pi_upper))}]", **self.kw)
+        self.ax.text(g.x_est, y, self.f.ci(tr(a.pi_lower), tr(a.pi_upper), brackets=True), **self.kw)
 
     def het(self, y, a):
+        f = self.f
         i2ci = a.i2_ci or (None, None)
-        ci_txt = f" [{fmt(i2ci[0], 0)}, {fmt(i2ci[1], 0)}]" if i2ci[0] is not None and math.isfinite(i2ci[0]) else ""
-        txt = (f"Heterogeneity: τ² = {fmt(a.tau2, 3)}; I² = {fmt(a.i2, 0)}%{ci_txt}; "
-               f"Q = {fmt(a.q, 2)}, df = {a.q_df}, {fmt_p(a.q_p)}") if a.k > 1 else \
+        ci_txt = f" {f.ci(i2ci[0], i2ci[1], 0, brackets=True)}" if i2ci[0] is not None and math.isfinite(i2ci[0]) else ""
+        txt = (f"Heterogeneity: τ² = {f.estimate(a.tau2, 3)}; I² = {f.i2(a.i2)}%{ci_txt}; "
+               f"Q = {f.estimate(a.q, 2)}, df = {a.q_df}, {f.p(a.q_p)}") if a.k > 1 else \
             "Heterogeneity: not applicable (k = 1)"
         self.ax.text(self.g.x_label + self.g.indent, y, txt, **self.small)
 
@@ -599,14 +614,16 @@ class _Drawer:
         stat = "t" if a.test in ("knha", "adhoc") and a.df else "z"
         df_txt = f"({int(a.df)})" if stat == "t" else ""
         self.ax.text(self.g.x_label + self.g.indent, y,
-                     f"Test for overall effect: {stat}{df_txt} = {fmt(a.z_or_t, 2)}, {fmt_p(a.p)}", **self.small)
+                     f"Test for overall effect: {stat}{df_txt} = {self.f.estimate(a.z_or_t, 2)}, {self.f.p(a.p)}",
+                     **self.small)
 
     def sgtest(self, y, a):
-        self.ax.text(self.g.x_label + self.g.indent, y, f"Test for subgroup differences: Q = {fmt(a.q_between, 2)}, "
-                     f"df = {a.df}, {fmt_p(a.p)}", **self.small)
+        self.ax.text(self.g.x_label + self.g.indent, y, "Test for subgroup differences: Q = "
+                     f"{self.f.estimate(a.q_between, 2)}, df = {a.df}, {self.f.p(a.p)}", **self.small)
 
     def pending(self, y, pl):
-        self.ax.text(self.g.x_label + self.g.indent, y, _truncate(pl, 80), color="#666666", style="italic", **self.kw)
+        self.ax.text(self.g.x_label + self.g.indent, y, _truncate(pl, self.st.pending_chars), color=self.st.palette.pending,
+                     style="italic", **self.kw)
 
 
 def columns_of(data) -> list[dict]:
@@ -620,13 +637,6 @@ def columns_of(data) -> list[dict]:
 
 def _headers(columns) -> list:
     return [c["header"] if "width" not in c else (c["header"], c["width"], c.get("align", "right")) for c in columns]
-
-
-def _weight_text(w: float) -> str:
-    """A weight in percent with the precision it needs: 12.3%, 0.45%, 0.012% (never a bare 0.0%)."""
-    if w >= 1 or w == 0:
-        return f"{w:.1f}%"
-    return f"{w:.2g}%"
 
 
 def derived_marks(derivation: str) -> str:
@@ -667,7 +677,7 @@ def _outside_groups(analysis, columns) -> list[ForestGroup]:
 
 def forest_from_analysis(analysis, *, columns=(), group_by: str | None = None, analyses=(), pending=None,
                          sort: str = "entered", favours=("Favours arm 1", "Favours arm 2"), xlabel=None, title=None,
-                         rows_per_page: int | None = None):
+                         rows_per_page: int | None = None, style: ForestStyle = DEFAULT_STYLE):
     """Forest plot of one :class:`~glumeta.plan.Analysis`.
 
     Each study row is drawn from the analysis' effect-frame rows: the CI shown is the
@@ -675,9 +685,15 @@ def forest_from_analysis(analysis, *, columns=(), group_by: str | None = None, a
     *columns* are the left-hand columns (:func:`columns_of`); *pending* the effect-frame
     rows listed as data gaps. With *group_by*, rows are split into subgroups using the
     ``<group_by>:<level>`` analyses in *analyses*. With *rows_per_page*, returns
-    :func:`forest_pages`' ``(summary, pages)`` instead of one figure.
+    :func:`forest_pages`' ``(summary, pages)`` instead of one figure. *style*: the
+    :class:`~glumeta.style.ForestStyle` to draw with.
     """
-    draw = forest if rows_per_page is None else (lambda g, **kw: forest_pages(g, rows_per_page=rows_per_page, **kw))
+    if rows_per_page is None:
+        def draw(g, **kw):
+            return forest(g, style=style, **kw)
+    else:
+        def draw(g, **kw):
+            return forest_pages(g, rows_per_page=rows_per_page, style=style, **kw)
     rows = [(r, _row(r, r["weight"], columns)) for _, r in analysis.rows.iterrows()]
     pend_labels = []
     if pending is not None:
@@ -713,12 +729,13 @@ def save_dir(chapter: str, root: Path | None = None) -> Path:
     return out
 
 
-def save_figure(fig, chapter: str, name: str, root: Path | None = None, formats=("svg", "pdf", "png")) -> dict:
+def save_figure(fig, chapter: str, name: str, root: Path | None = None, formats=("svg", "pdf", "png"),
+                style: ForestStyle = DEFAULT_STYLE) -> dict:
     """Write *fig* to ``_build/figures/<chapter>/<name>.{svg,pdf,png}``; returns the paths.
 
     ``_build`` is ``<root>/_build``, else the current workbook's (:func:`save_dir`).
 
-    SVG: fixed hash salt, no date metadata; PDF: no creation date — the same data
+    SVG: the style's fixed hash salt, no date metadata; PDF: no creation date — the same data
     give byte-identical files. The SVG is written first; its SHA-256 keys a cache
     (``_build/figures/.cache``) of the other formats, so a figure that a rebuild draws
     again unchanged is copied, not rendered again (each PNG or PDF render costs about
@@ -735,7 +752,7 @@ def save_figure(fig, chapter: str, name: str, root: Path | None = None, formats=
     cache = out.parent / ".cache"
     paths = {}
     key = None
-    with plt.rc_context({"svg.hashsalt": "glumeta", "svg.fonttype": "path"}):
+    with plt.rc_context(style.rc({"svg.fonttype": "path"})):
         for ext in sorted(formats, key=lambda e: e != "svg"):  # the SVG first: it keys the cache
             p = out / f"{name}.{ext}"
             tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
+from .formatting import fmt
 from .models import METHODS, TESTS, fit_batch, pool
 
 __all__ = ["EGGER_MIN_K", "leave_one_out", "cumulative", "estimator_grid", "subgroups", "egger", "funnel_data",
@@ -300,12 +301,6 @@ def _conclusion(lo, hi) -> str:
     return "excludes no effect" if _excludes_null(lo, hi) else "includes no effect"
 
 
-def _num(x: float) -> str:
-    from .formatting import fmt
-
-    return fmt(x)
-
-
 def describe_leave_one_out(loo, full) -> str:
     """One computed sentence on a leave-one-out table (*loo*, from :func:`leave_one_out`) against the
     full pool *full* (any object with ``estimate``, ``ci_lower``, ``ci_upper``; analysis scale).
@@ -324,7 +319,7 @@ def describe_leave_one_out(loo, full) -> str:
     base = _excludes_null(full.ci_lower, full.ci_upper)
     flips = [str(r.omitted) for r in loo.itertuples() if _excludes_null(r.ci_lower, r.ci_upper) != base]
     sign = [str(r.omitted) for r in loo.itertuples() if (r.estimate > 0) != (full.estimate > 0)]
-    span = f"the estimate ranges from {_num(loo['estimate'].min())} to {_num(loo['estimate'].max())}"
+    span = f"the estimate ranges from {fmt(loo['estimate'].min())} to {fmt(loo['estimate'].max())}"
     if flips:
         to = "include" if base else "exclude"
         head = f"Leaving out {', '.join(flips)} moves the 95% CI to {to} no effect"
@@ -332,7 +327,7 @@ def describe_leave_one_out(loo, full) -> str:
         head = f"No single comparison changes the conclusion: every leave-one-out 95% CI {_conclusion(full.ci_lower, full.ci_upper)}"
     if sign:
         head += f"; leaving out {', '.join(sign)} reverses the direction"
-    return f"{head}; with any one comparison left out {span} (all drops: {_num(full.estimate)})."
+    return f"{head}; with any one comparison left out {span} (all drops: {fmt(full.estimate)})."
 
 
 def describe_cumulative(cum) -> str:
@@ -366,7 +361,7 @@ def describe_grid(grid) -> str:
     """One computed sentence on an estimator × test grid (:func:`estimator_grid`)."""
     n = len(grid)
     ex = [_excludes_null(r.ci_lower, r.ci_upper) for r in grid.itertuples()]
-    span = f"the estimate ranges from {_num(grid['estimate'].min())} to {_num(grid['estimate'].max())}"
+    span = f"the estimate ranges from {fmt(grid['estimate'].min())} to {fmt(grid['estimate'].max())}"
     if all(ex):
         return f"All {n} estimator × test combinations give a 95% CI that excludes no effect; {span}."
     if not any(ex):
@@ -385,7 +380,7 @@ def describe_r_sensitivity(sens, analysis: str) -> str:
         return ""
     ex = [_excludes_null(r.ci_lower, r.ci_upper) for r in s.itertuples()]
     rs = list(s["r"])
-    span = f"the estimate ranges from {_num(s['estimate'].min())} to {_num(s['estimate'].max())}"
+    span = f"the estimate ranges from {fmt(s['estimate'].min())} to {fmt(s['estimate'].max())}"
     if all(ex) or not any(ex):
         return (f"{analysis}: at every r from {rs[0]:g} to {rs[-1]:g} the 95% CI {'excludes' if ex[0] else 'includes'} "
                 f"no effect; {span}.")
