@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from glumeta import reproduce as rp
-from glumeta.ledger import _paper, _papers, ledger
+from glumeta.ledger import _paper, _papers, ledger, parse_inputs
 from bookutil import rewrite_rows
 from glumeta.workbook import Workbook
 
@@ -70,8 +70,8 @@ def test_canuso_verdict_is_recomputed_under_the_declared_split(rows, cid):
     """The verdict follows from d or g under the declared split alone (the old 4 h check was
     'consistent' under 34/34, though d = 0.622 under the 35/31 the day-25 check used)."""
     rec = next(r for r in _csv("reported") if r["check_id"] == cid)
-    sid, time = dict(p.split("=", 1) for p in rec["inputs"].split(";"))["row"].split("|")
-    data = next(r for r in _csv("esketamine_madrs") if r["study_id"] == sid and r["time"] == time)
+    ref = parse_inputs(rec["inputs"], Workbook(), computation=rec["computation"]).row
+    data = next(r for r in _csv(ref.table) if all(r[f] == v for f, v in ref.key))
     c = rp.effect_size_candidates(float(data["md"]), float(data["md_se"]), [_declared_split()],
                                   float(rec["value"]), int(rec["decimals"]))
     hit = bool(c["d_matches"][0] or c["g_matches"][0])

@@ -1,11 +1,17 @@
 """The reproducibility ledger: every checkable number in the documents, reported vs re-computed.
 
 Rows come from ``data/reported.csv`` (the number as printed, its quote, its
-precision, and which computation re-derives it). Each computation below returns
-the re-computed value, a :class:`~glumeta.verdicts.Verdict` and an explanation
-that is itself computed (which n, which test, which count would reproduce a
-discrepant number). ``glumeta ledger`` exits 1 when a discrepant row has no
-explanation.
+precision, and which computation re-derives it, with its inputs). Each row's
+``inputs`` are parsed once into :class:`Inputs` (:func:`parse_inputs`): the numbers
+quoted with it, and typed references to the data — ``table=`` a declared analysis
+table, ``row=`` a row of it by its primary key (:class:`RowRef`), ``study=`` a study
+of it — checked against the workbook, with errors that name the ledger file, line,
+column and value. Each computation (:data:`COMPUTE`, registered with
+:func:`computation` and the inputs it takes) returns one :class:`CheckResult`: the
+re-computed value, a :class:`~glumeta.verdicts.Verdict`, an explanation that is
+itself computed (which n, which test, which count would reproduce a discrepant
+number) and the named intermediate numbers. ``glumeta ledger`` exits 1 when a
+discrepant row has no explanation.
 """
 
 from __future__ import annotations
@@ -14,16 +20,19 @@ import math
 import re
 import sys
 from dataclasses import asdict, dataclass, field
-from typing import Callable
+from types import MappingProxyType
+from typing import Callable, Mapping
 
 from . import reproduce as rp
 from .constants import Z975
 from .counts import count_from_percentage
+from .data import DataError, Problem, _shown
 from .effects import log_rr
 from .plan import time_hours
 from .verdicts import Verdict, interval, matches, pct_matches
 
-__all__ = ["LedgerRow", "ledger", "ledger_table", "main"]
+__all__ = ["CheckResult", "COMPUTE", "Inputs", "LedgerInputError", "LedgerRow", "RowRef", "computation",
+           "ledger", "ledger_table", "main", "parse_inputs"]
 
 
 @dataclass(frozen=True)
@@ -43,17 +52,225 @@ class LedgerRow:
     details: dict = field(default_factory=dict, compare=False)
 
 
-def _inputs(s: str | None) -> dict:
-    out: dict = {}
-    for part in (s or "").split(";"):
-        if "=" in part:
-            k, v = part.split("=", 1)
-            try:
-                out[k.strip()] = float(v)
-            except ValueError:
-                out[k.strip()] = v.strip()
-    return out
+@dataclass(frozen=True)
+class CheckResult:
+    """What every computation returns: the re-computed number, the verdict and why.
 
+    Attributes
+    ----------
+    value : float or None
+        The re-computed number; None when nothing could be re-computed.
+    verdict : Verdict
+        The verdict (:class:`~glumeta.verdicts.Verdict`).
+    explanation : str
+        Why, computed: which n, which test, which count would reproduce a discrepant number.
+    details : dict
+        Named intermediate numbers, formatted (e.g. ``"SE"``, ``"z"``, ``"p"``), which the
+        chapters glue into their prose.
+
+    Examples
+    --------
+    >>> r = CheckResult(0.5, Verdict.CONSISTENT, "1/2 = 50.0%")
+    >>> r.verdict.value, r.details
+    ('consistent', {})
+    """
+
+    value: float | None
+    verdict: Verdict
+    explanation: str
+    details: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a ledger cell is: the file as messages show it, its line, its column."""
+
+    path: str
+    line: int
+    column: str = "inputs"
+
+    def error(self, value: str | None, message: str) -> "LedgerInputError":
+        return LedgerInputError([Problem(self.path, self.line, self.column, value, message)])
+
+
+class LedgerInputError(DataError):
+    """A ledger row whose inputs cannot be resolved: an unknown table, a row or study not in its
+    table, a malformed or unexpected input. Each problem names the ledger file, line, column and
+    value."""
+
+
+#: separates the primary-key values of a row reference (``row=canuso2018|<comparison>|4 h``)
+ROW_SEP = "|"
+#: the inputs that refer to the data rather than quote a number
+REFERENCES = ("table", "row", "study")
+_KEY = re.compile(r"[a-z][a-z0-9_]*")
+
+
+@dataclass(frozen=True)
+class RowRef:
+    """One row of a declared table, named by its schema's ``primaryKey`` values (in that order).
+
+    Examples
+    --------
+    >>> ref = RowRef("t", (("study_id", "a2020"), ("time", "4 h")))
+    >>> ref["time"], str(ref)
+    ('4 h', 'a2020|4 h')
+    """
+
+    table: str
+    key: tuple[tuple[str, str], ...]
+
+    def __getitem__(self, name: str) -> str:
+        for f, v in self.key:
+            if f == name:
+                return v
+        raise KeyError(f"{name!r} is not a primary-key field of {self.table} ({', '.join(f for f, _ in self.key)})")
+
+    def __str__(self) -> str:
+        return ROW_SEP.join(v for _, v in self.key)
+
+    def describe(self) -> str:
+        """The key as ``field = value`` pairs, for messages."""
+        return ", ".join(f"{f} = {v!r}" for f, v in self.key)
+
+    def mask(self, frame):
+        """Boolean Series: the rows of *frame* (a frame of :attr:`table`) with this key."""
+        m = frame[self.key[0][0]].astype(str) == self.key[0][1]
+        for f, v in self.key[1:]:
+            m &= frame[f].astype(str) == v
+        return m
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """The ``inputs`` cell of one ledger row, parsed once (:func:`parse_inputs`).
+
+    The numbers quoted with the reported one (and a computation's options) are in :attr:`values`,
+    read as ``given["md"]``, ``"split" in given``, ``given.get("scale")``; the references to the
+    data are typed: :attr:`table` (a declared analysis table), :attr:`row` (a row of it, by its
+    primary key) and :attr:`study` (a study of it)."""
+
+    values: Mapping[str, float | str] = field(default_factory=dict)
+    table: str | None = None
+    row: RowRef | None = None
+    study: str | None = None
+    source: Source | None = field(default=None, compare=False)
+
+    def __getitem__(self, key: str):
+        return self.values[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.values
+
+    def get(self, key: str, default=None):
+        return self.values.get(key, default)
+
+
+def parse_inputs(text: str | None, workbook, *, computation: str | None = None,
+                 source: Source | None = None) -> Inputs:
+    """Parse a ledger ``inputs`` cell: ``key=value`` parts separated by ``;``.
+
+    A value is a number when it reads as one, else text. Three keys refer to the data:
+    ``table=<name>`` must be an analysis table declared in *workbook*'s ``datapackage.json``;
+    ``row=<v1>|<v2>|...`` names a row of that table by the values of its schema's ``primaryKey``,
+    in order; ``study=<study_id>`` a study of it. With *computation*, the keys must be those the
+    computation takes (:func:`computation`). Whether the row or study exists is checked where the
+    data are read (:func:`resolve_inputs`).
+
+    Raises
+    ------
+    LedgerInputError
+        naming the ledger file, line, column and the offending part (*source*).
+
+    Examples
+    --------
+    >>> from glumeta.workbook import Workbook
+    >>> g = parse_inputs("md=-5.3;se=2.10", Workbook())
+    >>> g["md"], "se" in g, g.table
+    (-5.3, True, None)
+    >>> wb = Workbook()
+    >>> name = wb.analyses()[0]
+    >>> pk = wb.resource(name)["schema"]["primaryKey"]
+    >>> g = parse_inputs(f"table={name};row=" + "|".join(pk), wb)
+    >>> g.row.table == name and [f for f, _ in g.row.key] == pk
+    True
+    >>> parse_inputs("table=nosuch", wb, source=Source("data/reported.csv", 7))
+    Traceback (most recent call last):
+    ...
+    glumeta.ledger.LedgerInputError: 1 data error(s):
+    data/reported.csv:7: column 'inputs': value 'table=nosuch': unknown table 'nosuch'; ...
+    """
+    src = source or Source("inputs", 0)
+    values: dict = {}
+    refs: dict = {}
+    for part in (text or "").split(";"):
+        if not part.strip():
+            continue
+        if "=" not in part:
+            raise src.error(part.strip(), "expected key=value (parts separated by ';')")
+        k, v = part.split("=", 1)
+        k = k.strip()
+        if not _KEY.fullmatch(k):
+            raise src.error(part.strip(), f"'{k}' is not an input name (lower-case letters, digits and '_')")
+        if k in values or k in refs:
+            raise src.error(part.strip(), f"input '{k}' is given twice")
+        if k in REFERENCES:
+            refs[k] = v.strip()
+            continue
+        try:
+            values[k] = float(v)
+        except ValueError:
+            values[k] = v.strip()
+    if computation is not None:
+        if computation not in COMPUTE:
+            raise Source(src.path, src.line, "computation").error(computation, "no such computation")
+        spec = COMPUTE[computation]
+        keys = list(refs) + list(values)
+        missing = [k for k in spec.required if k not in keys]
+        unknown = [k for k in keys if k not in spec.required + spec.optional]
+        if missing or unknown:
+            raise src.error(text, f"{computation} takes {spec.signature() or 'no inputs'}" +
+                            (f"; missing: {', '.join(missing)}" if missing else "") +
+                            (f"; not taken: {', '.join(unknown)}" if unknown else ""))
+    table = refs.get("table")
+    if table is not None:
+        known = workbook.analyses()
+        if table not in known:
+            raise src.error(f"table={table}", f"unknown table '{table}'; the analysis tables declared in "
+                                              f"{_shown(workbook.package_path)} are {', '.join(known)}")
+    for k in ("row", "study"):
+        if k in refs and table is None:
+            raise src.error(f"{k}={refs[k]}", f"'{k}' names a row of a table: add table=<name> ({', '.join(workbook.analyses())})")
+    row = None
+    if "row" in refs:
+        pk = workbook.resource(table)["schema"].get("primaryKey") or []
+        pk = [pk] if isinstance(pk, str) else list(pk)
+        vals = [x.strip() for x in refs["row"].split(ROW_SEP)]
+        if len(vals) != len(pk) or not all(vals):
+            raise src.error(f"row={refs['row']}", f"a row of {table} is named by its primary key, "
+                                                  f"{ROW_SEP.join(pk)}: {len(pk)} non-empty value(s) separated by "
+                                                  f"'{ROW_SEP}', in that order")
+        row = RowRef(table, tuple(zip(pk, vals)))
+    study = refs.get("study")
+    if study is not None and not study:
+        raise src.error("study=", "empty study id")
+    return Inputs(MappingProxyType(values), table, row, study, src)
+
+
+def resolve_inputs(given: Inputs, frames) -> Inputs:
+    """Check that the row (or study) *given* names is in its table, when this page may read the
+    table; *given* is returned. :class:`LedgerInputError` (ledger file, line, column, value)
+    otherwise."""
+    if given.table is None or given.table not in frames.declared():
+        return given
+    src = given.source or Source("inputs", 0)
+    shown = _shown(frames.workbook.dataset(given.table).path)
+    t = frames.table(given.table)
+    if given.row is not None and not given.row.mask(t).any():
+        raise src.error(f"row={given.row}", f"no row of {shown} has {given.row.describe()}")
+    if given.study is not None and not (t["study_id"].astype(str) == given.study).any():
+        raise src.error(f"study={given.study}", f"no row of {shown} has study_id = {given.study!r}")
+    return given
 
 def _num(x: float, sig: int = 3) -> str:
     if x is None or (isinstance(x, float) and not math.isfinite(x)):
@@ -63,24 +280,46 @@ def _num(x: float, sig: int = 3) -> str:
     return f"{x:.{max(sig, 3)}g}" if abs(x) >= 1 else f"{x:.{sig + 1}f}".rstrip("0").rstrip(".") if x else "0"
 
 
-COMPUTE: dict[str, Callable] = {}
+@dataclass(frozen=True)
+class Computation:
+    """A registered computation: the function and the inputs it takes."""
+
+    name: str
+    run: Callable[..., CheckResult]
+    required: tuple[str, ...] = ()
+    optional: tuple[str, ...] = ()
+
+    def __call__(self, rec: dict, given: Inputs, frames) -> CheckResult:
+        out = self.run(rec, given, frames)
+        if not isinstance(out, CheckResult):
+            raise TypeError(f"computation {self.name} returned {type(out).__name__}, not a CheckResult")
+        return out
+
+    def signature(self) -> str:
+        return " ".join([*self.required, *(f"[{k}]" for k in self.optional)])
 
 
-def computation(name):
+#: the computations, by the name ``data/reported.csv`` gives in its ``computation`` column
+COMPUTE: dict[str, Computation] = {}
+
+
+def computation(name: str, inputs: str = ""):
+    """Register a function ``f(rec, given, frames) -> CheckResult`` as computation *name*.
+
+    *inputs* lists the input names it takes, space-separated, optional ones in brackets
+    (``"table row randomised [split]"``); :func:`parse_inputs` refuses a row that lacks one or
+    gives another."""
+    words = inputs.split()
+    required = tuple(w for w in words if not w.startswith("["))
+    optional = tuple(w.strip("[]") for w in words if w.startswith("["))
+
     def deco(f):
-        COMPUTE[name] = f
+        COMPUTE[name] = Computation(name, f, required, optional)
         return f
     return deco
 
-
 def _verdict(ok: bool, good: Verdict) -> Verdict:
     return good if ok else Verdict.DISCREPANT
-
-
-def _table_of(r, given) -> str:
-    """The data file a check reads: its ``table=`` input if it names one, else the row's
-    ``analysis`` (the data file the check belongs to). No computation names a file."""
-    return str(given.get("table") or r["analysis"])
 
 
 def ledger_table(workbook=None) -> str:
@@ -96,10 +335,10 @@ def ledger_table(workbook=None) -> str:
 
 @computation("not_checkable")
 def _not_checkable(r, given, frames):
-    return None, Verdict.NOT_CHECKABLE, r["notes"] or "inputs not reported"
+    return CheckResult(None, Verdict.NOT_CHECKABLE, r["notes"] or "inputs not reported")
 
 
-@computation("p_from_rounded_ci")
+@computation("p_from_rounded_ci", "est lo hi decimals")
 def _p_from_rounded_ci(r, given, frames):
     est, lo, hi, d = given["est"], given["lo"], given["hi"], int(given["decimals"])
     p_at = rp.ci_z_p(est, (hi - lo) / (2 * Z975))["p"]
@@ -108,22 +347,22 @@ def _p_from_rounded_ci(r, given, frames):
     se = (hi - lo) / (2 * Z975)
     details = {"SE from the CI": f"{se:.3f}", "z": f"{est / se:.2f}", "p (z-test)": f"{p_at:.1e}",
                "p range (rounding)": f"{pmin:.1e} to {pmax:.1e}"}
-    return p_at, _verdict(ok, Verdict.CONSISTENT), (
+    return CheckResult(p_at, _verdict(ok, Verdict.CONSISTENT), (
         f"z-test p from the printed estimate and CI is {_num(p_at)}; the rounding of the printed numbers allows "
-        f"any p from {_num(pmin)} to {_num(pmax)}, which {'includes' if ok else 'excludes'} the reported {r['reported']}"), details
+        f"any p from {_num(pmin)} to {_num(pmax)}, which {'includes' if ok else 'excludes'} the reported {r['reported']}"), details)
 
 
-@computation("p_from_md_se")
+@computation("p_from_md_se", "md se")
 def _p_from_md_se(r, given, frames):
     z = rp.ci_z_p(given["md"], given["se"])
     ok = matches(r["value"], r["decimals"], z["p"], r["prefix"])
     details = {"difference": f"{given['md']:g}", "SE": f"{given['se']:g}",
                "95% CI": f"{z['ci_lower']:.2f} to {z['ci_upper']:.2f}", "z": f"{z['stat']:.2f}", "p": f"{z['p']:.4f}"}
-    return z["p"], _verdict(ok, Verdict.CONSISTENT), (
-        f"z = {given['md']:g}/{given['se']:g} = {z['stat']:.2f}, two-sided p = {_num(z['p'])}"), details
+    return CheckResult(z["p"], _verdict(ok, Verdict.CONSISTENT), (
+        f"z = {given['md']:g}/{given['se']:g} = {z['stat']:.2f}, two-sided p = {_num(z['p'])}"), details)
 
 
-@computation("p_from_md_ci")
+@computation("p_from_md_ci", "md lo hi n")
 def _p_from_md_ci(r, given, frames):
     se = (given["hi"] - given["lo"]) / (2 * Z975)
     z = rp.ci_z_p(given["md"], se)
@@ -132,9 +371,9 @@ def _p_from_md_ci(r, given, frames):
     t = rp.ci_z_p(given["md"], (given["hi"] - given["lo"]) / (2 * rp.special.stdtrit(df, 0.975)), df=df)
     details = {"SE from the CI": f"{se:.3f}", "z": f"{z['stat']:.2f}", "p (z)": f"{z['p']:.5f}",
                f"p (t, {df} df)": f"{t['p']:.4f}", "reported": r["reported"]}
-    return z["p"], _verdict(ok, Verdict.CONSISTENT), (
+    return CheckResult(z["p"], _verdict(ok, Verdict.CONSISTENT), (
         f"SE from the CI = {se:.3f}; z = {z['stat']:.2f}, p = {_num(z['p'])} (a paired t-test on {df} df would give "
-        f"{_num(t['p'])})"), details
+        f"{_num(t['p'])})"), details)
 
 
 def _effect_size_search(md, se, target, decimals, n_total_range):
@@ -153,8 +392,9 @@ def _es_text(x: float, decimals: int) -> str:
     return f"{x:.{decimals + 2}f}" if t.endswith("5") else t
 
 
-def _trial_split(frames, table: str, sid: str, time: str, given: dict, notes: str | None):
-    """The one arm split (n1, n2) under which every effect-size check of trial *sid* is judged.
+def _trial_split(frames, ref: RowRef, given: Inputs, notes: str | None):
+    """The one arm split (n1, n2) under which every effect-size check of the trial of row *ref* is
+    judged.
 
     It is declared once: the analysed numbers of the trial's rows in ``data/<table>.csv`` (the same
     numbers its pooled analysis uses), which must agree across the trial's rows. A check may depart
@@ -163,11 +403,12 @@ def _trial_split(frames, table: str, sid: str, time: str, given: dict, notes: st
 
     Returns ``(n1, n2, how, problem)``: *how* names the split in the explanation; *problem* is a
     reason the check cannot be judged (otherwise None)."""
+    table, sid = ref.table, ref["study_id"]
     t = frames.table(table)
     rows = t[(t["study_id"] == sid) & (t["status"] == "complete")]
     label = str(rows["study"].iloc[0]) if len(rows) and "study" in rows else sid
     splits = sorted({(int(a), int(b)) for a, b in zip(rows["n_arm1"], rows["n_arm2"])})
-    own = rows[rows["time"] == time]
+    own = rows[ref.mask(rows)]
     n_rows = len(rows)
     if "split" in given:
         a, b = (int(x) for x in str(given["split"]).split("/"))
@@ -187,7 +428,7 @@ def _trial_split(frames, table: str, sid: str, time: str, given: dict, notes: st
                   f"n ({', '.join(f'{x}/{y}' for x, y in splits)}), so the trial has no one split"), None
 
 
-@computation("es_from_md_se")
+@computation("es_from_md_se", "table row randomised [split]")
 def _effect_size_from_md_se(r, given, frames):
     """Cohen's d / Hedges' g from a reported MD and SE, with the SD recovered for the trial's one
     declared arm split (:func:`_trial_split`; Cochrane Handbook §6.5.2.3).
@@ -195,17 +436,17 @@ def _effect_size_from_md_se(r, given, frames):
     Reproduced when d or g under that split rounds to the reported value; otherwise discrepant, and
     the explanation gives what would reproduce it: the randomised number split evenly, and the
     total sample sizes found by search."""
-    sid, time = str(given["row"]).split("|")
-    table = _table_of(r, given)
+    ref = given.row
+    table, time = ref.table, ref["time"]
     t = frames.table(table)
-    sel = t[(t["study_id"] == sid) & (t["time"] == time) & (t["status"] == "complete")]
+    sel = t[ref.mask(t) & (t["status"] == "complete")]
     if sel.empty:
-        return None, Verdict.NOT_CHECKABLE, f"its input row ({sid}, {time}) is not in data/{table}.csv"
+        return CheckResult(None, Verdict.NOT_CHECKABLE, f"its input row ({ref.describe()}) is not complete in data/{table}.csv")
     row = sel.iloc[0]
     md, se = float(row["md"]), float(row["md_se"])
-    n1, n2, how, problem = _trial_split(frames, table, sid, time, given, r.get("notes"))
+    n1, n2, how, problem = _trial_split(frames, ref, given, r.get("notes"))
     if problem:
-        return None, Verdict.NOT_CHECKABLE, problem
+        return CheckResult(None, Verdict.NOT_CHECKABLE, problem)
     rand = int(given["randomised"])
     h1, h2 = rand - rand // 2, rand // 2
     c = rp.effect_size_candidates(md, se, [(n1, n2), (h1, h2)], r["value"], r["decimals"])
@@ -218,42 +459,42 @@ def _effect_size_from_md_se(r, given, frames):
     for col, name, key in (("d_matches", "Cohen's d", "d"), ("g_matches", "Hedges' g", "g")):
         if c[col][0]:
             other = "g" if key == "d" else "d"
-            return c[key][0], Verdict.REPRODUCED, (
+            return CheckResult(c[key][0], Verdict.REPRODUCED, (
                 f"{name} with SD = SE/√(1/{n1}+1/{n2}) under {how} is {f[key][0]}, which rounds to {r['reported']} "
-                f"({other} = {f[other][0]})"), details
+                f"({other} = {f[other][0]})"), details)
     even_ok = bool(c["d_matches"][1] or c["g_matches"][1])
     hits = _effect_size_search(md, se, r["value"], r["decimals"], range(max(4, rand // 2), 2 * rand + 1))
     totals = sorted({a + b for a, b in hits})
     hint = (f"it is reproduced only with {min(totals)}–{max(totals)} patients in all (e.g. {hits[0][0]}/{hits[0][1]})"
             if totals else f"no total sample size from {max(4, rand // 2)} to {2 * rand} reproduces it")
-    return c["d"][0], Verdict.DISCREPANT, (
+    return CheckResult(c["d"][0], Verdict.DISCREPANT, (
         f"under {how}, d = {f['d'][0]} and g = {f['g'][0]}, neither of which rounds to {r['reported']}; the {rand} "
         f"randomised split evenly, {h1}/{h2} (an assumption: no source gives the split), would give d = {f['d'][1]} "
         f"and g = {f['g'][1]}, {'which would' if even_ok else 'neither of which would'} round to {r['reported']}; "
-        f"{hint}"), details
+        f"{hint}"), details)
 
 
-@computation("pct_of_n")
+@computation("pct_of_n", "count n")
 def _percentage_of_n(r, given, frames):
     c, n = int(given["count"]), int(given["n"])
     v = 100 * c / n
     ok = pct_matches(c, n, r["value"], r["decimals"])
-    return v, _verdict(ok, Verdict.CONSISTENT), f"{c}/{n} = {v:.1f}%"
+    return CheckResult(v, _verdict(ok, Verdict.CONSISTENT), f"{c}/{n} = {v:.1f}%")
 
 
-def _table_totals(frames, table: str, replace: dict | None = None) -> tuple[int, int]:
-    """(remitters, nonremitters) summed over the ``side=rem`` rows of a reported table, with
-    *replace* = {check_id: (count, other)} applied."""
+def _table_totals(frames, printed: str, replace: dict | None = None) -> tuple[int, int]:
+    """(remitters, nonremitters) summed over the ``side=rem`` ledger rows of the table printed in a
+    document (``printed_table=<name>`` in their inputs), with *replace* = {check_id: (count, other)}
+    applied."""
     rem = non = 0
-    for rec in frames.records:
-        g = _inputs(rec["inputs"])
-        if g.get("table") == table and g.get("side") == "rem":
+    for rec, g in frames.checks:
+        if g.get("printed_table") == printed and g.get("side") == "rem":
             c, o = (replace or {}).get(rec["check_id"], (int(g["count"]), int(g["other"])))
             rem, non = rem + c, non + o
     return rem, non
 
 
-@computation("pct_of_row")
+@computation("pct_of_row", "count other other_pct [printed_table] [side] [same_patients_as]")
 def _percentage_of_row_total(r, given, frames):
     """A count and its row percentage (GRIM-style, Brown & Heathers 2017). For a discrepant row, a
     single-number correction is suggested only when it reproduces both percentages of the row *and*
@@ -264,16 +505,19 @@ def _percentage_of_row_total(r, given, frames):
     v = 100 * c / n
     ok = pct_matches(c, n, r["value"], r["decimals"])
     if ok:
-        return v, Verdict.CONSISTENT, f"{c}/{n} = {v:.1f}%"
+        return CheckResult(v, Verdict.CONSISTENT, f"{c}/{n} = {v:.1f}%")
     fixes = [(c, o2) for o2 in range(0, 1000) if c + o2 > 0 and pct_matches(c, c + o2, r["value"], r["decimals"])
              and pct_matches(o2, c + o2, opct, r["decimals"])]
     fixes += [(c2, o) for c2 in range(0, 1000) if c2 + o > 0 and pct_matches(c2, c2 + o, r["value"], r["decimals"])
               and pct_matches(o, c2 + o, opct, r["decimals"])]
-    table, ref = given.get("table"), given.get("same_patients_as")
+    table, ref = given.get("printed_table"), given.get("same_patients_as")
     note = ""
     if table and ref:
         want = _table_totals(frames, ref)
-        rem_id = r["check_id"] if given.get("side") == "rem" else r["check_id"][: -len("non")] + "rem"
+        # the remitters' row of this table row: this one, or the side=rem row quoting the same line
+        rem_id = r["check_id"] if given.get("side") == "rem" else next(
+            (rec["check_id"] for rec, g in frames.checks if g.get("printed_table") == table
+             and g.get("side") == "rem" and rec["quote"] == r["quote"]), None)
         keep = []
         for c2, o2 in fixes:
             pair = (c2, o2) if given.get("side") == "rem" else (o2, c2)
@@ -290,20 +534,20 @@ def _percentage_of_row_total(r, given, frames):
     if fixes:
         c2, o2 = fixes[0]
         fix += f", {c2}/{c2 + o2} = {100 * c2 / (c2 + o2):.1f}% and {o2}/{c2 + o2} = {100 * o2 / (c2 + o2):.1f}% reproduce both percentages"
-    return v, Verdict.DISCREPANT, (f"{c}/{n} = {v:.1f}%, not {r['reported']}; " +
-                                   (fix or "no single count reproduces both percentages") + note)
+    return CheckResult(v, Verdict.DISCREPANT, (f"{c}/{n} = {v:.1f}%, not {r['reported']}; " +
+                                   (fix or "no single count reproduces both percentages") + note))
 
 
-@computation("pct_count_unique")
+@computation("pct_count_unique", "n")
 def _percentage_with_unique_count(r, given, frames):
     n = int(given["n"])
     res = count_from_percentage(r["value"], n, r["decimals"])
     if res.count is None:
-        return None, Verdict.DISCREPANT, f"no unique count out of {n} prints as {r['reported']} (candidates {list(res.candidates)})"
-    return 100 * res.count / n, Verdict.CONSISTENT, f"{res.count}/{n} = {100 * res.count / n:.2f}% (the only count that prints as {r['reported']})"
+        return CheckResult(None, Verdict.DISCREPANT, f"no unique count out of {n} prints as {r['reported']} (candidates {list(res.candidates)})")
+    return CheckResult(100 * res.count / n, Verdict.CONSISTENT, f"{res.count}/{n} = {100 * res.count / n:.2f}% (the only count that prints as {r['reported']})")
 
 
-@computation("conditional_or")
+@computation("conditional_or", "n2o placebo n lo hi [ci_decimals]")
 def _conditional_odds_ratio(r, given, frames):
     b_rep, c_rep, n = int(given["n2o"]), int(given["placebo"]), int(given["n"])
     cd = int(given.get("ci_decimals", 2))
@@ -322,38 +566,34 @@ def _conditional_odds_ratio(r, given, frames):
         o = rp.conditional_or(b, c)
         if math.isfinite(o["or"]) and matches(r["value"], r["decimals"], o["or"]) and \
                 matches(lo_rep, cd, o["ci_lower"]) and matches(hi_rep, cd, o["ci_upper"]):
-            return o["or"], Verdict.CONSISTENT, (
+            return CheckResult(o["or"], Verdict.CONSISTENT, (
                 f"conditional (discordant-pair) OR {b}/{c} = {o['or']:.2f}, 95% CI {o['ci_lower']:.2f}–{o['ci_upper']:.2f}: "
-                f"the crossover's paired OR with {b} patients responding only on N2O and {c} only on placebo"), details
+                f"the crossover's paired OR with {b} patients responding only on N2O and {c} only on placebo"), details)
     o0 = rp.conditional_or(b0, c0)
-    return o0["or"], Verdict.DISCREPANT, (
+    return CheckResult(o0["or"], Verdict.DISCREPANT, (
         f"the reported counts ({b_rep} vs {c_rep}) give discordant pairs {b0}/{c0}, a conditional OR of {_num(o0['or'])}; "
         f"OR {r['reported']} with its CI is reproduced only by discordant pairs {', '.join(f'{b}/{c}' for b, c in hits) or 'none'}; "
-        f"adding 0.5 to each discordant count would give {cc['or']:.1f} ({cc['ci_lower']:.2f}–{cc['ci_upper']:.1f})"), details
+        f"adding 0.5 to each discordant count would give {cc['or']:.1f} ({cc['ci_lower']:.2f}–{cc['ci_upper']:.1f})"), details)
 
 
-@computation("q_from_i2")
+@computation("q_from_i2", "k")
 def _q_from_i2(r, given, frames):
     """I² alone is not checkable without Q or τ²; the Q it implies is shown (I² = (Q − df)/Q,
     Higgins & Thompson 2002)."""
     k = int(given["k"])
     q = rp.q_from_i2(r["value"], k)
-    return None, Verdict.NOT_CHECKABLE, (
+    return CheckResult(None, Verdict.NOT_CHECKABLE, (
         f"Q and τ² are not reported, so I² cannot be re-computed; I² = {r['reported']} with k = {k} implies "
-        f"Q ≈ {q:.1f} on {k - 1} df"), {"Q implied": f"{q:.1f}", "df": str(k - 1)}
+        f"Q ≈ {q:.1f} on {k - 1} df"), {"Q implied": f"{q:.1f}", "df": str(k - 1)})
 
 
-def _study_rows(frames, study):
-    """The rows of trial *study* in any analysis file, with the file's name."""
-    out = []
-    for name in frames.workbook.analyses():
-        if name not in frames.declared():
-            continue
-        t = frames.table(name)
-        sel = t[t["study_id"] == study]
-        if len(sel):
-            out.append((name, sel))
-    return out
+def _study_rows(frames, given: Inputs):
+    """The rows of the study *given* names (``study=``) in its table (``table=``), or None when this
+    page may not read that table."""
+    if given.table not in frames.declared():
+        return None
+    t = frames.table(given.table)
+    return t[t["study_id"] == given.study]
 
 
 def _total_n(rows):
@@ -362,29 +602,28 @@ def _total_n(rows):
     return (rows[a] + rows[b]).astype(float)
 
 
-@computation("n_vs_data")
+@computation("n_vs_data", "table study")
 def _n_vs_data(r, given, frames):
     """A reported number randomised against the analysed numbers of the trial's rows: consistent
     when no row analyses more patients than were randomised."""
-    found = _study_rows(frames, given["study"])
-    if not found:
-        return None, Verdict.NOT_CHECKABLE, f"no rows of {given['study']} in the data files this page reads"
-    name, rows = found[0]
+    rows, name = _study_rows(frames, given), given.table
+    if rows is None or rows.empty:
+        return CheckResult(None, Verdict.NOT_CHECKABLE, f"no rows of {given.study} in the data files this page reads")
     totals = _total_n(rows).dropna()
     top = int(totals.max())
     ok = top <= r["value"]
-    return float(top), _verdict(ok, Verdict.CONSISTENT), (
-        f"the rows of {given['study']} in data/{name}.csv analyse at most {top} patients "
+    return CheckResult(float(top), _verdict(ok, Verdict.CONSISTENT), (
+        f"the rows of {given.study} in data/{name}.csv analyse at most {top} patients "
         f"({', '.join(sorted({f'{int(x)}' for x in totals}))} per row), "
         + (f"{int(r['value']) - top} fewer than the {r['reported']} randomised (attrition)" if ok else
-           f"more than the {r['reported']} randomised"))
+           f"more than the {r['reported']} randomised")))
 
 
 def _pct_text(x) -> str:
     return f"{float(x):g}%"
 
 
-@computation("time_vs_data")
+@computation("time_vs_data", "table study [window]")
 def _time_vs_data(r, given, frames):
     """The time a quoted phrase puts on the rates quoted under it, against the time of those rates in
     the trial's rows (as read from its own report).
@@ -393,16 +632,15 @@ def _time_vs_data(r, given, frames):
     is the row's ``value`` (weeks). With ``window=<from> to <to>`` (the report's window of the
     continuous improvement), the explanation also says whether the phrase matches that window, i.e.
     whether it belongs to the improvement rather than to the rates."""
-    found = _study_rows(frames, given["study"])
-    if not found:
-        return None, Verdict.NOT_CHECKABLE, f"no rows of {given['study']} in the data files this page reads"
-    name, rows = found[0]
+    rows, name = _study_rows(frames, given), given.table
+    if rows is None or rows.empty:
+        return CheckResult(None, Verdict.NOT_CHECKABLE, f"no rows of {given.study} in the data files this page reads")
     quote = " ".join(str(r["quote"]).split())
     quoted = rows[[_pct_text(a) in quote and _pct_text(b) in quote for a, b in zip(rows["pct_arm1"], rows["pct_arm2"])]]
     src = str(rows["source"].iloc[0])
     if quoted.empty:
-        return None, Verdict.NOT_CHECKABLE, (
-            f"none of the rates of {given['study']} in data/{name}.csv is quoted with '{r['reported']}'")
+        return CheckResult(None, Verdict.NOT_CHECKABLE, (
+            f"none of the rates of {given.study} in data/{name}.csv is quoted with '{r['reported']}'"))
     rates = "; ".join(f"{o} {_pct_text(a)} vs {_pct_text(b)}"
                       for o, a, b in zip(quoted["outcome"], quoted["pct_arm1"], quoted["pct_arm2"]))
     times = sorted(set(quoted["time"]), key=time_hours)
@@ -419,11 +657,11 @@ def _time_vs_data(r, given, frames):
                                           else ""))
     adj = ", ".join(re.sub(r"^(\d+(?:\.\d+)?) (week|day|hour)s?$", r"\1-\2", t) for t in times)
     outcomes = " and ".join(dict.fromkeys(quoted["outcome"]))
-    return weeks[0], _verdict(ok, Verdict.CONSISTENT), (
+    return CheckResult(weeks[0], _verdict(ok, Verdict.CONSISTENT), (
         f"the rates quoted under '{r['reported']}' ({rates}) are those of data/{name}.csv at {', '.join(times)} "
         f"(source: {src}), " + ("the time the phrase gives them" if ok else
                                 f"not rates at '{r['reported']}': the document quotes the {adj} {outcomes} rates "
-                                "under that phrase") + window), details
+                                "under that phrase") + window), details)
 
 
 #: a journal citation, "<journal> <volume>[ Suppl]:<page>[–<page>]", e.g. "J Psychiatr Res 96:23"
@@ -461,82 +699,85 @@ def _paper_note(rows) -> str:
     return f" (counted by citation: {'; '.join(notes)})" if notes else " (counted by citation)"
 
 
-@computation("candidate_studies")
+@computation("candidate_studies", "table column [controls]")
 def _candidate_studies(r, given, frames):
     """Inoshita's k and n against the candidate studies in the blood-glutamate file (inclusion
     unconfirmed). Papers are counted by citation (:func:`_paper`), not by source address."""
-    table = _table_of(r, given)
+    table = given.table
     t = frames.table(table)
     cand = t[t["inoshita_candidate"].fillna(False).astype(bool)]
     with_n = cand[cand["n_arm1"].notna() & cand["n_arm2"].notna()]
     n1, n2 = int(with_n["n_arm1"].sum()), int(with_n["n_arm2"].sum())
     if given["column"] == "k":
         k_papers = len(_papers(cand))
-        return float(len(cand)), Verdict.NOT_CHECKABLE, (
+        return CheckResult(float(len(cand)), Verdict.NOT_CHECKABLE, (
             f"data/{table}.csv lists {len(cand)} candidate rows from {k_papers} papers{_paper_note(cand)}; "
-            f"which {r['reported']} studies Inoshita pooled is not stated, so k cannot be re-derived"), \
+            f"which {r['reported']} studies Inoshita pooled is not stated, so k cannot be re-derived"),
             {"candidate rows": str(len(cand)), "papers (by citation)": str(k_papers),
-             "source addresses": str(cand["source"].nunique())}
-    return float(n1), Verdict.NOT_CHECKABLE, (
+             "source addresses": str(cand["source"].nunique())})
+    return CheckResult(float(n1), Verdict.NOT_CHECKABLE, (
         f"the {len(with_n)} candidate rows with n (from {len(_papers(with_n))} papers) total {n1} MDD / {n2} controls "
         f"against the reported {r['reported']}; the candidates' inclusion is not confirmed and "
-        f"{len(cand) - len(with_n)} have no n, so the totals cannot be checked")
+        f"{len(cand) - len(with_n)} have no n, so the totals cannot be checked"))
 
 
-@computation("two_by_two_p")
+@computation("two_by_two_p", "table row")
 def _two_by_two_p(r, given, frames):
-    table = _table_of(r, given)
+    """A p of a 2×2 table (the row *given* names: its events and totals) against the standard tests:
+    Pearson χ² without continuity correction, Fisher's exact test, Yates-corrected χ²."""
+    ref = given.row
+    table = ref.table
     t = frames.table(table)
-    sel = t[(t["outcome"] == given["outcome"]) & (t["status"] == "complete")]
+    sel = t[ref.mask(t) & (t["status"] == "complete")]
     if sel.empty:  # the details keep their names, so a chapter's glued prose still builds
-        return None, Verdict.NOT_CHECKABLE, f"its input row ({given['outcome']}) is not in data/{table}.csv", \
+        return CheckResult(None, Verdict.NOT_CHECKABLE, f"its input row ({ref.describe()}) is not complete in data/{table}.csv",
             {k: "n/a" for k in ("outcome", "reported", "Pearson χ²", "Fisher exact", "Yates-corrected χ²",
-                                "smallest expected count")}
+                                "smallest expected count")})
     row = sel.iloc[0]
     e1, n1, e2, n2 = int(row["event1_used"]), int(row["totaln_arm1"]), int(row["event2_used"]), int(row["totaln_arm2"])
     res = rp.two_by_two_tests(e1, n1, e2, n2)
     tests = [("Pearson χ² without continuity correction", res["pearson_p"]), ("Fisher's exact test", res["fisher_p"]),
              ("Yates-corrected χ²", res["yates_p"])]
     desc = "; ".join(f"{name} {_num(p)}" for name, p in tests)
-    details = {"outcome": given["outcome"], "reported": r["reported"], "Pearson χ²": f"{res['pearson_p']:.4f}",
+    details = {"outcome": str(row["outcome"]), "reported": r["reported"], "Pearson χ²": f"{res['pearson_p']:.4f}",
                "Fisher exact": f"{res['fisher_p']:.4f}", "Yates-corrected χ²": f"{res['yates_p']:.4f}",
                "smallest expected count": f"{res['min_expected']:.1f}"}
     for name, p in tests:
         if matches(r["value"], r["decimals"], p, r["prefix"]):
-            return p, Verdict.REPRODUCED, f"{e1}/{n1} vs {e2}/{n2}: reproduced by {name} (p = {_num(p)}); {desc}", details
-    return tests[0][1], Verdict.DISCREPANT, f"{e1}/{n1} vs {e2}/{n2}: no standard test gives {r['reported']}; {desc}", details
+            return CheckResult(p, Verdict.REPRODUCED, f"{e1}/{n1} vs {e2}/{n2}: reproduced by {name} (p = {_num(p)}); {desc}", details)
+    return CheckResult(tests[0][1], Verdict.DISCREPANT, f"{e1}/{n1} vs {e2}/{n2}: no standard test gives {r['reported']}; {desc}", details)
 
 
-@computation("ratio_p_from_ci")
+@computation("ratio_p_from_ci", "est lo hi")
 def _ratio_p_from_ci(r, given, frames):
     o = rp.ratio_p_from_ci(given["est"], given["lo"], given["hi"])
     ok = matches(r["value"], r["decimals"], o["p"], r["prefix"])
     details = {"quantity": r["quantity"], "HR": f"{given['est']:g}", "95% CI": f"{given['lo']:g} to {given['hi']:g}",
                "SE(log HR)": f"{o['se_log']:.3f}", "z": f"{o['z']:.2f}", "p": f"{o['p']:.2g}",
                "CI centre": f"{o['centre']:.3f}", "reported": r["reported"]}
-    return o["p"], _verdict(ok, Verdict.CONSISTENT), (
+    return CheckResult(o["p"], _verdict(ok, Verdict.CONSISTENT), (
         f"SE(log) from the CI = {o['se_log']:.3f}, z = {o['z']:.2f}, p = {_num(o['p'])}; CI centre on the log scale "
-        f"{o['centre']:.3f} vs reported {given['est']:g}"), details
+        f"{o['centre']:.3f} vs reported {given['est']:g}"), details)
 
 
-@computation("p_from_t")
+@computation("p_from_t", "t df [n]")
 def _p_from_t(r, given, frames):
     p = rp.p_from_t(given["t"], given["df"])
     ok = matches(r["value"], r["decimals"], p, r["prefix"])
     df_ok = "n" not in given or int(given["df"]) == 2 * int(given["n"]) - 2
-    return p, _verdict(ok and df_ok, Verdict.CONSISTENT), (
+    return CheckResult(p, _verdict(ok and df_ok, Verdict.CONSISTENT), (
         f"t({int(given['df'])}) = {given['t']:g} gives two-sided p = {_num(p)}"
-        + (f"; df = 2·{int(given['n'])} − 2 = {2 * int(given['n']) - 2}" if "n" in given else ""))
+        + (f"; df = 2·{int(given['n'])} − 2 = {2 * int(given['n']) - 2}" if "n" in given else "")))
 
 
-@computation("p_from_f")
+@computation("p_from_f", "f df1 df2 [n] [groups]")
 def _p_from_f(r, given, frames):
     p = rp.p_from_f(given["f"], given["df1"], given["df2"])
     ok = matches(r["value"], r["decimals"], p, r["prefix"])
     df_ok = "n" not in given or int(given["df2"]) == int(given["groups"]) * int(given["n"]) - int(given["groups"])
-    return p, _verdict(ok and df_ok, Verdict.CONSISTENT), (
+    return CheckResult(p, _verdict(ok and df_ok, Verdict.CONSISTENT), (
         f"F({int(given['df1'])}, {int(given['df2'])}) = {given['f']:g} gives p = {_num(p)}"
-        + (f"; df2 = {int(given['groups'])}·{int(given['n'])} − {int(given['groups'])} = {int(given['groups']) * int(given['n']) - int(given['groups'])}" if "n" in given else ""))
+        + (f"; df2 = {int(given['groups'])}·{int(given['n'])} − {int(given['groups'])} = {int(given['groups']) * int(given['n']) - int(given['groups'])}" if "n" in given else "")))
 
 
 # ------------------------------------------------------------------ published meta-analyses
@@ -583,7 +824,7 @@ def _dec(x: float, d: int) -> str:
     return f"{x:.{d}f}"
 
 
-@computation("ci_vs_estimate")
+@computation("ci_vs_estimate", "est lo hi [scale]")
 def _ci_vs_estimate(r, given, frames):
     """A published estimate against its own 95% CI: the interval must contain the estimate and, being
     a z or t interval, be centred on it on the analysis scale (log for ratios), within the rounding
@@ -601,24 +842,24 @@ def _ci_vs_estimate(r, given, frames):
     order = " (printed with the upper limit first)" if c["reversed"] else ""
     if not c["contained"]:
         side, gap = (("below the lower", c["lo"] - est) if est < c["lo"] else ("above the upper", est - c["hi"]))
-        return c["centre_back"], Verdict.DISCREPANT, (
+        return CheckResult(c["centre_back"], Verdict.DISCREPANT, (
             f"the printed interval {r['reported']}{order} runs from {_dec(c['lo'], d)} to {_dec(c['hi'], d)} and does "
             f"not contain the estimate {_dec(est, d)}, which lies {gap:.2f} {side} limit, more than the "
             f"±{c['h']:g} rounding of each printed number allows; the interval's centre is {c['centre']:.3f} "
             f"({c['scale']} scale), not {_dec(est, d)}, so at least one of the three numbers is misprinted; which one, and "
-            f"the interval that was meant, cannot be derived from the printed numbers"), details
+            f"the interval that was meant, cannot be derived from the printed numbers"), details)
     if not c["centred"]:
-        return c["centre_back"], Verdict.DISCREPANT, (
+        return CheckResult(c["centre_back"], Verdict.DISCREPANT, (
             f"the interval {_dec(c['lo'], d)} to {_dec(c['hi'], d)} contains the estimate {_dec(est, d)} but is not "
             f"centred on it on the {sc or 'linear '}scale (centre {c['centre']:.3f}), as a z or t interval is, even "
-            f"allowing the ±{c['h']:g} rounding of each printed number"), details
-    return c["centre_back"], Verdict.CONSISTENT, (
+            f"allowing the ±{c['h']:g} rounding of each printed number"), details)
+    return CheckResult(c["centre_back"], Verdict.CONSISTENT, (
         f"the interval {_dec(c['lo'], d)} to {_dec(c['hi'], d)} contains the estimate {_dec(est, d)} and is "
         f"centred on it on the {sc or 'linear '}scale (centre {c['centre']:.3f}, within the rounding); the SE it "
-        f"implies is {c['se']:.3f}, z = {c['z']:.2f}, p = {_num(c['p'])}"), details
+        f"implies is {c['se']:.3f}, z = {c['z']:.2f}, p = {_num(c['p'])}"), details)
 
 
-@computation("p_from_published_ci")
+@computation("p_from_published_ci", "est lo hi decimals [scale]")
 def _p_from_published_ci(r, given, frames):
     """A printed p against the estimate and 95% CI printed with it. When the interval does not contain
     the estimate (:func:`_ci_vs_estimate`), there is no consistent pair to test the p against: the
@@ -629,24 +870,24 @@ def _p_from_published_ci(r, given, frames):
         pmin, pmax = rp.p_range_from_rounded_ci(given["est"], a, b, int(given["decimals"]), log=c["scale"] == "log")
         lo_v, hi_v = interval(r["value"], r["decimals"])
         ok = {"<": pmin < r["value"], ">=": pmax >= r["value"]}.get(r["prefix"], pmin < hi_v and pmax >= lo_v)
-        return c["p"], _verdict(ok, Verdict.CONSISTENT), (
+        return CheckResult(c["p"], _verdict(ok, Verdict.CONSISTENT), (
             f"z-test p from the printed estimate and the SE implied by the interval ({c['se']:.3f}) is "
             f"{_num(c['p'])}; the rounding of the printed numbers allows any p from {_num(pmin)} to {_num(pmax)}, "
-            f"which {'agrees' if ok else 'does not agree'} with the reported {r['reported']}"), \
+            f"which {'agrees' if ok else 'does not agree'} with the reported {r['reported']}"),
             {"SE from the CI": f"{c['se']:.3f}", "z": f"{c['z']:.2f}", "p (z-test)": f"{c['p']:.1e}",
-             "p range (rounding)": f"{pmin:.1e} to {pmax:.1e}"}
+             "p range (rounding)": f"{pmin:.1e} to {pmax:.1e}"})
     ok_est = matches(r["value"], r["decimals"], c["p"], r["prefix"])
     ok_ctr = matches(r["value"], r["decimals"], c["p_centre"], r["prefix"])
     details = {"SE from the CI width": f"{c['se']:.3f}", "z (estimate)": f"{c['z']:.2f}",
                "p (estimate)": f"{c['p']:.1e}", "z (CI centre)": f"{c['z_centre']:.2f}",
                "p (CI centre)": f"{c['p_centre']:.1e}"}
     agree = lambda ok: "which agrees with" if ok else "which does not agree with"  # noqa: E731
-    return None, Verdict.NOT_CHECKABLE, (
+    return CheckResult(None, Verdict.NOT_CHECKABLE, (
         f"the printed interval ({_dec(c['lo'], 2)} to {_dec(c['hi'], 2)}) does not contain the estimate "
         f"{_dec(given['est'], 2)}, so the p has no consistent estimate and interval to be checked against: the "
         f"estimate over the SE implied by the interval's width ({c['se']:.3f}) gives z = {c['z']:.2f}, p = "
         f"{_num(c['p'])} ({agree(ok_est)} {r['reported']}); the interval's own centre gives z = "
-        f"{c['z_centre']:.2f}, p = {_num(c['p_centre'])} ({agree(ok_ctr)} {r['reported']})"), details
+        f"{c['z_centre']:.2f}, p = {_num(c['p_centre'])} ({agree(ok_ctr)} {r['reported']})"), details)
 
 
 def smd_rows_at(frames, table: str, time: str | None = None, start: str | None = None, r: float | None = None):
@@ -731,7 +972,7 @@ def _ci_text(lo, hi) -> str:
     return f"{lo:.2f} to {hi:.2f}"
 
 
-@computation("book_pool")
+@computation("book_pool", "table k [where] [time] [from]")
 def _book_pool(r, given, frames):
     """A published pooled SMD beside the book's own pool of the same outcome at the same time
     (:func:`smd_rows_at`), under the book's default test, the z-test and DerSimonian–Laird.
@@ -744,7 +985,7 @@ def _book_pool(r, given, frames):
     from .plan import pool_frame
 
     assert _POOLS[0][2] == DEFAULT_TEST
-    table, k_rep = str(given["table"]), int(given["k"])
+    table, k_rep = given.table, int(given["k"])
     if "where" in given:  # a file already on the SMD scale: the rows flagged in column *where*
         rows, left = _flagged_rows(frames, table, str(given["where"]))
         when = f"among the rows flagged {given['where']}"
@@ -761,10 +1002,10 @@ def _book_pool(r, given, frames):
                "left out": out_txt or "none"}
     notes = (r.get("notes") or "").strip().rstrip(".")
     if k == 0:
-        return None, Verdict.NOT_CHECKABLE, (
+        return CheckResult(None, Verdict.NOT_CHECKABLE, (
             f"data/{table}.csv has no row the book pools {when}" + (f" (left out: {out_txt})" if out_txt else "")
             + f", against the {k_rep} studies pooled as published; there is no pool to set beside it"
-            + (f". {notes}" if notes else "")), details
+            + (f". {notes}" if notes else "")), details)
     pools = [(name, pool_frame(f"published:{r['check_id']}", name, rows, "SMD", method, test))
              for name, method, test in _POOLS]
     est = pools[0][1].estimate
@@ -785,22 +1026,22 @@ def _book_pool(r, given, frames):
             + (f"; left out: {out_txt}" if out_txt else "") + f". {pool_txt}. {where}")
     tail = f". {notes}" if notes else ""
     if k != k_rep:
-        return est, Verdict.NOT_CHECKABLE, (
+        return CheckResult(est, Verdict.NOT_CHECKABLE, (
             f"{head}. With {k} trial{'s' if k != 1 else ''} against the {k_rep} pooled as published, the pools are "
-            f"over different trials, so the published number cannot be reproduced{tail}"), details
+            f"over different trials, so the published number cannot be reproduced{tail}"), details)
     hit = [name for name, a in pools if matches(r["value"], r["decimals"], a.estimate)]
     if hit:
-        return est, Verdict.REPRODUCED, f"{head}. With the same k, {', '.join(hit)} round(s) to {r['reported']}{tail}", details
-    return est, Verdict.DISCREPANT, (
+        return CheckResult(est, Verdict.REPRODUCED, f"{head}. With the same k, {', '.join(hit)} round(s) to {r['reported']}{tail}", details)
+    return CheckResult(est, Verdict.DISCREPANT, (
         f"{head}. With the same k ({k}; the trials themselves not confirmed), none of the three pools rounds to "
-        f"{r['reported']}{tail}"), details
+        f"{r['reported']}{tail}"), details)
 
 
-@computation("book_pool_binary")
+@computation("book_pool_binary", "table")
 def _book_pool_binary(r, given, frames):
     """A published pooled ratio of a binary outcome beside the book's data: the book can pool it only
     when the data file holds event counts of both arms."""
-    table = str(given["table"])
+    table = given.table
     fields = [f["name"] for f in frames.workbook.dataset(table).schema["fields"]]
     events = [f for f in fields if f.startswith(("event", "responders", "remitters"))]
     measure = frames.workbook.dataset(table).analysis_plan()["measure"]
@@ -808,21 +1049,21 @@ def _book_pool_binary(r, given, frames):
     details = {"data file": f"data/{table}.csv", "measure": measure, "event columns": ", ".join(events) or "none",
                "k (book)": "0"}
     if events:
-        return None, Verdict.NOT_CHECKABLE, (
+        return CheckResult(None, Verdict.NOT_CHECKABLE, (
             f"data/{table}.csv has event columns ({', '.join(events)}) but this check does not pool them yet"
-            + (f". {notes}" if notes else "")), details
-    return None, Verdict.NOT_CHECKABLE, (
+            + (f". {notes}" if notes else "")), details)
+    return CheckResult(None, Verdict.NOT_CHECKABLE, (
         f"data/{table}.csv holds no event counts (its measure is {measure}; no event column among its "
         f"{len(fields)} fields), so the book has no pool to set beside the published pooled ratio "
-        f"{r['reported']}" + (f". {notes}" if notes else "")), details
+        f"{r['reported']}" + (f". {notes}" if notes else "")), details)
 
 
-@computation("published_trials")
+@computation("published_trials", "table column search_year")
 def _published_trials(r, given, frames):
     """A published meta-analysis' k or n against the trials of the book's data file published before
     its search ended (``search_year``: the first year not searched). Which trials it pooled is
     checked only when the publication names them; otherwise not checkable, with the candidates."""
-    t = frames.table(str(given["table"]))
+    t = frames.table(given.table)
     year = int(given["search_year"])
     before = t[t["year"].astype(int) < year]
     after = sorted(set(t.loc[t["year"].astype(int) >= year, "study"]))
@@ -833,10 +1074,10 @@ def _published_trials(r, given, frames):
     notes = (r.get("notes") or "").strip().rstrip(".")
     tail = (f"; published after the search: {', '.join(after)}" if after else "") + (f". {notes}" if notes else "")
     if given["column"] == "k":
-        return float(len(cands)), Verdict.NOT_CHECKABLE, (
-            f"data/{given['table']}.csv lists {len(cands)} trials published before {year}: {', '.join(cands)} "
+        return CheckResult(float(len(cands)), Verdict.NOT_CHECKABLE, (
+            f"data/{given.table}.csv lists {len(cands)} trials published before {year}: {', '.join(cands)} "
             f"({len(withn)} with numbers: {', '.join(withn) or 'none'}); which {r['reported']} studies were pooled "
-            f"is not stated, so k cannot be re-derived{tail}"), details
+            f"is not stated, so k cannot be re-derived{tail}"), details)
     per = []
     total = 0
     for s in cands:
@@ -847,19 +1088,21 @@ def _published_trials(r, given, frames):
             per.append(f"{s} {int(n)}" + (" (crossover, patients counted once)" if (rows["design"] == "crossover").all() else ""))
             total += int(n)
     details["analysed n"] = f"{total}"
-    return float(total), Verdict.NOT_CHECKABLE, (
+    return CheckResult(float(total), Verdict.NOT_CHECKABLE, (
         f"the {len(cands)} candidate trials' rows analyse at most {total} patients ({'; '.join(per)}) against the "
         f"reported {r['reported']}; which trials, and which n of each, were pooled is not stated, so n cannot be "
-        f"checked{tail}"), details
+        f"checked{tail}"), details)
 
 
 class _Frames:
     """Effect frames (:func:`glumeta.escalc.escalc`) of the data files the computations read,
-    computed on first use or taken from the caller (a chapter passes its own)."""
+    computed on first use or taken from the caller (a chapter passes its own), and the ledger's
+    rows with their parsed inputs (*checks*, :func:`read_checks`)."""
 
-    def __init__(self, workbook, frames: dict | None = None):
+    def __init__(self, workbook, frames: dict | None = None, checks: list | None = None):
         self.workbook = workbook
         self._t: dict = dict(frames or {})
+        self.checks: list[tuple[dict, Inputs]] = list(checks or [])
 
     def declared(self) -> set:
         """The tables this process may read (a book page reads only those it declares)."""
@@ -875,28 +1118,73 @@ class _Frames:
         return self._t[name]
 
 
-def ledger(workbook=None, analysis: str | None = None, tables: dict | None = None,
-           ids=None) -> list[LedgerRow]:
-    """All ledger rows (optionally those of one analysis, or the checks *ids*), re-computed now from
-    ``data/reported.csv`` and the effect frames (*tables*: frames already computed, by data file name)
-    of *workbook* (default: the current one, :func:`glumeta.workbook.current`)."""
+def read_checks(workbook=None) -> list[tuple[dict, Inputs]]:
+    """The rows of the ledger table (:func:`ledger_table`) of *workbook*, each with its ``inputs``
+    parsed once (:func:`parse_inputs`: tables declared, row keys complete, the inputs those of its
+    computation), and every ``same_patients_as`` naming a ``printed_table`` of the ledger.
+
+    Raises
+    ------
+    LedgerInputError
+        with every problem of every row, each naming the ledger file, line, column and value.
+
+    Examples
+    --------
+    >>> rec, given = next((r, g) for r, g in read_checks() if g.row is not None)
+    >>> given.row.table == given.table, given.source.column
+    (True, 'inputs')
+    """
     from .data import is_missing
     from .workbook import current
 
     wb = workbook or current()
-    df = wb.dataset(ledger_table(wb)).load()
-    frames = _Frames(wb, tables)
-    frames.records = [{k: None if is_missing(v) else v for k, v in rec.items()} for rec in df.to_dict("records")]
+    ds = wb.dataset(ledger_table(wb))
+    shown = _shown(ds.path)
+    out, problems = [], []
+    for rec in ds.load().to_dict("records"):
+        rec = {k: None if is_missing(v) else v for k, v in rec.items()}
+        try:
+            given = parse_inputs(rec["inputs"], wb, computation=rec["computation"],
+                                 source=Source(shown, int(rec["line"])))
+        except LedgerInputError as exc:
+            problems.extend(exc.problems)
+            continue
+        out.append((rec, given))
+    printed = {g.get("printed_table") for _, g in out} - {None}
+    for _, g in out:
+        same = g.get("same_patients_as")
+        if same is not None and same not in printed:
+            problems.append(Problem(shown, g.source.line, "inputs", f"same_patients_as={same}",
+                                    f"no row of the ledger has printed_table={same} "
+                                    f"(printed tables: {', '.join(sorted(printed)) or 'none'})"))
+    if problems:
+        raise LedgerInputError(problems)
+    return out
+
+
+def ledger(workbook=None, analysis: str | None = None, tables: dict | None = None,
+           ids=None) -> list[LedgerRow]:
+    """All ledger rows (optionally those of one analysis, or the checks *ids*), re-computed now from
+    ``data/reported.csv`` and the effect frames (*tables*: frames already computed, by data file name)
+    of *workbook* (default: the current one, :func:`glumeta.workbook.current`).
+
+    Every row's inputs are parsed and checked first (:func:`read_checks`); the row or study a
+    computed row names must be in its table (:func:`resolve_inputs`)."""
+    from .workbook import current
+
+    wb = workbook or current()
+    frames = _Frames(wb, tables, read_checks(wb))
     out = []
-    for rec in frames.records:
+    for rec, given in frames.checks:
         rec = dict(rec, decimals=int(rec["decimals"]))
         if (analysis and rec["analysis"] != analysis) or (ids is not None and rec["check_id"] not in ids):
             continue
-        value, verdict, expl, *details = COMPUTE[rec["computation"]](rec, _inputs(rec["inputs"]), frames)
+        res = COMPUTE[rec["computation"]](rec, resolve_inputs(given, frames), frames)
+        value = res.value
         out.append(LedgerRow(rec["check_id"], rec["document"], rec["analysis"], rec["quote"], rec["quantity"],
                              rec["reported"], None if value is None or not math.isfinite(value) else float(value),
-                             "–" if value is None else _num(float(value)), verdict.value, expl,
-                             details[0] if details else {}))
+                             "–" if value is None else _num(float(value)), res.verdict.value, res.explanation,
+                             res.details))
     return out
 
 
