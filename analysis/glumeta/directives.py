@@ -7,7 +7,8 @@ analysis. These pages run no code a reader would edit; they call the same
 ``glumeta`` functions from the Sphinx process that is already running, where the
 effect frames are cached per data file (:func:`glumeta.escalc.escalc`). A CSV edit
 therefore re-executes the one chapter that reads it and re-renders these pages
-in-process. They are still declared dependents of their data
+in-process. Their HTML is that of :mod:`glumeta.views` (plain functions returning
+strings), which a notebook chapter shows through :mod:`glumeta.chapter`. They are still declared dependents of their data
 (``glumeta: data:`` in the front matter, :mod:`glumeta.sphinxext`), and a page
 that reads an undeclared table still fails.
 
@@ -70,21 +71,21 @@ class _HTML(SphinxDirective):
 
 
 class Summary(_HTML):
-    """The main pooled result of every data file the page declares (:func:`glumeta.chapter.summary_table`)."""
+    """The main pooled result of every data file the page declares (:func:`glumeta.views.summary_table`)."""
 
     def html(self):
-        from .chapter import _html_frame, summary_table
+        from .views import frame_html, summary_table
 
-        return _html_frame(summary_table())
+        return frame_html(summary_table())
 
 
 class Ledger(_HTML):
-    """Every ledger row with verdict badges (:func:`glumeta.chapter.ledger_html`)."""
+    """Every ledger row with verdict badges (:func:`glumeta.views.ledger_html`)."""
 
     option_spec = {**_HTML.option_spec, "filters": directives.flag}
 
     def html(self):
-        from .chapter import ledger_html
+        from .views import ledger_html
 
         return ledger_html(filters="filters" in self.options)
 
@@ -111,36 +112,36 @@ class Environment(_HTML):
 
         import pandas as pd
 
-        from .chapter import _html_frame
         from .paths import REPO
+        from .views import frame_html
 
         frame = pd.DataFrame([{"package": "python", "version": platform.python_version()}] +
                              [{"package": p, "version": md.version(p)} for p in self.PACKAGES])
         ref = json.loads((REPO / "tests" / "reference" / "metafor_reference.json").read_text(encoding="utf-8"))
-        return (_html_frame(frame) + "<p>R metafor, used to produce the reference values in "
+        return (frame_html(frame) + "<p>R metafor, used to produce the reference values in "
                 f"<code>tests/reference/</code>: metafor {html.escape(ref['metafor_version'])} on R "
                 f"{html.escape(ref['r_version'])} (script: <code>{html.escape(ref['generated_by'])}</code>).</p>")
 
 
 class Synthesis(_HTML):
-    """One part of the cross-drug synthesis (:class:`glumeta.chapter.Synthesis`), computed once per page."""
+    """One part of the cross-drug synthesis (:class:`glumeta.views.SynthesisView`), computed once per page."""
 
     option_spec = {**_HTML.option_spec,
                    "part": lambda s: directives.choice(s, ("rows", "numbers", "forest", "sensitivity"))}
 
     def html(self):
-        from .chapter import Synthesis as View
+        from .views import SynthesisView as View
 
         view = self.env.temp_data.get("glumeta_synthesis")  # temp_data lives for one page's read
         if view is None:
             view = self.env.temp_data["glumeta_synthesis"] = View()
         part = self.options.get("part", "numbers")
         if part == "rows":
-            return view.rows_table().data
+            return view.rows_html()
         if part == "forest":
             return view.forest()._repr_html_()
         if part == "sensitivity":
-            return view.r_sensitivity().data
+            return view.r_sensitivity_html()
         return view.numbers_html()
 
 

@@ -1,5 +1,9 @@
 """Exporting results as CSV for spreadsheets, safe against formula injection.
 
+A chapter's downloads are written here: :func:`write_results` (study-level effects),
+:func:`write_pooled` (every pooled analysis) and :func:`write_figure_csv` (a table too long for
+the page), each under ``_build/figures/<slug>/`` beside the page's figures.
+
 A text cell that begins with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
 return is run as a formula by Excel, LibreOffice and Google Sheets (CSV
 injection, CWE-1236). Such cells are prefixed with a single quote, as OWASP
@@ -12,7 +16,8 @@ import math
 import re
 from pathlib import Path
 
-__all__ = ["main_analyses", "neutralise", "pooled_frame", "results_frame", "to_safe_csv"]
+__all__ = ["main_analyses", "neutralise", "pooled_frame", "results_frame", "to_safe_csv", "write_figure_csv",
+           "write_pooled", "write_results"]
 
 _TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
@@ -136,3 +141,24 @@ def to_safe_csv(df, path):
     path = Path(path)
     out.to_csv(path, index=False, encoding="utf-8")
     return path
+
+
+def write_figure_csv(df, slug: str, name: str) -> Path:
+    """Write *df* (:func:`to_safe_csv`) as ``_build/figures/<slug>/<name>``, where a page links it."""
+    from .forest import save_dir
+
+    return to_safe_csv(df, save_dir(slug) / name)
+
+
+def write_results(dataset, analyses, slug: str) -> Path:
+    """Write the study-level effect sizes of *dataset* (every measure, :func:`glumeta.escalc.escalc_all`)
+    with what *analyses* pooled (:func:`results_frame`) to ``_build/figures/<slug>/<name>-results.csv``."""
+    from .escalc import escalc_all
+
+    return write_figure_csv(results_frame(escalc_all(dataset), analyses), slug, f"{dataset.name}-results.csv")
+
+
+def write_pooled(name: str, analyses, slug: str) -> Path:
+    """Write every pooled analysis of data file *name* (:func:`pooled_frame`) to
+    ``_build/figures/<slug>/<name>-pooled.csv``."""
+    return write_figure_csv(pooled_frame(analyses), slug, f"{name}-pooled.csv")
