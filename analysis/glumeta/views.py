@@ -22,12 +22,12 @@ from pathlib import Path
 
 from .data import is_missing
 from .escalc import RATIO
-from .formatting import fmt, fmt_ci, fmt_p
+from .formatting import fmt, fmt_ci, fmt_i2, fmt_p
 from .plan import analyze, is_main, on_display_scale
 from .workbook import current
 
 __all__ = ["FigureHTML", "SynthesisView", "alt_text", "checks_html", "data_table_html", "downloads_html",
-           "eligibility_html", "frame_html", "gaps_html", "i2_text", "ledger_html", "no_rows_md",
+           "eligibility_html", "frame_html", "gaps_html", "ledger_html", "no_rows_md",
            "paged_forest", "pooled_texts", "robustness_html", "sensitivity_html", "skew_checks_html",
            "summary_table", "version_note_md", "LEDGER_FILTER_JS"]
 
@@ -57,11 +57,6 @@ def safe_url(u) -> str | None:
 def wrap_attr(text: str, limit: int = 40) -> str:
     """The cell attribute that lets a long text cell wrap (CSS ``td.glumeta-wrap``); numbers never wrap."""
     return ' class="glumeta-wrap"' if len(text) > limit and " " in text else ""
-
-
-def i2_text(i2) -> str:
-    """I² in percent without decimals; ``–`` when it is missing or not finite."""
-    return fmt(i2, 0) if i2 is not None and math.isfinite(i2) else "–"
 
 
 def slug(name: str) -> str:
@@ -229,7 +224,7 @@ def pooled_texts(a, nd: int = 2) -> dict:
     null = 1 if a.measure in RATIO else 0
     return {
         "est": fmt(d["estimate"], nd), "ci": fmt_ci(d["ci_lower"], d["ci_upper"], nd), "k": str(a.k),
-        "p": fmt_p(a.p, label=""), "i2": i2_text(a.i2),
+        "p": fmt_p(a.p, label=""), "i2": fmt_i2(a.i2),
         "tau2": fmt(a.tau2, 3), "pending": str(a.pending), "model": a.model, "label": a.label,
         # words without double negatives: "4.31 points lower", not "lowered by −4.31"
         "abs": fmt(abs(d["estimate"]), nd), "dir": "lower" if d["estimate"] < 0 else "higher",
@@ -262,7 +257,7 @@ def sensitivity_html(analyses, level: str | None = None) -> str:
         rows.append({"analysis": a.label, "k": a.k, "estimate": fmt(d["estimate"]),
                      "95% CI": fmt_ci(d["ci_lower"], d["ci_upper"]),
                      "prediction interval": fmt_ci(d["pi_lower"], d["pi_upper"]) if d["pi_lower"] is not None else "– (k < 3)",
-                     "p": fmt_p(a.p, label=""), "I² %": i2_text(a.i2) if a.k > 1 else "–",
+                     "p": fmt_p(a.p, label=""), "I² %": fmt_i2(a.i2) if a.k > 1 else "–",
                      "test": a.test})
     return frame_html(pd.DataFrame(rows))
 
@@ -285,7 +280,7 @@ def summary_table(names=None, workbook=None):
                          "estimate": fmt(d["estimate"]), "95% CI": fmt_ci(d["ci_lower"], d["ci_upper"]),
                          "prediction interval": (fmt_ci(d["pi_lower"], d["pi_upper"]) if d["pi_lower"] is not None
                                                  else "– (k < 3)"),
-                         "p": fmt_p(a.p, label=""), "I² %": i2_text(a.i2),
+                         "p": fmt_p(a.p, label=""), "I² %": fmt_i2(a.i2),
                          "not pooled (other endpoint/design)": 0 if a.outside is None else len(a.outside),
                          "pending rows": a.pending, "model": a.model})
     return pd.DataFrame(rows)
@@ -366,7 +361,7 @@ def alt_text(a) -> str:
         return (f"Forest plot of {a.label}: one comparison ({names}), {a.measure} {fmt(est)} (95% CI {fmt_ci(lo, hi)}); "
                 f"not pooled.{beside}")
     return (f"Forest plot of {a.label}: {a.k} comparisons ({names}); pooled {a.measure} "
-            f"{fmt(est)} (95% CI {fmt_ci(lo, hi)}), I² {i2_text(a.i2)}%.{beside}")
+            f"{fmt(est)} (95% CI {fmt_ci(lo, hi)}), I² {fmt_i2(a.i2)}%.{beside}")
 
 
 def figure_name(stem: str, aid: str) -> str:
@@ -551,7 +546,7 @@ class SynthesisView:
         o = s["overall"]
         drugs = "; ".join(f"{html.escape(a.label)} {fmt(a.estimate)} ({fmt_ci(a.ci_lower, a.ci_upper)}; k = {a.k})"
                           for k, a in s.items() if k.startswith("drug:"))
-        het = (f"Heterogeneity: τ² = {fmt(o.tau2, 3)}, I² = {i2_text(o.i2)}%, Q = {fmt(o.q)} on {o.q_df} df "
+        het = (f"Heterogeneity: τ² = {fmt(o.tau2, 3)}, I² = {fmt_i2(o.i2)}%, Q = {fmt(o.q)} on {o.q_df} df "
                f"({fmt_p(o.q_p)}).")
         if o.tau2 == 0 and o.q > o.q_df:
             het += (" REML puts τ² at its boundary, 0, although Q exceeds its degrees of freedom: with this few "
