@@ -7,7 +7,7 @@ cross-drug synthesis). This module is only the notebook's side of them:
   analyses of :func:`glumeta.plan.analyze`, the chapter's ledger rows);
 * it wraps the HTML of :mod:`glumeta.views` (plain functions returning strings, shared with the
   directives of :mod:`glumeta.directives`) in IPython display objects;
-* it ``glue``\ s numbers into the prose under stable names (:data:`DETAIL_IDS` for the worked
+* it glues numbers into the prose (``myst_nb.glue``) under stable names (:data:`DETAIL_IDS` for the worked
   numbers of a ledger check), never under a display label;
 * the downloads (results and pooled CSV) are written by :mod:`glumeta.export`.
 
