@@ -30,7 +30,7 @@ from .views import (FigureHTML, SynthesisView, eligibility_html, frame_html, led
                     summary_table)
 from .workbook import resolve
 
-__all__ = ["DETAIL_IDS", "Chapter", "PooledSummary", "Synthesis", "detail_id", "eligibility_html", "fmt", "fmt_ci",
+__all__ = ["DETAIL_IDS", "Chapter", "FigureHTML", "PooledSummary", "Synthesis", "detail_id", "eligibility_html", "fmt", "fmt_ci",
            "ledger_html", "summary_table", "synthesis_forest", "table"]
 
 
