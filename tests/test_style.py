@@ -23,7 +23,7 @@ import matplotlib.pyplot as plt
 import pytest
 
 from glumeta import formatting
-from glumeta.style import DEFAULT_STYLE, HASHSALT, ForestStyle, Palette
+from glumeta.style import DEFAULT_STYLE, HASHSALT, Palette
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "analysis" / "glumeta"
@@ -199,3 +199,20 @@ def test_one_formatter_per_kind():
     assert formatting.fmt_i2(float("nan")) == "–" and formatting.fmt_i2(41.6) == "42"
     assert formatting.fmt_per1000(0.25) == "250" and formatting.fmt_per1000(1.01) == "1,000 (capped)"
     assert set(formatting.__all__) >= {"fmt", "fmt_ci", "fmt_p"}  # the names chapters and tests import
+
+
+def test_funnel_legend_prints_p_as_the_prose_does():
+    """Egger's p in the funnel legend is :func:`~glumeta.formatting.fmt_p`'s (it was ``.2f``, which
+    printed a p below 0.005 as "p = 0.00"; p ≥ 0.01 prints as before)."""
+    import numpy as np
+
+    from glumeta.figures import funnel_plot
+    from glumeta.sensitivity import egger
+
+    vi = np.linspace(0.01, 0.5, 15)
+    yi = 0.2 + 1.5 * np.sqrt(vi) + np.tile([0.02, -0.02, 0.0], 5)  # strongly asymmetric
+    p = egger(yi, vi)["p"]
+    fig = funnel_plot(yi, vi, 0.3, "SMD", egger_line=True)
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    plt.close(fig)
+    assert p < 0.01 and f"Egger's test {formatting.fmt_p(p)}" in labels

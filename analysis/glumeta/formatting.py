@@ -5,7 +5,7 @@ kind           formatter              shows
 =============  =====================  ==============================================
 estimate       :func:`fmt`            ``−0.42`` (also statistics: τ², Q, z, t …)
 interval       :func:`fmt_ci`         ``−0.80 to −0.05``, or ``[−0.80, −0.05]``
-p-value        :func:`fmt_p`          ``p = 0.37``, ``p = 0.012``, ``p < 0.001``
+p-value        :func:`fmt_p`          ``p = 0.37``, ``p = 0.004``, ``p < 0.001``
 weight         :func:`fmt_weight`     ``12.3%``, ``0.45%``
 I²             :func:`fmt_i2`         ``42`` (a percentage, without the sign)
 count          :func:`fmt_n`          ``1,234``
@@ -52,12 +52,12 @@ def fmt_ci(lo, hi, nd: int = 2, *, brackets: bool = False) -> str:
 
 
 def fmt_p(p: float | None, label: str = "p") -> str:
-    """``p = 0.37``, ``p = 0.012``, ``p < 0.001`` (without *label*: ``= 0.37`` …; ``–`` when missing).
+    """``p = 0.37``, ``p = 0.004``, ``p < 0.001`` (without *label*: ``= 0.37`` …; ``–`` when missing).
 
     Examples
     --------
-    >>> fmt_p(0.371), fmt_p(0.0123), fmt_p(0.0002), fmt_p(0.5, label="")
-    ('p = 0.37', 'p = 0.012', 'p < 0.001', '= 0.50')
+    >>> fmt_p(0.371), fmt_p(0.0042), fmt_p(0.0002), fmt_p(0.5, label="")
+    ('p = 0.37', 'p = 0.004', 'p < 0.001', '= 0.50')
     """
     if p is None or not math.isfinite(p):
         return f"{label} = –" if label else "–"

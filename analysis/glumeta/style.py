@@ -96,8 +96,8 @@ class ForestStyle:
     Examples
     --------
     >>> from dataclasses import replace
-    >>> DEFAULT_STYLE.page_rows, DEFAULT_STYLE.palette.pool, DEFAULT_STYLE.formats.p(0.0123)
-    (50, '#0072B2', 'p = 0.012')
+    >>> DEFAULT_STYLE.page_rows, DEFAULT_STYLE.palette.pool, DEFAULT_STYLE.formats.p(0.0042)
+    (50, '#0072B2', 'p = 0.004')
     >>> replace(DEFAULT_STYLE, page_rows=20).page_rows
     20
     >>> DEFAULT_STYLE.rc({"font.size": 9})
