@@ -18,7 +18,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "analysis" / "glumeta"
 MODULES = sorted(p for p in PACKAGE.rglob("*.py"))
 
 #: modules that are entry points: they may read and set the environment (and hand it to kernels)
-ENTRY = {"cli.py", "build.py", "sphinxext.py", "serve.py", "preview.py"}
+ENTRY = {"cli.py", "build.py", "sphinxext.py", "serve.py", "preview.py", "inprocess.py"}
 FOLDER_PARAMS = {"directory", "data_dir", "folder", "data_folder"}
 
 
@@ -141,7 +141,7 @@ LAYERS = {
                    "synthesis", "ledger"},
     "views": {"forest", "figures", "flow", "bias", "findings", "export", "dictionary", "chapter", "html",
               "views", "glue"},
-    "book": {"build", "sphinxext", "directives", "serve", "preview", "scaffold", "cli"},
+    "book": {"build", "sphinxext", "directives", "serve", "preview", "scaffold", "cli", "inprocess"},
 }
 ORDER = list(LAYERS)
 

@@ -90,6 +90,9 @@ def _package_hash(app) -> str:
 
 
 def _source_read(app, docname, source):
+    import time
+
+    _STARTED[docname] = time.perf_counter()
     names = declared(source[0])
     os.environ[ENV_DECLARED] = ",".join(names or [])
     deps = app.env.__dict__.setdefault("glumeta_deps", {})
@@ -97,6 +100,19 @@ def _source_read(app, docname, source):
     deps[docname] = {"dir": str(data_dir()), "names": names or [], "inputs": inputs, "package": _package_hash(app)}
     for f in inputs:
         app.env.note_dependency(f)
+
+
+#: docname -> when its reading began (this process): the read times order the next build's readers
+_STARTED: dict[str, float] = {}
+
+
+def _doctree_read(app, doctree):
+    import time
+
+    doc = app.env.docname
+    rec = app.env.__dict__.get("glumeta_deps", {}).get(doc)
+    if rec is not None and doc in _STARTED:
+        rec["seconds"] = round(time.perf_counter() - _STARTED.pop(doc), 3)
 
 
 def _why(rec: dict, cur_dir: str, pkg: str) -> list[str]:
@@ -137,11 +153,14 @@ def _outdated(app, env, added, changed, removed):
 
 
 def _before_read(app, env, docnames):
-    """Progress: how many pages this build reads (each re-run page has said why, above)."""
+    """Progress: how many pages this build reads (each re-run page has said why, above); with
+    in-process execution, the chapters' imports done once here, before the readers fork."""
     if docnames:
         from sphinx.util import logging
 
         logging.getLogger(__name__).info(f"glumeta: {len(docnames)} page(s) to read")
+        if _EXECUTE == "in-process" and any(declared_of(env, d) for d in docnames):
+            _warm_imports()
 
 
 def _purge(app, env, docname):
@@ -201,9 +220,16 @@ def _declare_parallel_safe(app):
         stock = sb.make_chunks
 
         def _chunks(docnames, nproc, maxbatch=10):
-            notebooks = [d for d in docnames if _is_notebook(app.env, d)]
-            rest = [d for d in docnames if d not in notebooks]
-            return [[d] for d in notebooks] + ([rest] if rest else [])
+            # one reader per page, the slowest first (their read times in the last build;
+            # a page not timed yet counts as a notebook's or an in-process page's typical
+            # time), so that the pages spread over the cores and the longest page starts first
+            deps = app.env.__dict__.get("glumeta_deps", {})
+
+            def cost(d):
+                t = deps.get(d, {}).get("seconds")
+                return t if t is not None else (3.0 if _is_notebook(app.env, d) else 0.5)
+
+            return [[d] for d in sorted(docnames, key=cost, reverse=True)]
 
         def _read_parallel(docnames, nproc):
             sb.make_chunks = _chunks
@@ -230,6 +256,10 @@ def _is_notebook(env, docname: str) -> bool:
 
 
 def _config_inited(app, config):
+    global _EXECUTE
+    if config.glumeta_execute not in ("in-process", "kernel"):
+        raise ValueError(f"glumeta_execute: {config.glumeta_execute!r}; use 'in-process' or 'kernel'")
+    _EXECUTE = config.glumeta_execute
     # JB1 leaves pydata-sphinx-theme's default_mode empty, which the theme's script
     # reports as a console error ("Got invalid theme mode").
     ctx = dict(config.html_context or {})
@@ -388,6 +418,78 @@ def describe_failure(nb, path, exc, timeout=None, cell_line=None) -> str:
     return f"glumeta: page {page} failed: {where}: {why}"
 
 
+#: How chapters are executed (``glumeta_execute`` in the Sphinx config): ``in-process`` (default)
+#: or ``kernel`` (myst-nb's stock: a Jupyter kernel per page). Set at ``config-inited``; the
+#: forked readers inherit it.
+_EXECUTE = "in-process"
+
+
+def _execute_in_process() -> None:
+    """Run ``force``-mode pages in the reader's own process (:mod:`glumeta.inprocess`), not in a
+    kernel: the same outputs (tests/test_inprocess.py), without a kernel start and a second import
+    of pandas, matplotlib and glumeta per page (:func:`_before_read` imports them once, before the
+    readers fork). A page whose kernelspec is not Python keeps its kernel."""
+    try:
+        from myst_nb.core.execute.base import ExecutionError
+        from myst_nb.core.execute.direct import NotebookClientDirect
+    except ImportError:  # pragma: no cover
+        return
+    stock = NotebookClientDirect.start_client
+    if getattr(stock, "_glumeta_inprocess", False):
+        return
+
+    def start_client(self):
+        lang = ((self.notebook.metadata.get("kernelspec") or {}).get("language") or "python").lower()
+        if _EXECUTE != "in-process" or lang != "python" or self.nb_config.execution_in_temp or self.path is None:
+            return stock(self)
+        from datetime import datetime
+
+        from .inprocess import execute_notebook
+
+        self.logger.info("Executing notebook in the build process [glumeta]")
+        res = execute_notebook(self.notebook, str(self.path.parent), timeout=self.nb_config.execution_timeout,
+                               allow_errors=self.nb_config.execution_allow_errors)
+        err = res["error"]
+        if err is not None and self.nb_config.execution_raise_on_error:
+            raise ExecutionError(str(self.path)) from err
+        if err is not None:
+            self.logger.warning(f"Executing notebook failed: {err.__class__.__name__}", subtype="exec")
+        else:
+            self.logger.info(f"Executed notebook in {res['time']:.2f} seconds")
+        self.exec_metadata = {"mtime": datetime.now().timestamp(), "runtime": res["time"],
+                              "method": self.nb_config.execution_mode, "succeeded": err is None,
+                              "error": None if err is None else err.__class__.__name__, "traceback": None}
+
+    start_client._glumeta_inprocess = True
+    NotebookClientDirect.start_client = start_client
+
+
+def declared_of(env, docname: str) -> list[str] | None:
+    """The tables page *docname* declares (None for a page without a ``glumeta:`` block)."""
+    try:
+        return declared(Path(env.doc2path(docname)).read_text(encoding="utf-8"))
+    except OSError:
+        return None
+
+
+def _warm_imports() -> None:
+    """Done once in the build process before the readers fork, so that every reader inherits it:
+    the chapters' imports, the IPython shell that runs them, and the validated effect frame of every
+    analysis table (glumeta.escalc caches it by the file's content), which the chapters and the
+    in-process pages (summary, ledger, synthesis, findings) all read."""
+    from . import chapter, inprocess  # noqa: F401  (pandas, matplotlib, statsmodels' WLS via glumeta)
+    from .data import DataError
+    from .escalc import escalc
+
+    inprocess._shell()
+    wb = Workbook.from_env()
+    for name in wb.analyses():
+        try:
+            escalc(Workbook(wb.folder).dataset(name))
+        except (DataError, KeyError, OSError):
+            pass  # the page that reads it reports the problem
+
+
 def _explain_failed_pages() -> None:
     """Make a page whose execution fails say which page, which cell and why.
 
@@ -428,7 +530,9 @@ def setup(app):
     _encrypt_kernel_transport()
     if os.name == "posix":
         _kernels_over_ipc()
-    _explain_failed_pages()
+    _execute_in_process()
+    _explain_failed_pages()  # wraps the executor installed above
+    app.add_config_value("glumeta_execute", "in-process", "env")
     add_directives(app)  # the in-process pages: summary, ledger, synthesis, dictionary, environment
     app.connect("config-inited", _config_inited)
     app.connect("html-page-context", _page_context, priority=900)
@@ -442,6 +546,7 @@ def setup(app):
     app.connect("builder-inited", _declare_parallel_safe)
     app.connect("build-finished", _publish)
     app.connect("source-read", _source_read)
+    app.connect("doctree-read", _doctree_read)
     app.connect("env-get-outdated", _outdated)
     app.connect("env-before-read-docs", _before_read)
     app.connect("env-purge-doc", _purge)
