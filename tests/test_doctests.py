@@ -16,7 +16,8 @@ import re
 
 import pytest
 
-MODULES = ["glumeta.effects", "glumeta.models", "glumeta.reproduce", "glumeta.verdicts", "glumeta.counts"]
+MODULES = ["glumeta.effects", "glumeta.models", "glumeta.reproduce", "glumeta.verdicts", "glumeta.counts",
+           "glumeta.escalc", "glumeta.workbook", "glumeta.ledger", "glumeta.eligibility"]
 FLAGS = doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS
 #: numpydoc's section order (https://numpydoc.readthedocs.io/en/latest/format.html)
 ORDER = ["Parameters", "Attributes", "Returns", "Yields", "Receives", "Other Parameters", "Raises", "Warns",

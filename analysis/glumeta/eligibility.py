@@ -38,7 +38,31 @@ SKEW_RULE = "skew"
 
 
 class Rule:
-    """One declared primary-pool rule (see the module docstring)."""
+    """One declared primary-pool rule (see the module docstring).
+
+    Parameters
+    ----------
+    spec : dict
+        The rule as declared: ``id``, ``column``, one of ``in`` / ``matches`` / ``equals``, and
+        ``reason`` (the id :data:`SKEW_RULE` needs no column).
+
+    Attributes
+    ----------
+    id : str
+        The rule's id (a sensitivity analysis relaxes rules by id).
+    column : str or None
+        The column it tests.
+    reason : str
+        Why a row that fails it is outside the pool (default "outside the declared <id> rule").
+    spec : dict
+        As given.
+
+    Examples
+    --------
+    >>> r = Rule({"id": "time", "column": "time", "in": ["24 h"]})
+    >>> r.id, r.column, r.reason
+    ('time', 'time', 'outside the declared time rule')
+    """
 
     def __init__(self, spec: dict):
         self.id = spec["id"]
@@ -47,7 +71,32 @@ class Rule:
         self.spec = spec
 
     def admits(self, frame) -> np.ndarray:
-        """Boolean array: which rows of *frame* satisfy this rule (a missing value never does)."""
+        """Boolean array: which rows of *frame* satisfy this rule (a missing value never does).
+
+        Returns
+        -------
+        numpy.ndarray of bool
+            One per row. The skew rule admits every row whose ``skewed`` is not true (all rows
+            when the frame has no such column).
+
+        Raises
+        ------
+        ValueError
+            The rule names a column the frame lacks, or declares no condition.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> f = pd.DataFrame({"time": ["24 h", "4 h", None], "skewed": [True, False, None]})
+        >>> Rule({"id": "hours", "column": "time", "matches": "[0-9]+ h"}).admits(f).tolist()
+        [True, True, False]
+        >>> Rule({"id": SKEW_RULE}).admits(f).tolist()
+        [False, True, True]
+        >>> Rule({"id": "dose", "column": "dose", "in": [1]}).admits(f)
+        Traceback (most recent call last):
+        ...
+        ValueError: eligibility rule 'dose' names column 'dose', which the data file does not have (datapackage.json, glumeta:analysis → eligibility)
+        """
         if self.id == SKEW_RULE:
             col = frame["skewed"] if "skewed" in frame else None
             return np.ones(len(frame), bool) if col is None else ~col.fillna(False).astype(bool).to_numpy()
@@ -62,7 +111,33 @@ class Rule:
 
 
 def rules_of(plan: dict) -> list[Rule]:
-    """The primary-pool rules a ``glumeta:analysis`` block declares (the skew rule last)."""
+    """The primary-pool rules a ``glumeta:analysis`` block declares (the skew rule last).
+
+    Parameters
+    ----------
+    plan : dict
+        A ``glumeta:analysis`` block (:attr:`glumeta.workbook.Dataset.plan`).
+
+    Returns
+    -------
+    list of Rule
+        Its ``eligibility`` → ``primary`` rules in order, then the skew rule when it declares
+        ``"skewed": "exclude"``; empty when it declares none.
+
+    Notes
+    -----
+    The skew rule leaves out median/IQR conversions that fail the skewness test of Shi et al.
+    (2023) (:func:`glumeta.effects.skewness_test`), as Cochrane Handbook §10.5.3 asks.
+
+    Examples
+    --------
+    >>> plan = {"eligibility": {"primary": [{"id": "time", "column": "time", "in": ["24 h"],
+    ...                                      "reason": "other time"}], "skewed": "exclude"}}
+    >>> [(r.id, r.reason) for r in rules_of(plan)]
+    [('time', 'other time'), ('skew', 'median/IQR conversion skewed (Shi et al. 2023 test)')]
+    >>> rules_of({"measure": "SMD"})
+    []
+    """
     el = plan.get("eligibility", {})
     rules = [Rule(r) for r in el.get("primary", [])]
     if el.get("skewed") == "exclude":
@@ -76,6 +151,27 @@ def evaluate(frame, rules: list[Rule], relax=()) -> tuple[np.ndarray, list[str]]
     Returns the mask of admitted rows and, per row, the reason of the first rule it
     fails ("" when admitted).
 
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        An effect frame (:func:`glumeta.escalc.escalc`) or any frame with the rules' columns.
+    rules : list of Rule
+        The rules, in order (:func:`rules_of`).
+    relax : collection of str, optional
+        Ids of rules not applied (a sensitivity analysis).
+
+    Returns
+    -------
+    ok : numpy.ndarray of bool
+        The rows every applied rule admits.
+    why : list of str
+        Per row, the :attr:`Rule.reason` of the first rule it fails, ``""`` when admitted.
+
+    Notes
+    -----
+    A row is admitted when it satisfies every rule (:meth:`Rule.admits`); a row outside the pool
+    is not dropped but shown with its reason.
+
     Examples
     --------
     >>> import pandas as pd
@@ -83,6 +179,8 @@ def evaluate(frame, rules: list[Rule], relax=()) -> tuple[np.ndarray, list[str]]
     >>> ok, why = evaluate(f, [Rule({"id": "time", "column": "time", "in": ["24 h"], "reason": "other time"})])
     >>> ok.tolist(), why
     ([True, False, False], ['', 'other time', 'other time'])
+    >>> evaluate(f, [Rule({"id": "time", "column": "time", "in": ["24 h"]})], relax={"time"})[0].tolist()
+    [True, True, True]
     """
     ok = np.ones(len(frame), bool)
     why = [""] * len(frame)

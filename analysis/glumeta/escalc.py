@@ -91,6 +91,27 @@ _FORMAT = _Formatter()
 def label_format(template: str, row, replace=()) -> str:
     """Fill a schema template from a row (a mapping); *replace* is a list of (old, new) pairs.
 
+    Parameters
+    ----------
+    template : str
+        A ``str.format`` template naming columns of the row, e.g. the ``label`` of a
+        ``glumeta:analysis`` block (``"{study}: {outcome}"``).
+    row : mapping
+        Column name → value (a DataFrame record).
+    replace : iterable of (str, str), optional
+        Text replacements applied, in order, to the filled template.
+
+    Returns
+    -------
+    str
+        The filled template, stripped of surrounding whitespace.
+
+    Notes
+    -----
+    A missing value (None, NaN, empty) prints as nothing; a float with an integer value and no
+    format spec prints without ``.0``; two text specs are added to ``str.format``'s:
+    ``{comparison:arm}`` (the part before " vs ") and ``{outcome:capitalize}`` (first letter upper-case).
+
     Examples
     --------
     >>> label_format("{study}: {comparison:arm}, {time}",
@@ -108,7 +129,39 @@ def label_format(template: str, row, replace=()) -> str:
 def spec(data) -> dict:
     """The resource (from ``datapackage.json``) of an analysis table: a
     :class:`~glumeta.workbook.Dataset` or a table name. KeyError when the table declares no
-    ``glumeta:analysis`` or is unknown."""
+    ``glumeta:analysis`` or is unknown.
+
+    Parameters
+    ----------
+    data : Dataset or str
+        The table, or its name in the current workbook (:func:`glumeta.workbook.resolve`).
+
+    Returns
+    -------
+    dict
+        The table's resource: ``name``, ``path``, ``schema`` (with its ``glumeta:analysis`` and
+        ``glumeta:representations``), as declared; shared, so read-only.
+
+    Raises
+    ------
+    KeyError
+        The table is unknown, or declares no ``glumeta:analysis``.
+
+    Notes
+    -----
+    The same as ``resolve(data).resource`` once :meth:`~glumeta.workbook.Dataset.analysis_plan`
+    has checked that the table is an analysis table.
+
+    Examples
+    --------
+    >>> res = spec("blood_glutamate")
+    >>> res["path"], res["schema"]["glumeta:analysis"]["measure"]
+    ('blood_glutamate.csv', 'SMD')
+    >>> spec("reported")
+    Traceback (most recent call last):
+    ...
+    KeyError: "data file 'reported' declares no 'glumeta:analysis' in datapackage.json"
+    """
     ds = resolve(data)
     ds.analysis_plan()
     return ds.resource
@@ -270,6 +323,41 @@ def split_shared_control(frame):
     row's variance becomes ``v·(1/n1 + K/n2)/(1/n1 + 1/n2)`` (its control arm
     counted as n2/K patients, the implied SD unchanged). Reads ``vi_unsplit``
     when present, else ``vi``.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Rows with ``yi`` and ``vi`` (or ``vi_unsplit``), ``n_arm1`` and ``n_arm2``; rows are grouped
+        only when it has ``shared_control`` and ``time`` columns, and ``design == "crossover"``
+        rows are left alone.
+
+    Returns
+    -------
+    vi : numpy.ndarray
+        The variances with shared control groups split (a copy; the rest unchanged).
+    notes : list of str
+        Per row, the split in words (``""`` when the row is not split).
+    shares : numpy.ndarray
+        Per row, K: the number of comparisons sharing its control group (1 when not shared).
+
+    Notes
+    -----
+    Splitting the control group, ``n2' = n2/K``, keeps each patient in one comparison of a pool
+    (Cochrane Handbook §23.3.4). With the implied common SD kept, the variance of a mean
+    difference scales with ``1/n1 + 1/n2``, hence ``v' = v·(1/n1 + K/n2)/(1/n1 + 1/n2)``.
+
+    Examples
+    --------
+    Three doses against one placebo group of 30 (and a row with no shared control):
+
+    >>> import pandas as pd
+    >>> f = pd.DataFrame({"shared_control": ["s1", "s1", "s1", None], "time": ["24 h"] * 4,
+    ...                   "yi": [0.1, 0.2, 0.3, 0.4], "vi": [0.1] * 4, "n_arm1": [10] * 4, "n_arm2": [30] * 4})
+    >>> vi, notes, shares = split_shared_control(f)
+    >>> vi.round(4).tolist(), shares.tolist()
+    ([0.15, 0.15, 0.15, 0.1], [3.0, 3.0, 3.0, 1.0])
+    >>> notes[0]
+    'shared control (s1, n = 30) split over 3 comparisons: n2 = 10'
     """
     base = "vi_unsplit" if "vi_unsplit" in frame else "vi"
     vi = frame[base].to_numpy(dtype=float).copy()
@@ -304,7 +392,45 @@ def split_shared_control(frame):
 def with_effects(frame, yi, vi, derivation):
     """Set ``yi``, ``vi_unsplit`` and ``derivation_unsplit`` on *frame*, split shared controls, and add
     ``vi``, ``derivation`` (with the split noted), ``sei`` and the 95% CI — the one place where a
-    row's CI is computed."""
+    row's CI is computed.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The rows (not modified): ``n_arm1`` and ``n_arm2``, and ``shared_control``, ``time`` and
+        ``design`` where controls may be shared (:func:`split_shared_control`).
+    yi : array_like
+        Per row, the effect on the analysis scale.
+    vi : array_like
+        Per row, its own (unsplit) sampling variance.
+    derivation : iterable of str
+        Per row, how ``yi`` and ``vi`` were obtained, in words.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy of *frame* with ``yi``, ``vi_unsplit``, ``vi`` (split), ``control_share``,
+        ``derivation_unsplit``, ``derivation``, ``sei``, ``ci_lower`` and ``ci_upper``.
+
+    Notes
+    -----
+    ``sei = √vi`` and the 95% CI is ``yi ± 1.96·sei`` (:data:`glumeta.constants.Z975`), with ``vi``
+    the variance after a shared control group is split (Cochrane Handbook §23.3.4).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> f = pd.DataFrame({"shared_control": ["s1", "s1", None], "time": ["24 h"] * 3,
+    ...                   "n_arm1": [10, 10, 10], "n_arm2": [30, 30, 30]})
+    >>> out = with_effects(f, [0.1, 0.2, 0.4], [0.1, 0.1, 0.1], ["reported difference and SE"] * 3)
+    >>> out[["yi", "vi_unsplit", "vi", "sei", "ci_lower", "ci_upper"]].round(4)
+        yi  vi_unsplit     vi     sei  ci_lower  ci_upper
+    0  0.1         0.1  0.125  0.3536   -0.5930    0.7930
+    1  0.2         0.1  0.125  0.3536   -0.4930    0.8930
+    2  0.4         0.1  0.100  0.3162   -0.2198    1.0198
+    >>> out["derivation"].iloc[0]
+    'reported difference and SE; shared control (s1, n = 30) split over 2 comparisons: n2 = 15'
+    """
     frame = frame.copy()
     frame["yi"] = np.asarray(yi, dtype=float)
     frame["vi_unsplit"] = np.asarray(vi, dtype=float)
@@ -331,12 +457,63 @@ def escalc(data, measure: str | None = None):
     column and value) on invalid data. Results are cached per file content, so the
     chapters, the ledger and the CLI share one validation and one computation.
 
+    Parameters
+    ----------
+    data : Dataset or str
+        The table, or its name in the current workbook (:func:`glumeta.workbook.resolve`); it
+        must declare ``glumeta:analysis``.
+    measure : str, optional
+        The effect measure (``"SMD"``, ``"MD"``, ``"RR"``, ``"OR"``, ``"RD"``); default the
+        declared ``measure``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per data row, in file order: the data columns and the effect columns listed in
+        the module docstring (a copy: the cached frame is not exposed).
+
+    Raises
+    ------
+    glumeta.data.DataError
+        The table has validation errors, or a row's numbers cannot give its effect
+        (:func:`glumeta.validate.derivation_problems`).
+    KeyError
+        The table is unknown or declares no analysis.
+
+    Notes
+    -----
+    Each complete row takes the first declared representation whose columns are filled in;
+    its route computes ``yi`` and ``vi`` with the formulas of :mod:`glumeta.effects` (Hedges' g,
+    Hedges 1981; MD and 2×2 measures, Borenstein 2009; SD from SEM and SE from a CI or p,
+    Cochrane Handbook §6.5.2.2, §6.3.1, §6.3.2; mean and SD from quartiles, Luo et al. 2018 and
+    Wan et al. 2014). Shared control groups are then split (:func:`split_shared_control`) and the
+    95% CI is ``yi ± 1.96·√vi`` (:func:`with_effects`).
+
     Examples
     --------
+    >>> t = escalc("blood_glutamate")
+    >>> t.loc[0, ["label", "representation"]].tolist()
+    ['Pan 2018 (cohort 1)', 'mean and SD (or SEM) per arm']
+    >>> t.loc[0, ["yi", "vi", "ci_lower", "ci_upper"]].astype(float).round(4).tolist()
+    [0.1278, 0.0401, -0.2646, 0.5202]
+    >>> t.loc[0, "derivation"]
+    "Hedges' g from arm means and SDs; SD1 = SEM·√n; SD2 = SEM·√n"
+    >>> t.loc[2, ["label", "derivation"]].tolist()
+    ['Kim 1982', 'pending: numbers not available']
+
+    A placebo group shared by three doses is split between them:
+
     >>> t = escalc("esketamine_madrs")
     >>> row = t[(t["study_id"] == "daly2018") & (t["time"] == "24 h")].iloc[0]
-    >>> bool(row["vi"] > row["vi_unsplit"])   # the shared placebo group is split over 3 doses
-    True
+    >>> bool(row["vi"] > row["vi_unsplit"]), float(row["control_share"])
+    (True, 3.0)
+
+    Another measure than the declared one (ratios are analysed on the log scale):
+
+    >>> import math
+    >>> o = escalc("ketamine_escitalopram", "OR").iloc[0]
+    >>> o["label"], o["measure"], round(math.exp(o["yi"]), 2)
+    ('Hu 2016: response', 'OR', 9.0)
     """
     import pandas as pd
 
@@ -390,7 +567,28 @@ def escalc(data, measure: str | None = None):
 
 def escalc_all(data):
     """The effect frames of every measure the schema declares (``measure``, then ``also``), stacked:
-    one row per data row and measure, as ``glumeta analyze --csv`` writes them."""
+    one row per data row and measure, as ``glumeta analyze --csv`` writes them.
+
+    Parameters
+    ----------
+    data : Dataset or str
+        An analysis table, or its name in the current workbook.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :func:`escalc` of each declared measure, concatenated in that order, with a fresh index.
+
+    Notes
+    -----
+    Each frame is :func:`escalc`'s, so each measure's rows are computed (and cached) once.
+
+    Examples
+    --------
+    >>> a = escalc_all("ketamine_escitalopram")
+    >>> a["measure"].unique().tolist(), len(a) == 3 * len(escalc("ketamine_escitalopram"))
+    (['RR', 'OR', 'RD'], True)
+    """
     import pandas as pd
 
     ds = resolve(data)

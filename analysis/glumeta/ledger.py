@@ -37,6 +37,33 @@ __all__ = ["CheckResult", "COMPUTE", "Inputs", "LedgerInputError", "LedgerRow", 
 
 @dataclass(frozen=True)
 class LedgerRow:
+    """One re-computed row of the ledger, as ``glumeta ledger`` prints it and the chapters show it.
+
+    Attributes
+    ----------
+    check_id, document, analysis, quote, quantity : str
+        The row's columns in the ledger table: its id, the document and passage quoted, the
+        analysis it belongs to and what the number is.
+    reported : str
+        The number as printed.
+    computed : float or None
+        The re-computed value (None when there is none, or it is not finite).
+    computed_text : str
+        It, formatted (``"–"`` when there is none).
+    verdict : str
+        The :class:`~glumeta.verdicts.Verdict` value (``"reproduced"``, ``"consistent"``, ...).
+    explanation : str
+        Why, computed (:attr:`CheckResult.explanation`).
+    details : dict
+        The computation's named intermediate numbers (:attr:`CheckResult.details`); not compared.
+
+    Examples
+    --------
+    >>> row = ledger(ids={"nagele-resp-n2o"})[0]
+    >>> row.quote, row.reported, row.computed_text, row.verdict, row.explanation
+    ('4 patients (20%) had treatment response', '20%', '20', 'consistent', '4/20 = 20.0%')
+    """
+
     check_id: str
     document: str
     analysis: str
@@ -83,20 +110,62 @@ class CheckResult:
 
 @dataclass(frozen=True)
 class Source:
-    """Where a ledger cell is: the file as messages show it, its line, its column."""
+    """Where a ledger cell is: the file as messages show it, its line, its column.
+
+    Attributes
+    ----------
+    path : str
+        The ledger file as messages show it (relative to the repository).
+    line : int
+        Its line (the header is line 1).
+    column : str
+        The column, default ``"inputs"``.
+
+    Examples
+    --------
+    >>> Source("data/reported.csv", 7)
+    Source(path='data/reported.csv', line=7, column='inputs')
+    """
 
     path: str
     line: int
     column: str = "inputs"
 
     def error(self, value: str | None, message: str) -> "LedgerInputError":
+        """The error to raise for *value* of this cell, with *message*.
+
+        Returns
+        -------
+        LedgerInputError
+            With one problem, located at this file, line and column.
+
+        Examples
+        --------
+        >>> print(Source("data/reported.csv", 7).error("n=x", "n is not a number"))
+        1 data error(s):
+        data/reported.csv:7: column 'inputs': value 'n=x': n is not a number
+        """
         return LedgerInputError([Problem(self.path, self.line, self.column, value, message)])
 
 
 class LedgerInputError(DataError):
     """A ledger row whose inputs cannot be resolved: an unknown table, a row or study not in its
     table, a malformed or unexpected input. Each problem names the ledger file, line, column and
-    value."""
+    value.
+
+    A :class:`~glumeta.data.DataError`: constructed from a list of
+    :class:`~glumeta.data.Problem` s, all reported at once.
+
+    Examples
+    --------
+    >>> from glumeta.data import DataError, Problem
+    >>> e = LedgerInputError([Problem("data/reported.csv", 7, "inputs", "table=x", "unknown table 'x'")])
+    >>> print(e)
+    1 data error(s):
+    data/reported.csv:7: column 'inputs': value 'table=x': unknown table 'x'
+    >>> isinstance(e, DataError), e.problems[0].line
+    (True, 7)
+    """
 
 
 #: separates the primary-key values of a row reference (``row=canuso2018|<comparison>|4 h``)
@@ -109,6 +178,13 @@ _KEY = re.compile(r"[a-z][a-z0-9_]*")
 @dataclass(frozen=True)
 class RowRef:
     """One row of a declared table, named by its schema's ``primaryKey`` values (in that order).
+
+    Attributes
+    ----------
+    table : str
+        The table's name.
+    key : tuple of (str, str)
+        ``(field, value)`` pairs in the order of the table's ``primaryKey``; ``ref[field]`` reads one.
 
     Examples
     --------
@@ -130,11 +206,34 @@ class RowRef:
         return ROW_SEP.join(v for _, v in self.key)
 
     def describe(self) -> str:
-        """The key as ``field = value`` pairs, for messages."""
+        """The key as ``field = value`` pairs, for messages.
+
+        Returns
+        -------
+        str
+
+        Examples
+        --------
+        >>> RowRef("t", (("study_id", "a2020"), ("time", "4 h"))).describe()
+        "study_id = 'a2020', time = '4 h'"
+        """
         return ", ".join(f"{f} = {v!r}" for f, v in self.key)
 
     def mask(self, frame):
-        """Boolean Series: the rows of *frame* (a frame of :attr:`table`) with this key."""
+        """Boolean Series: the rows of *frame* (a frame of :attr:`table`) with this key.
+
+        Returns
+        -------
+        pandas.Series of bool
+            Values are compared as text (``str`` of each cell).
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> f = pd.DataFrame({"study_id": ["a2020", "a2020", "b2021"], "time": ["4 h", "24 h", "4 h"]})
+        >>> RowRef("t", (("study_id", "a2020"), ("time", "4 h"))).mask(f).tolist()
+        [True, False, False]
+        """
         m = frame[self.key[0][0]].astype(str) == self.key[0][1]
         for f, v in self.key[1:]:
             m &= frame[f].astype(str) == v
@@ -148,7 +247,27 @@ class Inputs:
     The numbers quoted with the reported one (and a computation's options) are in :attr:`values`,
     read as ``given["md"]``, ``"split" in given``, ``given.get("scale")``; the references to the
     data are typed: :attr:`table` (a declared analysis table), :attr:`row` (a row of it, by its
-    primary key) and :attr:`study` (a study of it)."""
+    primary key) and :attr:`study` (a study of it).
+
+    Attributes
+    ----------
+    values : mapping of str to float or str
+        The quoted numbers and options (read-only).
+    table : str or None
+        ``table=``: a declared analysis table.
+    row : RowRef or None
+        ``row=``: a row of :attr:`table`.
+    study : str or None
+        ``study=``: a ``study_id`` of :attr:`table`.
+    source : Source or None
+        Where the cell is, for messages (not compared).
+
+    Examples
+    --------
+    >>> g = Inputs({"md": -5.3, "scale": "log"}, table="t")
+    >>> g["md"], "scale" in g, g.table, g.row
+    (-5.3, True, 't', None)
+    """
 
     values: Mapping[str, float | str] = field(default_factory=dict)
     table: str | None = None
@@ -163,6 +282,18 @@ class Inputs:
         return key in self.values
 
     def get(self, key: str, default=None):
+        """The value of input *key*, or *default* when the row does not give it.
+
+        Returns
+        -------
+        float, str or the default
+
+        Examples
+        --------
+        >>> g = Inputs({"k": 4.0})
+        >>> g.get("k"), g.get("time"), g.get("time", "24 h")
+        (4.0, None, '24 h')
+        """
         return self.values.get(key, default)
 
 
@@ -177,10 +308,32 @@ def parse_inputs(text: str | None, workbook, *, computation: str | None = None,
     computation takes (:func:`computation`). Whether the row or study exists is checked where the
     data are read (:func:`resolve_inputs`).
 
+    Parameters
+    ----------
+    text : str or None
+        The cell; ``None`` or empty gives no inputs.
+    workbook : Workbook
+        Whose ``datapackage.json`` declares the tables (:class:`glumeta.workbook.Workbook`).
+    computation : str, optional
+        The row's computation (a key of :data:`COMPUTE`): the keys must be those it takes.
+    source : Source, optional
+        Where the cell is, for messages; default ``Source("inputs", 0)``.
+
+    Returns
+    -------
+    Inputs
+        The numbers in :attr:`Inputs.values`; ``table``, ``row`` and ``study`` typed.
+
     Raises
     ------
     LedgerInputError
         naming the ledger file, line, column and the offending part (*source*).
+
+    Notes
+    -----
+    Input names are lower-case identifiers, each given once. A ``row=`` or ``study=`` needs a
+    ``table=``, and a ``row=`` gives exactly one non-empty value per primary-key field, separated
+    by ``|`` (:data:`ROW_SEP`). Only the declarations are read here, not the table.
 
     Examples
     --------
@@ -260,7 +413,45 @@ def parse_inputs(text: str | None, workbook, *, computation: str | None = None,
 def resolve_inputs(given: Inputs, frames) -> Inputs:
     """Check that the row (or study) *given* names is in its table, when this page may read the
     table; *given* is returned. :class:`LedgerInputError` (ledger file, line, column, value)
-    otherwise."""
+    otherwise.
+
+    Parameters
+    ----------
+    given : Inputs
+        A row's parsed inputs (:func:`parse_inputs`).
+    frames : _Frames
+        The effect frames of the workbook's tables (read on first use) and the tables this
+        process may read.
+
+    Returns
+    -------
+    Inputs
+        *given*, unchanged.
+
+    Raises
+    ------
+    LedgerInputError
+        The row or study is not in the table.
+
+    Notes
+    -----
+    A table the page does not declare is not read, so its references are not checked there
+    (the full ``glumeta ledger`` run checks them all).
+
+    Examples
+    --------
+    >>> from glumeta.workbook import Workbook
+    >>> wb = Workbook()
+    >>> frames = _Frames(wb)
+    >>> g = parse_inputs("table=esketamine_madrs;study=canuso2018", wb)
+    >>> resolve_inputs(g, frames) is g
+    True
+    >>> resolve_inputs(parse_inputs("table=esketamine_madrs;study=nosuch", wb), frames)
+    Traceback (most recent call last):
+    ...
+    glumeta.ledger.LedgerInputError: 1 data error(s):
+    inputs:0: column 'inputs': value 'study=nosuch': no row of data/esketamine_madrs.csv has study_id = 'nosuch'
+    """
     if given.table is None or given.table not in frames.declared():
         return given
     src = given.source or Source("inputs", 0)
@@ -282,7 +473,30 @@ def _num(x: float, sig: int = 3) -> str:
 
 @dataclass(frozen=True)
 class Computation:
-    """A registered computation: the function and the inputs it takes."""
+    """A registered computation: the function and the inputs it takes.
+
+    Calling it runs the function on ``(rec, given, frames)`` and checks that it returned a
+    :class:`CheckResult` (TypeError otherwise).
+
+    Attributes
+    ----------
+    name : str
+        Its name in the ledger's ``computation`` column.
+    run : callable
+        ``run(rec, given, frames) -> CheckResult``.
+    required, optional : tuple of str
+        The input names it needs, and those it may take.
+
+    Examples
+    --------
+    >>> from glumeta.workbook import Workbook
+    >>> c = COMPUTE["pct_of_n"]
+    >>> c.required, c.optional
+    (('count', 'n'), ())
+    >>> rec = {"value": 20.0, "decimals": 0, "reported": "20%"}
+    >>> c(rec, parse_inputs("count=4;n=20", Workbook(), computation="pct_of_n"), None)
+    CheckResult(value=20.0, verdict=<Verdict.CONSISTENT: 'consistent'>, explanation='4/20 = 20.0%', details={})
+    """
 
     name: str
     run: Callable[..., CheckResult]
@@ -296,6 +510,17 @@ class Computation:
         return out
 
     def signature(self) -> str:
+        """The inputs it takes, as :func:`computation` declares them (optional ones in brackets).
+
+        Returns
+        -------
+        str
+
+        Examples
+        --------
+        >>> COMPUTE["es_from_md_se"].signature()
+        'table row randomised [split]'
+        """
         return " ".join([*self.required, *(f"[{k}]" for k in self.optional)])
 
 
@@ -308,7 +533,41 @@ def computation(name: str, inputs: str = ""):
 
     *inputs* lists the input names it takes, space-separated, optional ones in brackets
     (``"table row randomised [split]"``); :func:`parse_inputs` refuses a row that lacks one or
-    gives another."""
+    gives another.
+
+    Parameters
+    ----------
+    name : str
+        The name the ledger's ``computation`` column gives.
+    inputs : str, optional
+        The input names, space-separated; ``[name]`` for an optional one.
+
+    Returns
+    -------
+    callable
+        A decorator that registers its function in :data:`COMPUTE` and returns it unchanged.
+
+    Notes
+    -----
+    A second registration under the same name replaces the first.
+
+    Examples
+    --------
+    >>> from glumeta.verdicts import Verdict
+    >>> from glumeta.workbook import Workbook
+    >>> def twice(rec, given, frames):
+    ...     return CheckResult(2 * given["x"], Verdict.CONSISTENT, "2·x")
+    >>> computation("twice", "x [note]")(twice) is twice
+    True
+    >>> COMPUTE["twice"].signature(), parse_inputs("x=2", Workbook(), computation="twice")["x"]
+    ('x [note]', 2.0)
+    >>> parse_inputs("y=2", Workbook(), computation="twice")
+    Traceback (most recent call last):
+    ...
+    glumeta.ledger.LedgerInputError: 1 data error(s):
+    inputs:0: column 'inputs': value 'y=2': twice takes x [note]; missing: x; not taken: y
+    >>> del COMPUTE["twice"]
+    """
     words = inputs.split()
     required = tuple(w for w in words if not w.startswith("["))
     optional = tuple(w.strip("[]") for w in words if w.startswith("["))
@@ -324,7 +583,33 @@ def _verdict(ok: bool, good: Verdict) -> Verdict:
 
 def ledger_table(workbook=None) -> str:
     """The table of reported numbers: the resource declaring ``"glumeta:role": "ledger"`` (in
-    *workbook*, default the current one)."""
+    *workbook*, default the current one).
+
+    Parameters
+    ----------
+    workbook : Workbook, optional
+        Default :func:`glumeta.workbook.current`.
+
+    Returns
+    -------
+    str
+        The table's name.
+
+    Raises
+    ------
+    KeyError
+        No resource declares the role.
+
+    Notes
+    -----
+    The ledger is found by its declared role (:meth:`glumeta.workbook.Workbook.role`), so no code
+    names its file.
+
+    Examples
+    --------
+    >>> ledger_table()
+    'reported'
+    """
     from .workbook import current
 
     name = (workbook or current()).role("ledger")
@@ -894,6 +1179,20 @@ def smd_rows_at(frames, table: str, time: str | None = None, start: str | None =
     """The rows of *table* the book pools at one time (*time*) or at the first time of each trial from
     *start* on, as Hedges' g, with the rows left out and why.
 
+    Parameters
+    ----------
+    frames : _Frames
+        The effect frames of the workbook's tables.
+    table : str
+        An analysis table whose rows are mean differences.
+    time : str, optional
+        The rows at this ``time``; else *start*.
+    start : str, optional
+        The rows from this time on (:func:`glumeta.plan.time_hours`), each trial at its earliest.
+    r : float, optional
+        The assumed within-patient correlation of a crossover; default
+        :data:`glumeta.synthesis.R_ASSUMED`.
+
     The rows are those the file's declared eligibility rules admit with the time rule relaxed (as the
     chapters' by-time pools do); a trial with rows at several times in the window enters at its
     earliest. Each mean difference is converted exactly as :func:`glumeta.synthesis.synthesis_rows`
@@ -902,7 +1201,31 @@ def smd_rows_at(frames, table: str, time: str | None = None, start: str | None =
     within-patient r (:func:`glumeta.effects.crossover_smd`, :data:`glumeta.synthesis.R_ASSUMED`,
     J(n − 1)), shared controls split on the SMD scale (:func:`glumeta.escalc.with_effects`).
 
-    Returns ``(rows, left_out)``: *left_out* lists (label, reason) of the rows in the window not pooled."""
+    Returns
+    -------
+    rows : pandas.DataFrame
+        The rows pooled, with ``measure = "SMD"``, ``yi``, ``vi``, CI and ``derivation``
+        (:func:`glumeta.escalc.with_effects`).
+    left_out : list of (str, str)
+        (label, reason) of the rows in the window not pooled.
+
+    Notes
+    -----
+    Parallel trial: ``g`` from the MD with ``SD = SE/√(1/n1 + 1/n2)`` (Cochrane Handbook §6.5.2.3).
+    Crossover: the parallel-equivalent d under the within-patient r (Elbourne et al. 2002), times
+    Hedges' J(n − 1).
+
+    Examples
+    --------
+    >>> from glumeta.workbook import Workbook
+    >>> rows, left = smd_rows_at(_Frames(Workbook()), "nitrous_oxide_hamd", time="2 h")
+    >>> rows[["study", "design", "yi"]].round(2)
+             study     design    yi
+    0  Nagele 2015  crossover -0.67
+    3  Nagele 2021  crossover -0.08
+    >>> left[1]
+    ('Yan 2022 (50% N2O vs air/oxygen, 2 h)', 'pending: numbers not found')
+    """
     import numpy as np
 
     from . import effects as es
@@ -1123,16 +1446,34 @@ def read_checks(workbook=None) -> list[tuple[dict, Inputs]]:
     parsed once (:func:`parse_inputs`: tables declared, row keys complete, the inputs those of its
     computation), and every ``same_patients_as`` naming a ``printed_table`` of the ledger.
 
+    Parameters
+    ----------
+    workbook : Workbook, optional
+        Default :func:`glumeta.workbook.current`.
+
+    Returns
+    -------
+    list of (dict, Inputs)
+        Per ledger row, in file order: its record (missing cells as None) and its parsed inputs.
+
     Raises
     ------
     LedgerInputError
         with every problem of every row, each naming the ledger file, line, column and value.
+
+    Notes
+    -----
+    The ledger table is the one declaring the ``ledger`` role (:func:`ledger_table`). The data
+    tables are not read here; whether a named row or study exists is checked by
+    :func:`resolve_inputs`.
 
     Examples
     --------
     >>> rec, given = next((r, g) for r, g in read_checks() if g.row is not None)
     >>> given.row.table == given.table, given.source.column
     (True, 'inputs')
+    >>> rec["check_id"], given.row.describe()
+    ('canuso-4h-es', "study_id = 'canuso2018', comparison = 'esketamine 84 mg vs placebo', time = '4 h'")
     """
     from .data import is_missing
     from .workbook import current
@@ -1169,7 +1510,41 @@ def ledger(workbook=None, analysis: str | None = None, tables: dict | None = Non
     of *workbook* (default: the current one, :func:`glumeta.workbook.current`).
 
     Every row's inputs are parsed and checked first (:func:`read_checks`); the row or study a
-    computed row names must be in its table (:func:`resolve_inputs`)."""
+    computed row names must be in its table (:func:`resolve_inputs`).
+
+    Parameters
+    ----------
+    workbook : Workbook, optional
+        Default :func:`glumeta.workbook.current`.
+    analysis : str, optional
+        Only the rows of this ``analysis``.
+    tables : dict of str to pandas.DataFrame, optional
+        Effect frames already computed (:func:`glumeta.escalc.escalc`), by table name.
+    ids : collection of str, optional
+        Only these ``check_id`` s.
+
+    Returns
+    -------
+    list of LedgerRow
+        In the ledger's order.
+
+    Raises
+    ------
+    LedgerInputError
+        Any row's inputs are invalid (all problems at once).
+
+    Notes
+    -----
+    Each row's :data:`COMPUTE` entry re-derives the number and judges it with the rounding rules
+    of :mod:`glumeta.verdicts`; nothing is cached between calls.
+
+    Examples
+    --------
+    >>> [(r.check_id, r.reported, r.computed_text, r.verdict) for r in ledger(ids={"hu-resp-p"})]
+    [('hu-resp-p', '.04', '0.0372', 'reproduced')]
+    >>> ledger(ids={"hu-resp-p"})[0].details["Fisher exact"]
+    '0.0768'
+    """
     from .workbook import current
 
     wb = workbook or current()
@@ -1189,7 +1564,26 @@ def ledger(workbook=None, analysis: str | None = None, tables: dict | None = Non
 
 
 def summary(rows: list[LedgerRow]) -> dict:
-    """Rows per verdict."""
+    """Rows per verdict.
+
+    Parameters
+    ----------
+    rows : list of LedgerRow
+
+    Returns
+    -------
+    dict of str to int
+        Every verdict's value, in :class:`~glumeta.verdicts.Verdict` order, with its row count.
+
+    Notes
+    -----
+    Counts rows; :func:`findings` counts the passages they quote.
+
+    Examples
+    --------
+    >>> summary(ledger(ids={"hu-resp-pct-ket", "hu-resp-pct-plc", "hu-resp-p"}))
+    {'reproduced': 1, 'consistent': 2, 'discrepant': 0, 'not checkable': 0}
+    """
     out = {v.value: 0 for v in Verdict}
     for r in rows:
         out[r.verdict] += 1
@@ -1198,7 +1592,27 @@ def summary(rows: list[LedgerRow]) -> dict:
 
 def findings(rows: list[LedgerRow]) -> dict:
     """Distinct findings per verdict: rows that check numbers of one quoted passage (e.g. both
-    percentages of one table row, broken by one typo) are one finding."""
+    percentages of one table row, broken by one typo) are one finding.
+
+    Parameters
+    ----------
+    rows : list of LedgerRow
+
+    Returns
+    -------
+    dict of str to int
+        Every verdict's value with its number of distinct ``(document, quote)`` pairs.
+
+    Notes
+    -----
+    Beside :func:`summary`: both percentages of "92.3% vs 57.1%" are two consistent rows but one
+    consistent finding.
+
+    Examples
+    --------
+    >>> findings(ledger(ids={"hu-resp-pct-ket", "hu-resp-pct-plc", "hu-resp-p"}))
+    {'reproduced': 1, 'consistent': 1, 'discrepant': 0, 'not checkable': 0}
+    """
     seen: dict = {v.value: set() for v in Verdict}
     for r in rows:
         seen[r.verdict].add((r.document, r.quote))
@@ -1206,6 +1620,36 @@ def findings(rows: list[LedgerRow]) -> dict:
 
 
 def main(json_out: bool = False, workbook=None) -> int:
+    """``glumeta ledger``: print every ledger row and the counts per verdict (or all as JSON).
+
+    Parameters
+    ----------
+    json_out : bool
+        Write ``{"summary", "findings", "rows"}`` as JSON instead of the table.
+    workbook : Workbook, optional
+        Default :func:`glumeta.workbook.current`.
+
+    Returns
+    -------
+    int
+        The exit status: 1 when the data or the ledger's inputs are invalid (the errors on
+        stderr) or a discrepant row has no explanation, else 0.
+
+    Notes
+    -----
+    The table gives one line per row (id, reported, re-computed, verdict, explanation), then
+    :func:`summary`, with the number of :func:`findings` beside the discrepant rows when it differs.
+
+    Examples
+    --------
+    >>> import contextlib, io, json
+    >>> out = io.StringIO()
+    >>> with contextlib.redirect_stdout(out):
+    ...     code = main(json_out=True)
+    >>> doc = json.loads(out.getvalue())
+    >>> code, sorted(doc), doc["rows"][0]["check_id"]
+    (0, ['findings', 'rows', 'summary'], 'inoshita-smd')
+    """
     import json
 
     from .data import DataError
