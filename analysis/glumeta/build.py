@@ -74,12 +74,20 @@ def run_sphinx(root: Path, all_: bool = False, jobs: int | None = None) -> int:
     print(f"glumeta build: {root} ({jobs} parallel reader(s){', all pages' if all_ else ''})", flush=True)
     if interrupted:
         print("glumeta build: the previous build did not finish; every page is written again", flush=True)
-    result = build_sphinx(
-        root, root / "_build" / "html",
-        use_external_toc=True, noconfig=True, path_config=str(root / "_config.yml"),
-        confoverrides={"external_toc_path": toc.as_posix(), "latex_individualpages": False},
-        builder="html", warningiserror=True, keep_going=True, freshenv=all_, force_all=interrupted, jobs=jobs,
-    )
+    from . import workbook
+
+    # each page makes its own workbook from the environment (its declared tables; built into the
+    # book), as a kernel would, not the one the command line installed for itself
+    installed, workbook._INSTALLED[:] = workbook._INSTALLED[:], []
+    try:
+        result = build_sphinx(
+            root, root / "_build" / "html",
+            use_external_toc=True, noconfig=True, path_config=str(root / "_config.yml"),
+            confoverrides={"external_toc_path": toc.as_posix(), "latex_individualpages": False},
+            builder="html", warningiserror=True, keep_going=True, freshenv=all_, force_all=interrupted, jobs=jobs,
+        )
+    finally:
+        workbook._INSTALLED[:] = installed
     if isinstance(result, Exception):
         # a page whose execution failed says which page, cell and cause (glumeta.sphinxext)
         page = re.search(r"glumeta: (page .+)", str(result))
