@@ -150,6 +150,86 @@ def book(tmp: Path) -> dict:
     return out
 
 
+def preview(tmp: Path, repeat: int = 3) -> dict:
+    """Live preview (issue #21 item 2): ``glumeta serve`` on a copy with the esketamine row moved out; a
+    client that announces the open page (as the page's reload script does) appends the row and times,
+    from the save, the reload signal and the served page containing the row; *repeat* times, the row
+    removed again in between (each after the previous rebuild is complete). The Chromium version of
+    this measure is tests/test_serve_preview.py."""
+    import asyncio
+    import signal
+    import socket
+    import subprocess
+    import urllib.request
+
+    import websockets
+
+    d = copy(tmp / "preview")
+    csv = d / "data" / "esketamine_madrs.csv"
+    full = csv.read_text(encoding="utf-8")
+    row = next(ln for ln in full.splitlines(keepends=True) if ln.startswith(ADD_ROWS["esketamine_madrs"]))
+    without = full.replace(row, "")
+    csv.write_text(without, encoding="utf-8")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    base = f"http://127.0.0.1:{port}"
+    srv = subprocess.Popen([str(BIN / "glumeta"), "serve", "--book-dir", str(d), "--data-dir", str(d / "data"),
+                            "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           start_new_session=True)
+
+    def status() -> dict:
+        try:
+            with urllib.request.urlopen(f"{base}/_glumeta/status", timeout=5) as r:
+                return json.loads(r.read())
+        except OSError:
+            return {}
+
+    def wait_idle(timeout=600):
+        end = time.monotonic() + timeout
+        while status().get("state") != "idle":
+            if time.monotonic() > end:
+                raise TimeoutError("glumeta serve did not finish building")
+            time.sleep(0.2)
+
+    async def once(text: str) -> tuple[float, float]:
+        async with websockets.connect(f"ws://127.0.0.1:{port}/websocket-reload") as ws:
+            await ws.send("/book/esketamine.html")
+            await asyncio.sleep(1.0)
+            t0 = time.perf_counter()
+            csv.write_text(text, encoding="utf-8")
+            await asyncio.wait_for(ws.recv(), 300)
+            t1 = time.perf_counter()
+            with urllib.request.urlopen(f"{base}/book/esketamine.html", timeout=300) as r:
+                body = r.read().decode()
+            # the moved-out row adds its study name to the data table and the forest plot's rows
+            assert (body.count("Ochs-Ross") > baseline[0]) == (text == full), "the page does not match the file"
+            return t1 - t0, time.perf_counter() - t0
+
+    out = {"reload_signal": [], "page_served": [], "rebuild_done": []}
+    baseline = []
+    try:
+        wait_idle()
+        with urllib.request.urlopen(f"{base}/book/esketamine.html", timeout=60) as r:
+            baseline.append(r.read().decode().count("Ochs-Ross"))
+        for _ in range(repeat):
+            time.sleep(2)
+            sig, served = asyncio.run(once(full))
+            wait_idle()
+            out["reload_signal"].append(sig)
+            out["page_served"].append(served)
+            out["rebuild_done"].append(status()["cycles"][-1]["done"])
+            asyncio.run(once(without))
+            wait_idle()
+    finally:
+        os.killpg(srv.pid, signal.SIGINT)
+        try:
+            srv.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(srv.pid, signal.SIGKILL)
+    return out
+
+
 def cli() -> dict:
     g = str(BIN / "glumeta")
     timed([g, "check"])  # warm the file cache
@@ -242,6 +322,8 @@ def main(argv=None) -> int:
             toys.append(toy(tmp / f"t{r}"))
             books.append(book(tmp / f"b{r}"))
             print(f"round {r + 1}: toy {toys[-1]}\n         book {books[-1]}", flush=True)
+        pv = preview(tmp, args.repeat)
+        print(f"live preview: {pv}", flush=True)
         scale = scaling(tmp, [int(x) for x in args.scale.split(",") if x]) if args.scale else []
         c = cli()
         s = sensitivity()
@@ -264,6 +346,10 @@ def main(argv=None) -> int:
     for n, v in c["analyze"].items():
         print(f"{'glumeta analyze ' + n:40} {v:8.2f} {'':>8} {'':>6}  {'<= 1.5 s':25} {'yes' if v <= 1.5 else 'NO'}")
     print(f"{'sensitivity (all analyses)':40} {s:8.2f} {'':>8} {'':>6}  {'<= 0.5 s':25} {'yes' if s <= 0.5 else 'NO'}")
+    p = _med(pv["page_served"])
+    print(f"{'live preview: esketamine row -> page':40} {p:8.2f} {'':>8} {'':>6}  {'<= 2 s':25} {'yes' if p <= 2 else 'NO'}"
+          f"  {min(pv['page_served']):.2f}-{max(pv['page_served']):.2f} (whole book rebuilt after "
+          f"{_med(pv['rebuild_done']):.1f} s)")
     if scale:
         print(f"\nscaling (esketamine headline pool; toy cold median {t['cold']:.1f} s)")
         print(f"{'k':>6} {'check s':>8} {'analyze s':>9} {'build s':>8} {'x toy':>6} {'page MB':>8} {'html MB':>8}")
@@ -277,7 +363,7 @@ def main(argv=None) -> int:
                 print(head + f"refused in {r['build_refused_s']:.1f} s (check/analyze with the copy's limit raised)")
     if args.json:
         Path(args.json).write_text(json.dumps({"rounds": {"toy": toys, "book": books}, "toy": t, "book": b, "cli": c,
-                                               "sensitivity_s": s, "scaling": scale}, indent=2))
+                                               "sensitivity_s": s, "preview": pv, "scaling": scale}, indent=2))
     return 0
 
 

@@ -12,8 +12,8 @@ What the browser sees is never stale:
   when told; a page is reloaded when its HTML file changed on disk, the moment it is written;
 * while a rebuild runs, a request for anything that may still change (a page not yet rebuilt,
   its figures, the data downloads) waits until it is written; only the theme's static files, and
-  pages already rebuilt, are served at once (the search index, which every page loads, once the
-  open pages are rebuilt; the other pages' entries follow when they are); every response says
+  pages already rebuilt, are served at once (and the search index that every page loads but only
+  the search page reads: to the search page, once the whole rebuild is done); every response says
   ``Cache-Control: no-cache`` so that a reload never shows a cached old figure;
 * when the data have an error (``FILE:LINE: column 'x': value 'v': problem``, as ``glumeta check``
   prints it) or a page fails (page, cell and cause), every page shows that error instead of the
@@ -218,8 +218,8 @@ class Preview:
         """May *path* be served while a rebuild runs?"""
         if path.startswith("/_static/"):
             return self.static_ok
-        if path == "/searchindex.js":
-            return "searchindex" in self.written
+        if path == "/searchindex.js":  # see gate()
+            return False
         doc = self.docname(path)
         if doc is not None and doc in self.written:
             return True
@@ -234,8 +234,14 @@ class Preview:
         # written by phase 1; the search index is refreshed again when phase 2 ends
         return True
 
-    async def gate(self, path: str) -> str:
-        """"ok" once *path* may be served; "error" when the last build failed."""
+    async def gate(self, path: str, referer: str = "") -> str:
+        """"ok" once *path* may be served; "error" when the last build failed.
+
+        The search index is loaded by every page, but only the search page reads it (the book
+        sets ``search_as_you_type`` off): a content page gets it at once, the search page once the
+        whole rebuild is done."""
+        if path == "/searchindex.js" and not referer.split("?")[0].endswith("/search.html"):
+            return "ok" if self.state != "error" else "error"
         async with self.cond:
             while True:
                 if self.state == "error":
@@ -280,7 +286,8 @@ class _Middleware:
                 (b"cache-control", b"no-store")]})
             await send({"type": "http.response.body", "body": body})
             return
-        if await self.pv.gate(path) == "error":
+        referer = dict(scope.get("headers") or []).get(b"referer", b"").decode("latin-1")
+        if await self.pv.gate(path, referer) == "error":
             is_html = path.endswith("/") or path.endswith(".html")
             body = self.pv.error_page() + RELOAD_SCRIPT if is_html else b"the book was not rebuilt: see the terminal\n"
             await send({"type": "http.response.start", "status": 500, "headers": [
