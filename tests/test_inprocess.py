@@ -71,6 +71,8 @@ def test_in_process_outputs_equal_a_kernels(path, page_env):
                    resources={"metadata": {"path": str(path.parent)}}).execute()
     res = execute_notebook(here, str(path.parent), timeout=300)
     assert res["error"] is None
+    # the page's code lexer comes from language_info, which nbclient takes from the kernel
+    assert here.metadata["language_info"] == by_kernel.metadata["language_info"]
     k, i = _normal(by_kernel), _normal(here)
     assert [c for c, _ in i] == [c for c, _ in k]
     for n, (a, b) in enumerate(zip(k, i)):

@@ -54,7 +54,7 @@ import numpy as np
 from . import effects as es
 from .constants import Z975
 from .counts import count_from_percentage
-from .data import DataError, is_missing, read
+from .data import DataError, _shown, is_missing, read
 from .workbook import resolve
 from .validate import derivation_problems
 
@@ -523,7 +523,11 @@ def escalc(data, measure: str | None = None):
     measure = measure or plan["measure"]
     key = (ds.fingerprint(), measure)
     if key in _CACHE:
-        return _CACHE[key].copy()
+        out = _CACHE[key].copy()
+        # the file as messages show it, relative to this caller's working directory (a frame
+        # cached by another process or page, e.g. the build's warm-up, may have another)
+        out["file"] = _shown(ds.path)
+        return out
     table = read(ds)
     errors = [p for p in table.problems if p.severity == "error"] or derivation_problems(table)
     if errors:

@@ -185,6 +185,13 @@ def _flush_figures(shell):
     plt.close("all")
 
 
+def _language_info() -> dict:
+    """The ``language_info`` ipykernel reports (``IPythonKernel.language_info``), as nbclient stores it."""
+    from ipykernel.ipkernel import IPythonKernel
+
+    return dict(IPythonKernel.language_info)
+
+
 def execute_notebook(nb, cwd: str | None, timeout: float | None = None, allow_errors: bool = False) -> dict:
     """Run the code cells of *nb* (an nbformat notebook, changed in place) in this process.
 
@@ -198,8 +205,15 @@ def execute_notebook(nb, cwd: str | None, timeout: float | None = None, allow_er
     meta = nb.metadata.get("execution") or {}
     timeout = meta.get("timeout", timeout)
     allow_errors = meta.get("allow_errors", allow_errors)
+    from . import workbook
+
     shell = _shell()
     shell.reset(new_session=True)  # a fresh namespace, execution count 1
+    # what nbclient records from the kernel's kernel_info reply (the page's code lexer comes from it)
+    nb.metadata["language_info"] = _language_info()
+    # a kernel starts with no workbook installed: the chapter makes its own from the environment
+    # (its declared tables, built into the book), not the one of the process that forked this reader
+    installed, workbook._INSTALLED[:] = workbook._INSTALLED[:], []
     shell.execution_count = 1
     here = os.getcwd()
     start = time.perf_counter()
@@ -243,6 +257,7 @@ def execute_notebook(nb, cwd: str | None, timeout: float | None = None, allow_er
     finally:
         sys.stdout, sys.stderr = saved
         os.chdir(here)
+        workbook._INSTALLED[:] = installed
         with contextlib.suppress(Exception):
             import matplotlib.pyplot as plt
 

@@ -224,7 +224,26 @@ def analyze(data, method: str = "REML", test: str = DEFAULT_TEST, pi: str = DEFA
     >>> [a.id for a in analyze("ketamine_escitalopram")][:3]
     ['overall:response', 'sensitivity:z:response', 'response:OR']
     """
+    import copy
+    import os
+
     ds = resolve(data)
+    # the pools of one file content are computed once per process (a chapter, its flow of studies,
+    # its summary of findings and the introduction all ask); each caller gets its own copy. The
+    # working directory is part of the key: the rows name their file relative to it.
+    key = (ds.fingerprint(), method, test, pi, os.getcwd())
+    if key not in _ANALYSES:
+        if len(_ANALYSES) >= 64:
+            _ANALYSES.pop(next(iter(_ANALYSES)))
+        _ANALYSES[key] = _analyze(ds, method, test, pi)
+    return copy.deepcopy(_ANALYSES[key])
+
+
+#: (file content, method, test, PI rule, working directory) -> the analyses of :func:`analyze`
+_ANALYSES: dict = {}
+
+
+def _analyze(ds, method: str, test: str, pi: str) -> list:
     plan = ds.analysis_plan()
     tab = escalc(ds)
     measure = plan["measure"]
