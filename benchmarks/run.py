@@ -105,7 +105,7 @@ def snapshot(tmp: Path) -> Path:
     """Copy the package, chapters, data and config into *tmp* and run every command of this run on
     that copy (``PYTHONPATH`` ahead of the editable install), so that edits made to the checkout
     while the benchmark runs (other sessions) neither change what is measured nor make the
-    package hash (glumeta.sphinxext) re-run every page in the middle of a series."""
+    package hash (glumeta.book.sphinxext) re-run every page in the middle of a series."""
     global SRC
     snap = tmp / "snapshot"
     shutil.copytree(ROOT / "analysis" / "glumeta", snap / "analysis" / "glumeta",
@@ -234,7 +234,7 @@ def cli() -> dict:
     g = str(BIN / "glumeta")
     timed([g, "check"])  # warm the file cache
     out = {"check": min(timed([g, "check"]) for _ in range(3))}
-    from glumeta.data import datasets
+    from glumeta.data.tables import datasets
 
     out["analyze"] = {n: min(timed([g, "analyze", n, "--json"]) for _ in range(3)) for n in datasets()}
     return out
@@ -242,9 +242,9 @@ def cli() -> dict:
 
 def sensitivity() -> float:
     """Leave-one-out, cumulative, estimator grid and subgroups for every analysis with k >= 2."""
-    from glumeta.data import datasets
-    from glumeta.plan import Analysis, analyze
-    from glumeta.sensitivity import cumulative, estimator_grid, leave_one_out, subgroups
+    from glumeta.data.tables import datasets
+    from glumeta.stats.plan import Analysis, analyze
+    from glumeta.stats.sensitivity import cumulative, estimator_grid, leave_one_out, subgroups
 
     jobs = [a.rows for name in datasets() for a in analyze(name) if isinstance(a, Analysis) and a.k >= 2]
     t0 = time.perf_counter()

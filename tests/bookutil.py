@@ -70,7 +70,7 @@ def executed(log: str) -> set[str]:
 
 def rerun(log: str) -> set[str]:
     """Pages a build re-ran (notebooks executed and in-process pages rendered), from the reasons
-    glumeta.sphinxext prints: "glumeta: re-running book/x.md: data/y.csv changed"."""
+    glumeta.book.sphinxext prints: "glumeta: re-running book/x.md: data/y.csv changed"."""
     return set(re.findall(r"glumeta: re-running book/(\w+)\.md: ", log))
 
 

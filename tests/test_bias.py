@@ -1,4 +1,4 @@
-"""Risk of bias (glumeta.bias): published judgments only, each with its source; "not assessed"
+"""Risk of bias (glumeta.views.bias): published judgments only, each with its source; "not assessed"
 elsewhere; every study of every data file has a row; data concerns are computed and labelled."""
 
 import csv
@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from glumeta.bias import NOT_ASSESSED, bias_html, bias_table, published
-from glumeta.data import datasets
-from glumeta.workbook import Workbook
+from glumeta.views.bias import NOT_ASSESSED, bias_html, bias_table, published
+from glumeta.data.tables import datasets
+from glumeta.data.workbook import Workbook
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"

@@ -5,9 +5,9 @@ import re
 import pytest
 
 from bookutil import CHAPTERS, analyze, build, copy_book, forest_pngs, page, text_of
-from glumeta.chapter import fmt, fmt_ci
-from glumeta.data import data_version
-from glumeta.workbook import Workbook
+from glumeta.views.chapter import fmt, fmt_ci
+from glumeta.data.tables import data_version
+from glumeta.data.workbook import Workbook
 
 pytestmark = pytest.mark.slow
 
@@ -71,7 +71,7 @@ def test_data_dictionary_lists_every_column(book):
 
 
 def test_ledger_page_and_chapter_rows(book):
-    from glumeta.ledger import ledger
+    from glumeta.stats.ledger import ledger
 
     html = (book / "_build" / "html" / "book" / "ledger.html").read_text(encoding="utf-8")
     rows = ledger(Workbook(book / "data"))
@@ -119,7 +119,7 @@ def test_two_builds_give_identical_numbers_and_svgs(book, tmp_path):
 
 
 def test_synthesis_numbers_match_engine(book):
-    from glumeta.synthesis import synthesis
+    from glumeta.stats.synthesis import synthesis
 
     text = text_of(page(book, "synthesis"))
     s = synthesis(0.5, workbook=Workbook(book / "data"))

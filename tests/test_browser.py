@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from bookutil import CHAPTERS, analyze
-from glumeta.chapter import fmt
+from glumeta.views.chapter import fmt
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,10 +1,10 @@
 """The chapter layer split by job (issue #17, item 4) and glue names from stable ids (item 2).
 
-* :mod:`glumeta.views` renders HTML as plain strings (no IPython, no myst-nb); the notebook layer
-  :mod:`glumeta.chapter` wraps them, and :mod:`glumeta.directives` uses them without reaching into
+* :mod:`glumeta.views.html` renders HTML as plain strings (no IPython, no myst-nb); the notebook layer
+  :mod:`glumeta.views.chapter` wraps them, and :mod:`glumeta.book.directives` uses them without reaching into
   the notebook layer.
 * A chapter quotes a ledger check's worked numbers as ``<prefix>_<id>``, *id* a stable glue id of
-  :data:`glumeta.chapter.DETAIL_IDS`, so renaming a display label never breaks the prose.
+  :data:`glumeta.views.chapter.DETAIL_IDS`, so renaming a display label never breaks the prose.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from glumeta import chapter
-from glumeta.chapter import DETAIL_IDS, detail_id
+from glumeta.views import chapter
+from glumeta.views.chapter import DETAIL_IDS, detail_id
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "analysis" / "glumeta"
@@ -38,15 +38,15 @@ def _imports(path: Path) -> set[str]:
 
 
 def test_views_and_directives_import_no_ipython_and_no_chapter():
-    for name in ("views.py", "directives.py"):
+    for name in ("views/html.py", "book/directives.py"):
         imports = _imports(PACKAGE / name)
         assert not [i for i in imports if i.split(":")[0].lstrip(".").startswith(("IPython", "myst_nb"))], name
-        assert not [i for i in imports if i.split(":")[0] in (".chapter", "glumeta.chapter")], name
+        assert not [i for i in imports if i.split(":")[0] in (".chapter", "..views.chapter", "glumeta.views.chapter")], name
 
 
 def test_the_public_names_stay_importable():
-    from glumeta import views
-    from glumeta.chapter import Chapter, Synthesis, fmt, fmt_ci, ledger_html, summary_table, table  # noqa: F401
+    from glumeta.views import html as views
+    from glumeta.views.chapter import Chapter, Synthesis, fmt, fmt_ci, ledger_html, summary_table, table  # noqa: F401
 
     assert ledger_html is views.ledger_html and summary_table is views.summary_table
     assert issubclass(Synthesis, views.SynthesisView)
@@ -55,7 +55,7 @@ def test_the_public_names_stay_importable():
 def test_frame_html_formats_floats_as_before():
     import pandas as pd
 
-    from glumeta.views import frame_html
+    from glumeta.views.html import frame_html
 
     out = frame_html(pd.DataFrame({"a": [-0.5, 0.00004, float("nan"), float("-inf")], "b": ["x-y", "a", "b", "c"]}))
     cells = re.findall(r"<td[^>]*>([^<]*)</td>", out)
@@ -105,14 +105,14 @@ def test_the_scan_sees_the_glued_checks():
 def test_prose_quotes_only_stable_ids(page, prefix, name):
     gid = name[len(prefix) + 1:]
     assert gid == "verdict" or gid in DETAIL_IDS, (
-        f"{page} quotes {name}: '{gid}' is not a stable glue id (glumeta.chapter.DETAIL_IDS)")
+        f"{page} quotes {name}: '{gid}' is not a stable glue id (glumeta.views.chapter.DETAIL_IDS)")
 
 
 def test_every_label_the_ledger_gives_has_an_id():
-    from glumeta.ledger import ledger
-    from glumeta.workbook import Workbook
+    from glumeta.stats.ledger import ledger
+    from glumeta.data.workbook import Workbook
 
     labels = {k for row in ledger(Workbook()) for k in row.details}
     assert labels, "the ledger gives worked numbers"
     missing = sorted(k for k in labels if detail_id(k) is None)
-    assert not missing, f"give these ledger details a stable glue id in glumeta.chapter.DETAIL_IDS: {missing}"
+    assert not missing, f"give these ledger details a stable glue id in glumeta.views.chapter.DETAIL_IDS: {missing}"

@@ -107,9 +107,9 @@ def test_ledger_prints_a_header_and_counts_per_verdict():
 
 def test_build_kernels_start_without_the_tcp_encryption_warning(tmp_path):
     """The build's kernels (myst-nb → nbclient) get CurveZMQ keys from their manager
-    (glumeta.sphinxext), so ipykernel prints no 'running over TCP without encryption' line."""
+    (glumeta.book.sphinxext), so ipykernel prints no 'running over TCP without encryption' line."""
     code = ("import nbformat, nbclient\n"
-            "from glumeta.sphinxext import _encrypt_kernel_transport\n"
+            "from glumeta.book.sphinxext import _encrypt_kernel_transport\n"
             "_encrypt_kernel_transport()\n"
             "nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell('print(6 * 7)')])\n"
             "nbclient.NotebookClient(nb, kernel_name='python3').execute()\n"
@@ -125,7 +125,7 @@ def test_pyproject_license_is_an_spdx_string():
 
     meta = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     assert isinstance(meta["project"]["license"], str)  # a TOML table is deprecated (setuptools ≥ 77)
-    assert "templates/*.md" in meta["tool"]["setuptools"]["package-data"]["glumeta"]  # glumeta new's template
+    assert "templates/*.md" in meta["tool"]["setuptools"]["package-data"]["glumeta.book"]  # glumeta new's template
 
 
 def test_pooled_results_csv_beside_the_study_csv(tmp_path, monkeypatch):
@@ -134,7 +134,7 @@ def test_pooled_results_csv_beside_the_study_csv(tmp_path, monkeypatch):
     import csv
     import json as _json
 
-    from glumeta.chapter import Chapter
+    from glumeta.views.chapter import Chapter
 
     monkeypatch.setenv("GLUMETA_BUILD_DIR", str(tmp_path / "_build"))
     ch = Chapter("esketamine_madrs", "pooled-test")

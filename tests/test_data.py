@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from glumeta.data import check, datasets, load, read
+from glumeta.data.tables import check, datasets, load, read
 from bookutil import copy_data, edit_csv
-from glumeta.workbook import Workbook
+from glumeta.data.workbook import Workbook
 
 DATASETS = datasets()
 
@@ -123,7 +123,7 @@ def _set(name_col: str, value: str, row: int = 1):
 
 def _errors(d, name):
     """What ``glumeta check`` reports for one file: table checks, then the effect-size step."""
-    from glumeta.validate import validate
+    from glumeta.data.validate import validate
 
     return [str(p) for p in validate(Workbook(d), [name]) if p.severity == "error"]
 
@@ -336,7 +336,7 @@ def test_check_and_analyze_do_not_write_data():
 
 def test_undeclared_table_is_refused(monkeypatch):
     """Inside a book build a page may read only the tables its front matter declares."""
-    from glumeta.data import UndeclaredDataError
+    from glumeta.data.tables import UndeclaredDataError
 
     monkeypatch.setenv("GLUMETA_DECLARED", "blood_glutamate")
     assert len(load("blood_glutamate")) > 0
@@ -345,7 +345,7 @@ def test_undeclared_table_is_refused(monkeypatch):
 
 
 def test_declarations_match_what_pages_read():
-    from glumeta.sphinxext import declared
+    from glumeta.book.sphinxext import declared
 
     book = ROOT / "book"
     assert declared((book / "esketamine.md").read_text()) == ["esketamine_madrs", "reported", "risk_of_bias"]
@@ -365,9 +365,9 @@ def test_n_far_from_the_rest_of_the_study_is_warned(tmp_path):
 # ---- the schema is read once per process; the domain rules are a registry named by the schema
 
 def test_the_schema_is_read_once_per_process(monkeypatch):
-    import glumeta.chapter
-    import glumeta.data as data
-    import glumeta.ledger
+    import glumeta.views.chapter
+    import glumeta.data.tables as data
+    import glumeta.stats.ledger
 
     reads = []
     stock = data._read_package_file
@@ -380,15 +380,15 @@ def test_the_schema_is_read_once_per_process(monkeypatch):
     monkeypatch.setattr(data, "_read_package_file", counted)
     monkeypatch.delenv("GLUMETA_DECLARED", raising=False)
     monkeypatch.delenv("GLUMETA_DATA_DIR", raising=False)
-    glumeta.chapter.Chapter("esketamine_madrs", "x")
-    glumeta.ledger.ledger()
+    glumeta.views.chapter.Chapter("esketamine_madrs", "x")
+    glumeta.stats.ledger.ledger()
     assert len(reads) == 1, reads
 
 
 def test_the_schema_is_read_again_when_it_changes(tmp_path, monkeypatch):
     import os
 
-    import glumeta.data as data
+    import glumeta.data.tables as data
 
     d = _copy(tmp_path)
     p = d / "datapackage.json"
@@ -403,7 +403,7 @@ def test_the_schema_is_read_again_when_it_changes(tmp_path, monkeypatch):
 def test_every_rule_the_schema_names_is_registered_with_its_parameters():
     import json
 
-    from glumeta.rules import RULES, declared
+    from glumeta.data.rules import RULES, declared
 
     pkg = json.load(open(DATA / "datapackage.json", encoding="utf-8"))
     named = set()

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from glumeta.data import check, datasets, load, read, tables
+from glumeta.data.tables import check, datasets, load, read, tables
 from bookutil import copy_data, edit_csv
-from glumeta.workbook import Workbook
+from glumeta.data.workbook import Workbook
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"
@@ -43,7 +43,7 @@ def _row_of(name: str, study_id: str, **match) -> int:
 
 
 def _errors(d, name):
-    from glumeta.validate import validate
+    from glumeta.data.validate import validate
 
     return "\n".join(str(p) for p in validate(Workbook(d), [name]) if p.severity == "error")
 
@@ -111,7 +111,7 @@ def test_excluded_row_in_a_file_without_the_column_is_refused(tmp_path):
 
 def test_excluded_rows_get_no_effect():
     """escalc pools only 'complete' rows: an excluded row keeps its numbers but has no yi."""
-    from glumeta.escalc import escalc
+    from glumeta.stats.escalc import escalc
 
     frame = escalc("esketamine_madrs")
     excl = frame[frame["status"] == "excluded"]
@@ -178,7 +178,7 @@ def test_myles_2025_is_a_complete_row_without_arm_sizes():
 
 
 def test_arabzadeh_2018_percentages_with_n_and_derived_counts():
-    from glumeta.escalc import escalc
+    from glumeta.stats.escalc import escalc
 
     r = _rows("ketamine_escitalopram", "arabzadeh2018").set_index("outcome")
     assert set(r.index) == {"response", "remission"}
@@ -286,7 +286,7 @@ def test_a_judgment_of_an_unknown_study_is_a_located_warning(tmp_path, sid):
     reported (file, line, column, value) as a warning and shown nowhere."""
     d = _copy(tmp_path)
     _edit(d, "risk_of_bias", _set({"study_id": sid}))
-    from glumeta.validate import validate
+    from glumeta.data.validate import validate
 
     probs = [p for p in validate(Workbook(d), ["risk_of_bias"]) if p.column == "study_id"]
     assert probs and all(p.severity == "warning" for p in probs)
@@ -299,7 +299,7 @@ def test_a_judged_study_removed_from_its_file_is_reported(tmp_path):
     i = _row_of("ketamine_escitalopram", "hu2016", outcome="response")
     _edit(d, "ketamine_escitalopram", _set({"study_id": "hu2016b"}, i))
     _edit(d, "ketamine_escitalopram", _set({"study_id": "hu2016b"}, i + 1))
-    from glumeta.validate import validate
+    from glumeta.data.validate import validate
 
     probs = [p for p in validate(Workbook(d), ["risk_of_bias"]) if p.column == "study_id"]
     assert any(p.value == "hu2016" and p.severity == "warning" and "no row of ketamine_escitalopram.csv" in p.message

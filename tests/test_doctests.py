@@ -16,8 +16,8 @@ import re
 
 import pytest
 
-MODULES = ["glumeta.effects", "glumeta.models", "glumeta.reproduce", "glumeta.verdicts", "glumeta.counts",
-           "glumeta.escalc", "glumeta.workbook", "glumeta.ledger", "glumeta.eligibility"]
+MODULES = ["glumeta.stats.effects", "glumeta.stats.models", "glumeta.stats.reproduce", "glumeta.verdicts", "glumeta.counts",
+           "glumeta.stats.escalc", "glumeta.data.workbook", "glumeta.stats.ledger", "glumeta.stats.eligibility"]
 FLAGS = doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS
 #: numpydoc's section order (https://numpydoc.readthedocs.io/en/latest/format.html)
 ORDER = ["Parameters", "Attributes", "Returns", "Yields", "Receives", "Other Parameters", "Raises", "Warns",
@@ -118,6 +118,6 @@ def test_public_objects_have_numpydoc_docstrings(name):
 def test_the_checks_see_every_layer_function():
     """The public lists are not accidentally empty or short (a rename would hide a module's functions)."""
     counts = {n: len(public(importlib.import_module(n))) for n in MODULES}
-    assert counts["glumeta.effects"] >= 17 and counts["glumeta.reproduce"] >= 12, counts
+    assert counts["glumeta.stats.effects"] >= 17 and counts["glumeta.stats.reproduce"] >= 12, counts
     assert {"pool", "fit_batch", "tau2_confint", "mantel_haenszel", "PoolResult"} <= {
-        q for q, _ in public(importlib.import_module("glumeta.models"))}
+        q for q, _ in public(importlib.import_module("glumeta.stats.models"))}

@@ -1,6 +1,6 @@
 """A page that fails says which page, which cell and why (issue #21, item 4).
 
-Stock myst-nb reports only ``ExecutionError: book/x.md``; glumeta.sphinxext names the page, the
+Stock myst-nb reports only ``ExecutionError: book/x.md``; glumeta.book.sphinxext names the page, the
 code cell (its number, its line in the page and its first line of code) and the cause: the
 error's last line, or a timeout with its limit. Each case builds a small book: the intro and
 one failing page (a failing page stops the build; the other pages are not needed)."""

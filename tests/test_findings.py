@@ -1,13 +1,13 @@
-"""Summary of findings (glumeta.findings): each outcome row holds analyze()'s numbers; participants,
+"""Summary of findings (glumeta.views.findings): each outcome row holds analyze()'s numbers; participants,
 control risks and the computed reasons are recomputed here; judged GRADE domains are "not assessed"."""
 
 import math
 
 import pytest
 
-from glumeta.data import datasets
-from glumeta.findings import JUDGED_DOMAINS, NOT_ASSESSED, findings, findings_html, findings_table
-from glumeta.plan import Analysis, analyze, is_main
+from glumeta.data.tables import datasets
+from glumeta.views.findings import JUDGED_DOMAINS, NOT_ASSESSED, findings, findings_html, findings_table
+from glumeta.stats.plan import Analysis, analyze, is_main
 
 MAINS = [(name, a) for name in datasets() for a in analyze(name) if isinstance(a, Analysis) and is_main(a.id)]
 

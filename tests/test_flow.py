@@ -1,5 +1,5 @@
-"""The flow of studies (glumeta.flow) counts what the data hold: each state's rows and studies are
-recomputed here from the raw CSV (csv module) and the pools of glumeta.plan.analyze()."""
+"""The flow of studies (glumeta.views.flow) counts what the data hold: each state's rows and studies are
+recomputed here from the raw CSV (csv module) and the pools of glumeta.stats.plan.analyze()."""
 
 import csv
 import json
@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from glumeta.data import datasets
-from glumeta.flow import STATES, flow_figure, flow_html, flow_rows, flow_studies, flow_summary
-from glumeta.plan import Analysis, analyze, is_main
-from glumeta.workbook import Workbook
+from glumeta.data.tables import datasets
+from glumeta.views.flow import STATES, flow_figure, flow_html, flow_rows, flow_studies, flow_summary
+from glumeta.stats.plan import Analysis, analyze, is_main
+from glumeta.data.workbook import Workbook
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"
@@ -26,7 +26,7 @@ def _pk(name):
 
 
 def _expected(name):
-    """Row states and study states computed independently of glumeta.flow."""
+    """Row states and study states computed independently of glumeta.views.flow."""
     pk = _pk(name)
     with open(DATA / f"{name}.csv", encoding="utf-8", newline="") as fh:
         raw = list(csv.DictReader(fh))
@@ -90,7 +90,7 @@ def test_main_analyses_listed_with_their_k():
 def test_figure_text_readable_and_svg_deterministic(tmp_path):
     import matplotlib.pyplot as plt
 
-    from glumeta.forest import save_figure
+    from glumeta.views.forest import save_figure
 
     fig = flow_figure("esketamine_madrs")
     sizes = [t.get_fontsize() for t in fig.findobj(lambda o: hasattr(o, "get_fontsize") and hasattr(o, "get_text"))

@@ -8,8 +8,8 @@ matplotlib.use("Agg")
 import numpy as np
 import pytest
 
-from glumeta.chapter import Chapter
-from glumeta.forest import ForestGroup, ForestRow, forest, save_figure
+from glumeta.views.chapter import Chapter
+from glumeta.views.forest import ForestGroup, ForestRow, forest, save_figure
 
 CHAPTERS = [("blood_glutamate", "overall", None), ("blood_glutamate", "sensitivity:with-skewed", None),
             ("esketamine_madrs", "overall", "population"), ("esketamine_madrs", "time:day 28", None),
@@ -94,7 +94,7 @@ def test_no_overlapping_text(k):
                       ci_lower=-1.5 + i * 0.01, ci_upper=2.5, weight=100 / k, left=[str(20 + i), str(30 + i)])
             for i in range(k)]
     rows[0] = ForestRow(rows[0].label, rows[0].yi, -9.0, 9.0, rows[0].weight, rows[0].left)  # arrows both ends
-    from glumeta.models import pool
+    from glumeta.stats.models import pool
 
     yi = [r.yi for r in rows]
     p = pool(yi, [0.5] * k)
@@ -137,7 +137,7 @@ def test_labels_are_never_cut():
     long = "A study label that is much longer than the old thirty-four characters"
     rows = [ForestRow(label=long, yi=0.1, ci_lower=-0.2, ci_upper=0.4, weight=100.0,
                       left=["esketamine 84 mg monotherapy, day 28 (a long cell)"])]
-    from glumeta.models import pool
+    from glumeta.stats.models import pool
 
     fig = forest([ForestGroup(None, rows, pool([0.1], [0.02]))], measure="SMD", left_headers=(("Arm", 1.0, "left"),))
     texts = _texts(fig)
@@ -153,7 +153,7 @@ def test_labels_are_never_cut():
 
 
 def test_log_axis_has_several_ticks():
-    from glumeta.forest import log_ticks
+    from glumeta.views.forest import log_ticks
 
     for lo, hi in [(0.5, 25.0), (0.8, 3.0), (0.05, 1.5), (1.1, 1.9)]:
         t = log_ticks(lo, hi)

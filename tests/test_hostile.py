@@ -14,8 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from glumeta.data import read
-from glumeta.workbook import Workbook
+from glumeta.data.tables import read
+from glumeta.data.workbook import Workbook
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = Path(__file__).parent / "corpus"
@@ -66,7 +66,7 @@ def test_both_arms_zero_events_is_excluded_with_a_message(tmp_path):
     assert "overall:response" not in res and "response:OR" not in res  # RR/OR undefined
     # RD is defined; as metafor (add=1/2, to="only0"), ½ is added to every cell first:
     assert res["response:RD"]["estimate"] == pytest.approx(0.5 / 14 - 0.5 / 15)
-    from glumeta.escalc import escalc
+    from glumeta.stats.escalc import escalc
 
     t = escalc(Workbook(d).dataset("ketamine_escitalopram"))
     assert "excluded: no events in either arm" in t.iloc[0]["derivation"]
@@ -95,7 +95,7 @@ def test_megabyte_cell(tmp_path):
 
 
 def test_formula_injection_neutralised(tmp_path):
-    from glumeta.export import neutralise
+    from glumeta.views.export import neutralise
 
     assert neutralise("=1+1") == "'=1+1" and neutralise("+A1") == "'+A1" and neutralise("@SUM(A1)") == "'@SUM(A1)"
     assert neutralise("-4.31") == "-4.31" and neutralise("-x") == "'-x" and neutralise(-4.31) == -4.31

@@ -1,11 +1,11 @@
-"""In-process execution (glumeta.inprocess) gives every chapter the outputs a fresh Jupyter kernel
+"""In-process execution (glumeta.book.inprocess) gives every chapter the outputs a fresh Jupyter kernel
 gives: the same outputs, in the same order, with the same execution counts and format data.
 
 Each chapter of the book is executed twice from its MyST source (jupytext): by nbclient in a new
-kernel, as myst-nb's stock ``force`` mode does, and by :func:`glumeta.inprocess.execute_notebook`.
+kernel, as myst-nb's stock ``force`` mode does, and by :func:`glumeta.book.inprocess.execute_notebook`.
 Stream outputs are compared after merging consecutive texts of one stream (a kernel splits them
 at its flush times; the book merges them, ``nb_merge_streams``). Also: a failing cell and a cell
-past its timeout are reported as nbclient reports them, so that glumeta.sphinxext names the page,
+past its timeout are reported as nbclient reports them, so that glumeta.book.sphinxext names the page,
 the cell and the cause.
 """
 
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from glumeta.sphinxext import declared
+from glumeta.book.sphinxext import declared
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted(p for p in (ROOT / "book").glob("*.md")
@@ -60,8 +60,8 @@ def test_in_process_outputs_equal_a_kernels(path, page_env):
     import jupytext
     from nbclient import NotebookClient
 
-    from glumeta import sphinxext
-    from glumeta.inprocess import execute_notebook
+    from glumeta.book import sphinxext
+    from glumeta.book.inprocess import execute_notebook
 
     page_env(path)
     sphinxext._kernels_over_ipc()
@@ -84,8 +84,8 @@ def test_a_failing_cell_is_reported_as_nbclient_does(tmp_path):
     import nbformat
     from nbclient.exceptions import CellExecutionError
 
-    from glumeta.inprocess import execute_notebook
-    from glumeta.sphinxext import describe_failure
+    from glumeta.book.inprocess import execute_notebook
+    from glumeta.book.sphinxext import describe_failure
 
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1\nprint('hi')\nx"),
                                          nbformat.v4.new_code_cell("1 / 0"),
@@ -110,7 +110,7 @@ def test_a_cell_past_its_timeout_is_stopped(tmp_path):
 
     import nbformat
 
-    from glumeta.inprocess import CellTimeout, execute_notebook
+    from glumeta.book.inprocess import CellTimeout, execute_notebook
 
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import time\ntime.sleep(30)")])
     t = time.perf_counter()
@@ -121,7 +121,7 @@ def test_a_cell_past_its_timeout_is_stopped(tmp_path):
 def test_each_notebook_starts_with_an_empty_namespace(tmp_path):
     import nbformat
 
-    from glumeta.inprocess import execute_notebook
+    from glumeta.book.inprocess import execute_notebook
 
     first = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("leaked = 1")])
     second = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("'leaked' in dir()")])

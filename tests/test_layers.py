@@ -2,10 +2,10 @@
 below them takes a folder or reads the environment.
 
 * No function of the package has a parameter naming a data folder (``directory``, ``data_dir``,
-  ``folder``): below the entry points a table travels as a :class:`glumeta.workbook.Dataset` (or a
-  frame), a set of tables as a :class:`glumeta.workbook.Workbook`.
+  ``folder``): below the entry points a table travels as a :class:`glumeta.data.workbook.Dataset` (or a
+  frame), a set of tables as a :class:`glumeta.data.workbook.Workbook`.
 * The environment is read only by the entry points (the command line, the book build and its Sphinx
-  extension, the live preview) and by :meth:`glumeta.workbook.Workbook.from_env`, which a chapter
+  extension, the live preview) and by :meth:`glumeta.data.workbook.Workbook.from_env`, which a chapter
   calls; everything else is handed what it needs.
 """
 
@@ -90,7 +90,7 @@ def test_the_checks_see_what_they_look_for():
 
 def test_a_workbook_round_trips_through_the_environment(tmp_path, monkeypatch):
     """What an entry point hands a kernel (Workbook.env) is what the kernel's Workbook.from_env reads."""
-    from glumeta.workbook import Workbook
+    from glumeta.data.workbook import Workbook
 
     wb = Workbook(tmp_path, declared=["a", "b"], build=tmp_path / "_build", in_book=True)
     for k, v in wb.env().items():
@@ -101,8 +101,8 @@ def test_a_workbook_round_trips_through_the_environment(tmp_path, monkeypatch):
 def test_a_page_reads_only_its_declared_tables():
     import pytest
 
-    from glumeta.data import UndeclaredDataError
-    from glumeta.workbook import Workbook
+    from glumeta.data.tables import UndeclaredDataError
+    from glumeta.data.workbook import Workbook
 
     wb = Workbook(declared=["blood_glutamate"], in_book=True)
     assert len(wb.dataset("blood_glutamate").load()) > 0
@@ -115,8 +115,8 @@ def test_a_dataset_is_computed_once_per_content(tmp_path):
     an edited file is never served stale."""
     import shutil
 
-    from glumeta import escalc as ec
-    from glumeta.workbook import Workbook
+    from glumeta.stats import escalc as ec
+    from glumeta.data.workbook import Workbook
 
     d = tmp_path / "data"
     shutil.copytree(Path(__file__).resolve().parents[1] / "data", d)
@@ -132,59 +132,75 @@ def test_a_dataset_is_computed_once_per_content(tmp_path):
 
 # ---- the layers: each module imports only from its own layer and the layers below it
 
-#: the package's layers, lowest first (also in the package docstring, glumeta/__init__.py, and the
-#: README's module table). A new module must be placed in one.
-LAYERS = {
-    "base": {"__init__", "constants", "paths", "formatting", "style", "counts", "verdicts"},
-    "data": {"data", "rules", "validate", "workbook"},
-    "statistics": {"effects", "models", "reproduce", "escalc", "eligibility", "sensitivity", "plan",
-                   "synthesis", "ledger"},
-    "views": {"forest", "figures", "flow", "bias", "findings", "export", "dictionary", "chapter", "html",
-              "views", "glue"},
-    "book": {"build", "sphinxext", "directives", "serve", "preview", "scaffold", "cli", "inprocess"},
-}
-ORDER = list(LAYERS)
+#: the package's layers, lowest first: the modules at the package's top level (``base``; the
+#: command line, an entry point, counts as ``book``) and one subpackage per layer above them
+#: (also in the package docstring, glumeta/__init__.py, and the README's module table).
+ORDER = ["base", "data", "stats", "views", "book"]
+BASE = {"__init__", "constants", "paths", "formatting", "style", "counts", "verdicts"}
+
+
+def _module(p: Path) -> str:
+    """The dotted name of a package file, relative to glumeta (``stats.escalc``, ``cli``)."""
+    rel = p.relative_to(PACKAGE).with_suffix("")
+    parts = [x for x in rel.parts if x != "__init__"]
+    return ".".join(parts) or "__init__"
 
 
 def _layer(module: str) -> str | None:
-    return next((name for name, mods in LAYERS.items() if module in mods), None)
+    top = module.split(".")[0]
+    if "." not in module and top in BASE:
+        return "base"
+    if module == "cli":
+        return "book"
+    return top if top in ORDER else None
 
 
-def _imports(tree) -> set[str]:
-    """The glumeta modules a module imports, eagerly or inside functions."""
+def _imports(tree, module: str) -> set[str]:
+    """The glumeta modules (dotted, relative to glumeta) a module imports, eagerly or in functions."""
+    pkg = module.split(".")[:-1] if "." in module else []
+    if (PACKAGE / Path(*module.split("."))).is_dir():
+        pkg = module.split(".")
     out = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom):
-            if node.level == 1:
+            if node.level:
+                base = pkg[: len(pkg) - (node.level - 1)] if node.level > 1 else list(pkg)
                 if node.module:
-                    out.add(node.module.split(".")[0])
+                    mod = ".".join(base + node.module.split("."))
+                    out.add(mod)
+                    # `from ..data import tables`: the name may be a module of that package
+                    out.update(f"{mod}.{a.name}" for a in node.names
+                               if (PACKAGE / Path(*mod.split(".")) / f"{a.name}.py").is_file())
                 else:
-                    out.update(a.name for a in node.names)
+                    out.update(".".join(base + [a.name]) for a in node.names)
             elif node.module and node.module.startswith("glumeta."):
-                out.add(node.module.split(".")[1])
+                out.add(node.module.removeprefix("glumeta."))
+            elif node.module == "glumeta":
+                out.update(a.name for a in node.names)
         elif isinstance(node, ast.Import):
-            out.update(a.name.split(".")[1] for a in node.names if a.name.startswith("glumeta."))
+            out.update(a.name.removeprefix("glumeta.") for a in node.names if a.name.startswith("glumeta."))
     return out
 
 
 def test_every_module_has_a_layer():
-    missing = [p.stem for p in MODULES if p.parent == PACKAGE and _layer(p.stem) is None]
-    assert not missing, f"place these modules in a layer (tests/test_layers.py LAYERS): {missing}"
+    missing = [_module(p) for p in MODULES if _layer(_module(p)) is None]
+    assert not missing, f"put these modules in a layer's subpackage (or BASE in tests/test_layers.py): {missing}"
 
 
 def test_no_module_imports_from_a_layer_above_its_own():
     bad = []
     for p in MODULES:
-        if p.parent != PACKAGE:
-            continue
-        mine = ORDER.index(_layer(p.stem))
-        for dep in sorted(_imports(ast.parse(p.read_text(encoding="utf-8")))):
+        mod = _module(p)
+        mine = ORDER.index(_layer(mod))
+        for dep in sorted(_imports(ast.parse(p.read_text(encoding="utf-8")), mod)):
             layer = _layer(dep)
             if layer is not None and ORDER.index(layer) > mine:
-                bad.append(f"{p.name} ({ORDER[mine]}) imports {dep} ({layer})")
+                bad.append(f"{mod} ({ORDER[mine]}) imports {dep} ({layer})")
     assert not bad, "imports against the layers:\n" + "\n".join(bad)
 
 
 def test_the_layer_scan_sees_imports():
-    tree = ast.parse("from .escalc import escalc\ndef f():\n    from . import models\n    import glumeta.plan\n")
-    assert _imports(tree) == {"escalc", "models", "plan"}
+    tree = ast.parse("from .escalc import escalc\ndef f():\n    from ..data import tables\n    import glumeta.views.forest\n"
+                     "    from .. import paths\n")
+    assert _imports(tree, "stats.plan") == {"stats.escalc", "data", "data.tables", "views.forest", "paths"}
+    assert _layer("views.forest") == "views" and _layer("formatting") == "base" and _layer("cli") == "book"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from glumeta.ledger import ledger
+from glumeta.stats.ledger import ledger
 from glumeta.verdicts import Verdict, interval, matches, pct_matches
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from glumeta import reproduce as rp
-from glumeta.ledger import _paper, _papers, ledger, parse_inputs
+from glumeta.stats import reproduce as rp
+from glumeta.stats.ledger import _paper, _papers, ledger, parse_inputs
 from bookutil import rewrite_rows
-from glumeta.workbook import Workbook
+from glumeta.data.workbook import Workbook
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"

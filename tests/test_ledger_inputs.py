@@ -1,8 +1,8 @@
 """Ledger checks name a declared table and a row by its key, and return one typed result (issue 17, item 2).
 
-Every computation returns a :class:`glumeta.ledger.CheckResult` (no tuples of varying length);
-the ``inputs`` of each row of ``data/reported.csv`` are parsed once (:func:`glumeta.ledger.parse_inputs`)
-into :class:`glumeta.ledger.Inputs`, whose ``table=`` must be a declared analysis table and whose
+Every computation returns a :class:`glumeta.stats.ledger.CheckResult` (no tuples of varying length);
+the ``inputs`` of each row of ``data/reported.csv`` are parsed once (:func:`glumeta.stats.ledger.parse_inputs`)
+into :class:`glumeta.stats.ledger.Inputs`, whose ``table=`` must be a declared analysis table and whose
 ``row=`` must give the table's whole primary key and name a row that exists. A wrong reference is
 an error naming the ledger file, line, column and value, not a silent "not checkable".
 """
@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from bookutil import rewrite_rows
-from glumeta import ledger as L
+from glumeta.stats import ledger as L
 from glumeta.verdicts import Verdict
-from glumeta.workbook import Workbook
+from glumeta.data.workbook import Workbook
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from glumeta.ledger import _ci_reading, ledger
-from glumeta.synthesis import synthesis_rows
+from glumeta.stats.ledger import _ci_reading, ledger
+from glumeta.stats.synthesis import synthesis_rows
 from glumeta.verdicts import Verdict
 from bookutil import rewrite_rows
-from glumeta.workbook import Workbook
+from glumeta.data.workbook import Workbook
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"

@@ -7,8 +7,8 @@ documents agreement with the Python libraries and pins the traps they hold.
 import numpy as np
 import pytest
 
-from glumeta import effects as es
-from glumeta.models import pool
+from glumeta.stats import effects as es
+from glumeta.stats.models import pool
 
 # dat.bcg log risk ratios (metafor), a standard example with large heterogeneity
 Y = np.array([-0.8893, -1.5854, -1.3481, -1.4416, -0.2175, -0.7861, -1.6209, 0.0120, -0.4694, -1.3713, -0.3394, 0.4459, -0.0173])
@@ -91,7 +91,7 @@ def test_conditional_or_matches_statsmodels_conditional_logit(b, c, concordant):
     paired data, not the formula restated. Concordant pairs carry no information and drop out."""
     from statsmodels.discrete.conditional_models import ConditionalLogit
 
-    from glumeta.reproduce import conditional_or
+    from glumeta.stats.reproduce import conditional_or
 
     y, x, g = [], [], []
     pairs = [(1, 0)] * b + [(0, 1)] * c + [(1, 1)] * concordant  # (event on drug, event on placebo)

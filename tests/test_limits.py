@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from glumeta.data import limits, load_package, read
-from glumeta.workbook import Workbook
+from glumeta.data.tables import limits, load_package, read
+from glumeta.data.workbook import Workbook
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"

@@ -16,12 +16,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from glumeta import effects as es
-from glumeta.data import datasets
-from glumeta.escalc import escalc as effect_table
-from glumeta.models import DEFAULT_PI, DEFAULT_TEST, METHODS, TESTS, pool
-from glumeta.plan import analyze
-from glumeta.sensitivity import leave_one_out
+from glumeta.stats import effects as es
+from glumeta.data.tables import datasets
+from glumeta.stats.escalc import escalc as effect_table
+from glumeta.stats.models import DEFAULT_PI, DEFAULT_TEST, METHODS, TESTS, pool
+from glumeta.stats.plan import analyze
+from glumeta.stats.sensitivity import leave_one_out
 
 REF = json.loads((Path(__file__).parent / "reference" / "metafor_reference.json").read_text())
 RTOL, ATOL = 1e-6, 1e-9
@@ -73,7 +73,7 @@ def test_reference_is_metafor_3_8_or_later():
 
 @pytest.mark.parametrize("measure", ["OR", "RR"])
 def test_mantel_haenszel(measure):
-    from glumeta.models import mantel_haenszel
+    from glumeta.stats.models import mantel_haenszel
 
     ex = REF["examples"]["bcg_mh"]
     i = ex["input"]
@@ -106,7 +106,7 @@ def test_example_pooled(name, key):
 
 
 # ---------------------------------------------------------------- workbook data
-# Every analysis of every data file (glumeta.plan.analyze) and of the synthesis, its rows chosen
+# Every analysis of every data file (glumeta.stats.plan.analyze) and of the synthesis, its rows chosen
 # in R from the raw CSVs by the review's eligibility rules, fitted by metafor for every
 # method × test (FE: z only; sensitivity:z: z only).
 
@@ -130,7 +130,7 @@ def _analyses(name, method="REML", test=DEFAULT_TEST, pi=DEFAULT_PI) -> dict:
 
 @lru_cache(maxsize=None)
 def _synthesis(test=DEFAULT_TEST) -> dict:
-    from glumeta.synthesis import synthesis
+    from glumeta.stats.synthesis import synthesis
 
     return synthesis(SYN["r"], method="REML", test=test)
 

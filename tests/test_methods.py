@@ -7,10 +7,10 @@ import matplotlib
 matplotlib.use("Agg")
 import pytest
 
-from glumeta.chapter import Chapter
-from glumeta.models import DEFAULT_PI, DEFAULT_TEST
-from glumeta.plan import analyze, is_main
-from glumeta.sensitivity import EGGER_MIN_K
+from glumeta.views.chapter import Chapter
+from glumeta.stats.models import DEFAULT_PI, DEFAULT_TEST
+from glumeta.stats.plan import analyze, is_main
+from glumeta.stats.sensitivity import EGGER_MIN_K
 
 NAMES = ["blood_glutamate", "esketamine_madrs", "nitrous_oxide_hamd", "ketamine_escitalopram"]
 
@@ -64,7 +64,7 @@ def test_islam_is_skew_flagged_and_only_in_the_sensitivity_pool():
 
 
 def test_crossover_rows_are_never_split():
-    from glumeta.escalc import escalc
+    from glumeta.stats.escalc import escalc
 
     t = escalc("nitrous_oxide_hamd")
     x = t[(t["design"] == "crossover") & t["yi"].notna()]
@@ -72,8 +72,8 @@ def test_crossover_rows_are_never_split():
 
 
 def test_dependent_rows_are_refused():
-    from glumeta.escalc import escalc
-    from glumeta.plan import pool_frame
+    from glumeta.stats.escalc import escalc
+    from glumeta.stats.plan import pool_frame
 
     t = escalc("nitrous_oxide_hamd")
     both = t[(t["study_id"] == "nagele2021") & (t["time"] == "24 h")]

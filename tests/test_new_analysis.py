@@ -10,7 +10,7 @@ import json
 import pytest
 
 from bookutil import analyze, build, copy_book, page, text_of
-from glumeta.chapter import fmt, fmt_ci
+from glumeta.views.chapter import fmt, fmt_ci
 
 pytestmark = pytest.mark.slow
 
@@ -32,7 +32,7 @@ glumeta:
 # Nitrous oxide at 24 hours (a fifth analysis)
 
 ```{code-cell} ipython3
-from glumeta.chapter import Chapter
+from glumeta.views.chapter import Chapter
 ch = Chapter("nitrous_oxide_24h", "new_analysis")
 v = ch.glue_analysis("overall", "new")
 ch.data_table()
@@ -51,7 +51,7 @@ def test_new_analysis_builds_without_touching_glumeta(tmp_path):
     data = book / "data"
     with (data / "nitrous_oxide_hamd.csv").open(encoding="utf-8") as fh:
         # one comparison per crossover trial (the 50% dose): two doses against the same patients'
-        # placebo sessions may not enter one pool (glumeta.plan.dependence_problem)
+        # placebo sessions may not enter one pool (glumeta.stats.plan.dependence_problem)
         rows = [r for r in csv.DictReader(fh) if r["time"] == "24 h" and r["status"] == "complete"
                 and r["comparison"].startswith("50%")]
     assert len(rows) >= 2

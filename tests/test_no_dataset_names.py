@@ -29,7 +29,7 @@ RESOURCES = [r["name"] for r in SCHEMA["resources"]]
 COLUMNS = {f["name"] for r in SCHEMA["resources"] for f in r["schema"]["fields"]}
 FILES = sorted({r.get("path", f"{r['name']}.csv") for r in SCHEMA["resources"]} |
                {p.name for p in (ROOT / "data").glob("*.csv")})
-MODULES = sorted(PACKAGE.glob("*.py"))
+MODULES = sorted(PACKAGE.rglob("*.py"))
 
 
 def _docstrings(tree) -> set[int]:
@@ -87,15 +87,15 @@ def test_no_dataset_name_in_code(path):
 def test_structural_tables_are_declared_by_role():
     roles = {r.get("glumeta:role"): r["name"] for r in SCHEMA["resources"] if r.get("glumeta:role")}
     assert set(roles) >= {"ledger", "bias_judgments"}
-    from glumeta.bias import judgments_table
-    from glumeta.ledger import ledger_table
+    from glumeta.views.bias import judgments_table
+    from glumeta.stats.ledger import ledger_table
 
     assert ledger_table() == roles["ledger"] and judgments_table() == roles["bias_judgments"]
 
 
 def test_synthesis_is_declared_and_its_page_declares_its_members():
-    from glumeta.data import datasets
-    from glumeta.synthesis import DRUGS, plan
+    from glumeta.data.tables import datasets
+    from glumeta.stats.synthesis import DRUGS, plan
 
     decl = SCHEMA["glumeta:synthesis"]
     p = plan()

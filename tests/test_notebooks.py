@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PAGES = ["blood_glutamate", "esketamine", "nitrous_oxide", "ketamine_escitalopram"]  # the notebook chapters;
 DATA = {"blood_glutamate": "blood_glutamate", "esketamine": "esketamine_madrs", "nitrous_oxide": "nitrous_oxide_hamd",
         "ketamine_escitalopram": "ketamine_escitalopram"}
-# intro, synthesis, ledger and data dictionary are rendered in-process (glumeta.directives)
+# intro, synthesis, ledger and data dictionary are rendered in-process (glumeta.book.directives)
 
 
 def glued(nb) -> dict:

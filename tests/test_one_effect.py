@@ -12,10 +12,10 @@ import matplotlib
 matplotlib.use("Agg")
 import pytest
 
-from glumeta.chapter import Chapter
-from glumeta.data import datasets
-from glumeta.forest import columns_of, forest_from_analysis
-from glumeta.plan import Analysis
+from glumeta.views.chapter import Chapter
+from glumeta.data.tables import datasets
+from glumeta.views.forest import columns_of, forest_from_analysis
+from glumeta.stats.plan import Analysis
 
 NAMES = datasets()
 

@@ -4,8 +4,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from glumeta import effects as es
-from glumeta.models import pool
+from glumeta.stats import effects as es
+from glumeta.stats.models import pool
 
 pos = st.floats(0.5, 50, allow_nan=False)
 mean = st.floats(-100, 100, allow_nan=False)

@@ -32,8 +32,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SHOTS = ROOT / "_build" / "screenshots" / "reading"
 WIDTHS = {1280: 900, 390: 844}  # viewport width: height (a laptop; a phone held upright)
 LEGIBLE_PX = 6.0
-# the smallest text drawn in each kind of figure, in points (glumeta.forest / glumeta.figures:
-# 8 pt footnotes and annotations; glumeta.flow: 8.5 pt box details)
+# the smallest text drawn in each kind of figure, in points (glumeta.views.forest / glumeta.views.figures:
+# 8 pt footnotes and annotations; glumeta.views.flow: 8.5 pt box details)
 TEXT_PT = {"glumeta-forest": 8.0, "glumeta-flow": 8.5}
 DEFAULT_PT = 8.0
 

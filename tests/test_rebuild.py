@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from bookutil import CHAPTERS, analyze, build, copy_book, executed, notebooks, page, rerun, text_of
-from glumeta.chapter import fmt
-from glumeta.sphinxext import declared
+from glumeta.views.chapter import fmt
+from glumeta.book.sphinxext import declared
 
 pytestmark = pytest.mark.slow
 

@@ -157,7 +157,7 @@ def test_new_refuses_bad_or_taken_names(tmp_path):
 
 def test_add_resource_keeps_a_differently_formatted_file(tmp_path):
     """A package file not in json.dumps layout gets the resource inserted as text, the rest untouched."""
-    from glumeta.scaffold import add_resource, resource
+    from glumeta.book.scaffold import add_resource, resource
 
     p = tmp_path / "datapackage.json"
     text = '{"name": "x",\n "resources": [\n    {"name": "a", "path": "a.csv", "schema": {"fields": []}}\n  ]\n}\n'
@@ -170,12 +170,12 @@ def test_add_resource_keeps_a_differently_formatted_file(tmp_path):
 
 def test_appendix_walks_through_the_command_and_lists_the_keys(tmp_path):
     """book/add_an_analysis.md: its `glumeta new` line runs as written (in a copy), and it names
-    every measure, every route of glumeta.escalc and every glumeta:analysis key the plan reads."""
+    every measure, every route of glumeta.stats.escalc and every glumeta:analysis key the plan reads."""
     import re
     import shlex
 
-    from glumeta.escalc import ROUTES
-    from glumeta.scaffold import MEASURES
+    from glumeta.stats.escalc import ROUTES
+    from glumeta.book.scaffold import MEASURES
 
     text = (ROOT / "book" / "add_an_analysis.md").read_text(encoding="utf-8")
     assert "book/add_an_analysis" in (ROOT / "_toc.yml").read_text(encoding="utf-8")

@@ -10,9 +10,9 @@ matplotlib.use("Agg")
 import numpy as np
 import pytest
 
-from glumeta.forest import PAGE_ROWS, ForestGroup, ForestRow, forest_pages
-from glumeta.models import METHODS, TESTS, fit_batch, pool
-from glumeta.sensitivity import _COLS, cumulative, leave_one_out
+from glumeta.views.forest import PAGE_ROWS, ForestGroup, ForestRow, forest_pages
+from glumeta.stats.models import METHODS, TESTS, fit_batch, pool
+from glumeta.stats.sensitivity import _COLS, cumulative, leave_one_out
 
 
 def _rows(k, seed=1):
@@ -99,7 +99,7 @@ def test_leave_one_out_of_10000_studies_in_seconds_and_bounded_memory():
 
 
 def test_figures_are_linked_in_the_book_and_embedded_in_jupyter(monkeypatch):
-    from glumeta.chapter import Chapter
+    from glumeta.views.chapter import Chapter
 
     monkeypatch.delenv("GLUMETA_DECLARED", raising=False)
     ch = Chapter("esketamine_madrs", "scale")

@@ -99,7 +99,7 @@ def snapshot(dst: Path) -> dict:
 
 
 def _strip(html: bytes) -> bytes:
-    from glumeta.serve import RELOAD_SCRIPT
+    from glumeta.book.serve import RELOAD_SCRIPT
 
     assert html.endswith(RELOAD_SCRIPT), "the server did not add its reload script"
     return html[: -len(RELOAD_SCRIPT)]

@@ -84,7 +84,7 @@ def test_the_scan_catches_colours():
 
 @pytest.mark.parametrize("name", sorted(FIGURE_MODULES))
 def test_figure_modules_name_no_colour(name):
-    bad = colour_literals((PACKAGE / f"{name}.py").read_text(encoding="utf-8"))
+    bad = colour_literals((PACKAGE / "views" / f"{name}.py").read_text(encoding="utf-8"))
     assert not bad, f"{name}.py writes colours (name them in glumeta/style.py Palette):\n" + "\n".join(bad)
 
 
@@ -111,7 +111,7 @@ def test_every_colour_is_named_once():
 
 
 def test_drawing_functions_take_the_style():
-    from glumeta import figures, flow, forest
+    from glumeta.views import figures, flow, forest
 
     for fn in (forest.forest, forest.forest_pages, forest.forest_from_analysis, forest.save_figure,
                figures.funnel_plot, figures.estimate_path_plot, figures.r_sensitivity_plot, flow.flow_figure,
@@ -128,27 +128,27 @@ def test_style_is_frozen_and_formats_are_formattings():
         formatting.fmt, formatting.fmt_ci, formatting.fmt_p, formatting.fmt_weight, formatting.fmt_i2,
         formatting.fmt_n, formatting.fmt_tick)
     # the forest module's constants are the default style's
-    from glumeta import forest
+    from glumeta.views import forest
 
     assert (forest.PAGE_ROWS, forest.LABEL_WRAP, forest.MAX_LABEL, forest.CHAR_IN) == (
         DEFAULT_STYLE.page_rows, DEFAULT_STYLE.label_wrap, DEFAULT_STYLE.max_label, DEFAULT_STYLE.char_in)
 
 
 def _rows(k=7):
-    from glumeta.forest import ForestRow
+    from glumeta.views.forest import ForestRow
 
     return [ForestRow(f"Study {i} with a longer label", 0.1 * i - 0.3, 0.1 * i - 0.8,
                       0.1 * i + 0.2, 100.0 / k) for i in range(k)]
 
 
 def _pooled(k=7):
-    from glumeta.models import pool
+    from glumeta.stats.models import pool
 
     return pool([0.1 * i - 0.3 for i in range(k)], [0.06] * k)
 
 
 def _svg(fig, tmp_path, name, style=DEFAULT_STYLE) -> str:
-    from glumeta.forest import save_figure
+    from glumeta.views.forest import save_figure
 
     p = save_figure(fig, "style", name, root=tmp_path, formats=("svg",), style=style)["svg"]
     plt.close(fig)
@@ -156,7 +156,7 @@ def _svg(fig, tmp_path, name, style=DEFAULT_STYLE) -> str:
 
 
 def test_the_style_passed_in_is_the_one_drawn(tmp_path):
-    from glumeta.forest import ForestGroup, forest, forest_pages
+    from glumeta.views.forest import ForestGroup, forest, forest_pages
 
     groups = [ForestGroup(None, _rows(), _pooled())]
     base = forest(groups, measure="SMD")
@@ -183,7 +183,7 @@ def test_the_style_passed_in_is_the_one_drawn(tmp_path):
 
 
 def test_hash_salt_comes_from_the_style(tmp_path):
-    from glumeta.forest import ForestGroup, forest
+    from glumeta.views.forest import ForestGroup, forest
 
     groups = [ForestGroup(None, _rows(), _pooled())]
     a = _svg(forest(groups, measure="SMD"), tmp_path, "a")
@@ -206,8 +206,8 @@ def test_funnel_legend_prints_p_as_the_prose_does():
     printed a p below 0.005 as "p = 0.00"; p ≥ 0.01 prints as before)."""
     import numpy as np
 
-    from glumeta.figures import funnel_plot
-    from glumeta.sensitivity import egger
+    from glumeta.views.figures import funnel_plot
+    from glumeta.stats.sensitivity import egger
 
     vi = np.linspace(0.01, 0.5, 15)
     yi = 0.2 + 1.5 * np.sqrt(vi) + np.tile([0.02, -0.02, 0.0], 5)  # strongly asymmetric

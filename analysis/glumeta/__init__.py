@@ -1,9 +1,9 @@
 """glumeta: re-compute and pool the effect sizes of glutamate-targeting antidepressant research.
 
 The data flow as objects, after metafor (``escalc()`` returns what ``rma()`` takes, whose result
-``forest()`` takes): an entry point makes a :class:`~glumeta.workbook.Workbook` (the data folder,
+``forest()`` takes): an entry point makes a :class:`~glumeta.data.workbook.Workbook` (the data folder,
 its schema read once, the tables a page may read); each table is a
-:class:`~glumeta.workbook.Dataset`; ``escalc(ds)`` gives one effect per row, ``analyze(ds)`` the
+:class:`~glumeta.data.workbook.Dataset`; ``escalc(ds)`` gives one effect per row, ``analyze(ds)`` the
 pools the schema declares, and the views draw them.
 
 Layers, lowest first; a module imports only from its own layer and the layers below it

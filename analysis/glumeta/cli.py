@@ -16,7 +16,7 @@ __all__ = ["main"]
 
 
 def _cmd_check(args) -> int:
-    from .validate import validate
+    from .data.validate import validate
 
     wb = args.workbook
     d = wb.folder
@@ -41,8 +41,8 @@ def _fmt(x, nd=3):
 
 
 def _cmd_analyze(args) -> int:
-    from .data import DataError
-    from .plan import analyze, on_display_scale
+    from .data.tables import DataError
+    from .stats.plan import analyze, on_display_scale
 
     try:
         opts = {k: v for k, v in (("test", args.test), ("pi", args.pi)) if v is not None}  # else the plan's defaults
@@ -57,8 +57,8 @@ def _cmd_analyze(args) -> int:
         print()
         return 0
     if args.csv:
-        from .escalc import escalc_all
-        from .export import results_frame, to_safe_csv
+        from .stats.escalc import escalc_all
+        from .views.export import results_frame, to_safe_csv
 
         frame = results_frame(escalc_all(ds), res)
         if args.csv == "-":  # standard output, for a pipe (`glumeta analyze X --csv - | ...`)
@@ -86,25 +86,25 @@ def _cmd_analyze(args) -> int:
 
 
 def _cmd_build(args) -> int:
-    from .build import build
+    from .book.build import build
 
     return build(all_=args.all, workbook=args.workbook, root=args.book_dir)
 
 
 def _cmd_serve(args) -> int:
     from .paths import REPO
-    from .serve import serve
+    from .book.serve import serve
 
     return serve(Path(args.book_dir or REPO), args.workbook.folder, host=args.host, port=args.port)
 
 
 def _cmd_ledger(args) -> int:
-    from .ledger import main as ledger_main
+    from .stats.ledger import main as ledger_main
 
     if args.json:
         return ledger_main(json_out=True, workbook=args.workbook)
-    from .data import DataError
-    from .ledger import findings, ledger, summary
+    from .data.tables import DataError
+    from .stats.ledger import findings, ledger, summary
     from .verdicts import Verdict
 
     try:
@@ -134,7 +134,7 @@ def _cmd_ledger(args) -> int:
 
 def _cmd_new(args) -> int:
     from .paths import REPO
-    from .scaffold import new
+    from .book.scaffold import new
 
     book = Path(args.book_dir or REPO)
     try:
@@ -170,7 +170,7 @@ def main(argv=None) -> int:
     a.add_argument("name", help="data file stem: NAME of data/NAME.csv")
     a.add_argument("--method", default="REML", choices=["REML", "DL", "PM", "ML", "FE"])
     a.add_argument("--test", default=None, choices=["z", "knha", "adhoc"],
-                   help="test and CI of the pooled estimate (default: the analysis plan's, see glumeta.models)")
+                   help="test and CI of the pooled estimate (default: the analysis plan's, see glumeta.stats.models)")
     a.add_argument("--pi", default=None, choices=["t(k-2)", "predict"],
                    help="prediction-interval rule (default: the analysis plan's)")
     a.add_argument("--json", action="store_true", help="machine-readable output")
@@ -206,7 +206,7 @@ def main(argv=None) -> int:
     n.set_defaults(func=_cmd_new)
 
     args = p.parse_args(argv)
-    from .workbook import ENV_DATA, Workbook, use
+    from .data.workbook import ENV_DATA, Workbook, use
 
     # the entry point: the one Workbook of this run, from --data-dir, else the environment
     # ($GLUMETA_DATA_DIR), else the repository's data/; handed to child processes (the build's

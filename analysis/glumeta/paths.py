@@ -1,7 +1,7 @@
 """Where things are: the repository.
 
 The one place that knows the repository layout. The data and build folders of a run
-belong to its :class:`glumeta.workbook.Workbook` (made at the entry points).
+belong to its :class:`glumeta.data.workbook.Workbook` (made at the entry points).
 """
 
 from __future__ import annotations

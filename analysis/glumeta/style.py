@@ -11,7 +11,7 @@ Colours and style sheets are seaborn's ``ticks`` theme and colour-blind-safe pal
 from the copies of seaborn's style sheets that matplotlib ships (``seaborn-v0_8-ticks``,
 ``seaborn-v0_8-colorblind``): ``import seaborn`` costs about a second per notebook (it loads
 scipy.stats), a large share of an add-a-row rebuild, for two style settings. seaborn itself
-draws the synthesis chapter's r-sensitivity figure (:func:`glumeta.figures.r_sensitivity_plot`).
+draws the synthesis chapter's r-sensitivity figure (:func:`glumeta.views.figures.r_sensitivity_plot`).
 
 This module and :mod:`glumeta.formatting` are the only ones that write a colour or the hash
 salt (``tests/test_style.py`` greps the figure modules).

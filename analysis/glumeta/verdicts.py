@@ -67,7 +67,7 @@ def interval(value: float, decimals: int) -> tuple[float, float]:
     Notes
     -----
     Rounding half up to *decimals* maps exactly ``[x − ½·10^−d, x + ½·10^−d)`` onto *x*
-    (the same rule as :func:`glumeta.reproduce.rounding_interval`).
+    (the same rule as :func:`glumeta.stats.reproduce.rounding_interval`).
 
     Examples
     --------

@@ -186,7 +186,7 @@ for (a in 1:2) {
 
 
 # ---------------------------------------------------------------- workbook data
-# Every analysis the book pools (glumeta.plan.analyze, glumeta.synthesis.synthesis), with its
+# Every analysis the book pools (glumeta.stats.plan.analyze, glumeta.stats.synthesis.synthesis), with its
 # rows chosen here from the raw CSVs by the review's eligibility rules, written out below in R
 # (not read from data/datapackage.json and not from any Python output):
 #   blood_glutamate        overall: complete rows whose median/IQR conversion passes the skewness
@@ -421,7 +421,7 @@ for (o in unique(kb$outcome)) {
 bin$events <- list(e1 = e1, e2 = e2)
 workbook$ketamine_escitalopram <- bin
 
-# Synthesis: the 24 h contrasts each drug file's own rules admit, as SMDs (glumeta.synthesis),
+# Synthesis: the 24 h contrasts each drug file's own rules admit, as SMDs (glumeta.stats.synthesis),
 # r = 0.5. Parallel: SD = SE/sqrt(1/n1+1/n2), then escalc("SMD"). Crossover: Elbourne 2002,
 # d = dz*sqrt(2(1-r)), v = (1/n + d^2/(2n))*2(1-r), times J(n-1) (Hedges 1981). The MD and its
 # own (unsplit) SE come from contrast_rows; shared controls are split afterwards on the SMD scale.

@@ -1,0 +1,587 @@
+"""What a page shows, as strings (views layer): HTML fragments and the texts glued into prose.
+
+Every function here returns a ``str`` (or, for a figure, a :class:`FigureHTML`, whose
+``_repr_html_()`` is the string); nothing imports IPython or myst-nb. Two callers share them:
+
+* :mod:`glumeta.views.chapter`, the notebook layer, wraps them in IPython display objects and glues
+  their texts (a chapter's code cells call ``Chapter`` methods);
+* :mod:`glumeta.book.directives`, the pages the build renders in-process (summary, ledger, synthesis,
+  environment), puts the strings into the page as raw HTML.
+
+Every text is escaped (:func:`html.escape`): a label or a source is shown as text, never
+interpreted as Markdown or HTML. Study-level and pooled CSV files are written by
+:mod:`glumeta.views.export`; figures by :mod:`glumeta.views.forest` and :mod:`glumeta.views.figures`.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import re
+from pathlib import Path
+
+from ..data.tables import is_missing
+from ..stats.escalc import RATIO
+from ..formatting import fmt, fmt_ci, fmt_i2, fmt_p
+from ..stats.plan import analyze, is_main, on_display_scale
+from ..data.workbook import current
+
+__all__ = ["FigureHTML", "SynthesisView", "alt_text", "checks_html", "data_table_html", "downloads_html",
+           "eligibility_html", "frame_html", "gaps_html", "ledger_html", "no_rows_md",
+           "paged_forest", "pooled_texts", "robustness_html", "sensitivity_html", "skew_checks_html",
+           "summary_table", "version_note_md", "LEDGER_FILTER_JS"]
+
+#: The ledger's document and verdict filters (``ledger_html(filters=True)``): shows only the table
+#: rows whose ``data-document`` and ``data-verdict`` match the two selects. Inline, so that the
+#: ledger page needs no extra static file (every other page's ``<head>`` stays as it is).
+LEDGER_FILTER_JS = (
+    "(function(){function f(){var d=document.getElementById('ledger-doc').value,"
+    "v=document.getElementById('ledger-verdict').value;document.querySelectorAll('#ledger-table tbody tr')"
+    ".forEach(function(tr){tr.style.display=((!d||tr.dataset.document===d)&&(!v||tr.dataset.verdict===v))?'':'none';});}"
+    "document.getElementById('ledger-doc').addEventListener('change',f);"
+    "document.getElementById('ledger-verdict').addEventListener('change',f);})();")
+
+#: Columns of an effect frame that :func:`data_table_html` leaves out by default (provenance and
+#: working columns; the source is its own, linked, column).
+HIDDEN_COLUMNS = ("file", "line", "measure", "sei", "source", "locator", "notes", "label", "vi_unsplit",
+                  "representation")
+
+
+# ---------------------------------------------------------------- small pieces
+def safe_url(u) -> str | None:
+    """*u* when it is an ``http(s)`` address that cannot break out of an attribute, else ``None``."""
+    u = str(u).strip()
+    return u if u.startswith(("https://", "http://")) and '"' not in u and "<" not in u else None
+
+
+def wrap_attr(text: str, limit: int = 40) -> str:
+    """The cell attribute that lets a long text cell wrap (CSS ``td.glumeta-wrap``); numbers never wrap."""
+    return ' class="glumeta-wrap"' if len(text) > limit and " " in text else ""
+
+
+def slug(name: str) -> str:
+    """``"SE from the CI"`` → ``"se_from_the_ci"`` (a glue-safe key)."""
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+
+
+def _cell(v, digits: int) -> str:
+    """A table cell's text: a float to *digits* decimals (3 significant digits when smaller than
+    ``10**-digits``) with a true minus sign; anything else as ``str``."""
+    if not isinstance(v, float):
+        return str(v)
+    if v != 0 and abs(v) < 10 ** -digits:
+        return f"{v:.3g}".replace("-", "−")
+    return fmt(v, digits) if math.isfinite(v) else f"{v:.{digits}f}".replace("-", "−")
+
+
+def frame_html(df, digits: int = 3) -> str:
+    """Any DataFrame as an escaped HTML table (floats to *digits* decimals, see :func:`_cell`)."""
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
+    body = []
+    for _, r in df.iterrows():
+        cells = []
+        for c in df.columns:
+            s = _cell(r[c], digits)
+            cells.append(f"<td{wrap_attr(s)}>{html.escape(s)}</td>")
+        body.append(f"<tr>{''.join(cells)}</tr>")
+    return f'<div class="glumeta-table"><table class="table"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
+
+
+# ---------------------------------------------------------------- a data file
+def version_note_md(name: str, version: dict, table) -> str:
+    """A one-line Markdown note: data version hash and row counts of the file *name* a page read."""
+    n = version["rows"][name]
+    done = int((table["status"] == "complete").sum())
+    return (f"*Built from `data/{name}.csv`: data version `{version['hash']}`, {n} rows "
+            f"({done} complete, {n - done} pending).*")
+
+
+def data_table_html(table, columns: list[str] | None = None) -> str:
+    """Every row of an effect frame (complete and pending) with its source link; all text escaped.
+    The effect columns (``yi``, 95% CI) are always shown."""
+    t = table
+    cols = columns or [c for c in t.columns if c not in HIDDEN_COLUMNS and not c.endswith("_used")]
+    cols = list(dict.fromkeys(list(cols) + ["yi", "ci_lower", "ci_upper"]))
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in cols + ["source"])
+    body = []
+    for _, r in t.iterrows():
+        cells = []
+        for c in cols:
+            v = r[c]
+            if isinstance(v, float):
+                # the effect and its CI to 4 decimals, other numbers to 4 significant digits (a hyphen-minus)
+                s = "" if math.isnan(v) else (f"{v:.4g}" if c not in ("yi", "vi", "ci_lower", "ci_upper")
+                                              else f"{v:.4f}")
+            else:
+                s = "" if is_missing(v) else str(v)
+            cells.append(f"<td{wrap_attr(s)}>{html.escape(s)}</td>")
+        url = safe_url(r["source"])
+        src = html.escape(str(r["source"]))
+        loc = html.escape(str(r["locator"]))
+        link = f'<a href="{html.escape(url)}" title="{loc}">{src[:60]}</a>' if url else f'<span title="{loc}">{src[:60]}</span>'
+        cls = ' class="glumeta-pending"' if r["status"] == "pending" else ""
+        body.append(f"<tr{cls}>{''.join(cells)}<td>{link}</td></tr>")
+    return ('<div class="glumeta-table"><table class="table">'
+            f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>")
+
+
+def gaps_html(pending) -> str:
+    """The pending rows (data gaps) with their sources, as an escaped HTML list."""
+    if pending.empty:
+        return "<p>No data gaps: every row is complete.</p>"
+    items = []
+    for _, r in pending.iterrows():
+        url = safe_url(r["source"])
+        src = (f'<a href="{html.escape(url)}">source</a>' if url else html.escape(str(r["source"])))
+        items.append(f"<li>{html.escape(str(r['label']))} — {src}</li>")
+    return f'<ul class="glumeta-gaps">{"".join(items)}</ul>'
+
+
+def downloads_html(slug_: str, name: str, figure_paths: dict, results: Path, pooled: Path) -> str:
+    """Links to a figure's files (*figure_paths*, by extension), the data file *name* and the
+    results and pooled CSV files, as seen from a page in ``book/`` (the build copies
+    ``_build/figures`` and ``data/`` into the HTML output)."""
+    links = [f'<a href="../figures/{slug_}/{p.name}" download>{ext.upper()}</a>' for ext, p in figure_paths.items()]
+    links.append(f'<a href="../data/{name}.csv" download>data (CSV)</a>')
+    links.append(f'<a href="../figures/{slug_}/{results.name}" download>study results (CSV)</a>')
+    links.append(f'<a href="../figures/{slug_}/{pooled.name}" download>pooled results (CSV)</a>')
+    return '<p class="glumeta-downloads">Download: ' + " · ".join(links) + "</p>"
+
+
+def _condition(r: dict) -> str:
+    return (f"one of {', '.join(map(str, r['in']))}" if "in" in r else
+            f"matching “{r['matches']}”" if "matches" in r else f"equal to {r.get('equals')}")
+
+
+def eligibility_html(plan: dict, require=()) -> str:
+    """PICO and primary-pool rules of an analysis plan (``glumeta:analysis``) as an HTML list; *require*
+    are the checks every row that is not excluded must pass (``fits_review_question`` in ``glumeta:rules``)."""
+    el = plan.get("eligibility", {})
+    items = [f"<li><b>{k.capitalize()}:</b> {html.escape(str(el[k]))}</li>"
+             for k in ("population", "intervention", "comparator", "outcome", "design") if el.get(k)]
+    req = "".join(f"<li><code>{html.escape(str(r['column']))}</code> {html.escape(_condition(r))} "
+                  f"({html.escape(r.get('reason', ''))})</li>" for r in require)
+    rules = []
+    for r in el.get("primary", []):
+        cond = _condition(r)
+        rules.append(f"<li><code>{html.escape(str(r.get('column')))}</code> {html.escape(cond)} "
+                     f"(otherwise: {html.escape(r.get('reason', ''))})</li>")
+    if el.get("skewed") == "exclude":
+        rules.append("<li>no median/IQR → mean/SD conversion whose summary fails the skewness test of "
+                     "Shi et al. (2023); such rows are shown and pooled only in a sensitivity analysis</li>")
+    rules.append("<li>at most one comparison per trial, unless the comparisons are parallel arms sharing one "
+                 "control group, which is then split (Cochrane Handbook §23.3.4)</li>")
+    sens = "".join(f"<li>{html.escape(x.get('label', x['id']))}</li>" for x in el.get("sensitivity", []))
+    return ('<div class="glumeta-eligibility"><p><b>Review question</b></p><ul>' + "".join(items) + "</ul>"
+            + (f"<p><b>Every row that is not excluded must have</b> (<code>glumeta check</code> refuses it "
+               f"otherwise)</p><ul>{req}</ul>" if req else "")
+            + "<p><b>The headline pool admits rows with</b></p><ul>" + "".join(rules) + "</ul>"
+            + (f"<p><b>Sensitivity analyses</b> (besides the z-test)</p><ul>{sens}</ul>" if sens else "")
+            + "</div>")
+
+
+def skew_checks_html(table) -> str:
+    """Every median/IQR → mean/SD conversion of an effect frame with its skewness test (Shi et al.
+    2023), per arm, and a computed sentence when the conversion reverses the direction the medians show."""
+    import pandas as pd
+
+    t = table
+    if "skew_t1" not in t:
+        return "<p>No median/IQR conversions in this file.</p>"
+    rows, words = [], []
+    for _, r in t[t["skew_t1"].notna() | t["skew_t2"].notna()].iterrows():
+        for k in (1, 2):
+            if pd.isna(r.get(f"skew_t{k}")):
+                continue
+            rows.append({"study": r["study"], "arm": k, "n": r[f"n_arm{k}"], "q1": r[f"q1_arm{k}"],
+                         "median": r[f"median_arm{k}"], "q3": r[f"q3_arm{k}"],
+                         "converted mean": r[f"mean{k}_used"], "converted SD": r[f"sd{k}_used"],
+                         "|q1 + q3 − 2·median| / IQR": r[f"skew_t{k}"], "critical value": r[f"skew_crit{k}"],
+                         "skewed": "yes" if r[f"skew_t{k}"] >= r[f"skew_crit{k}"] else "no"})
+        if all(pd.notna(r.get(c)) for c in ("median_arm1", "median_arm2", "mean1_used", "mean2_used")):
+            dm = r["median_arm1"] - r["median_arm2"]
+            dx = r["mean1_used"] - r["mean2_used"]
+            if dm * dx < 0:
+                words.append(f"{r['study']}: the medians put arm 1 {'higher' if dm > 0 else 'lower'} "
+                             f"({fmt(r['median_arm1'], 1)} vs {fmt(r['median_arm2'], 1)}), the converted means "
+                             f"put it {'higher' if dx > 0 else 'lower'} ({fmt(r['mean1_used'], 1)} vs "
+                             f"{fmt(r['mean2_used'], 1)}): the conversion reverses the direction of the effect.")
+    out = frame_html(pd.DataFrame(rows))
+    if words:
+        out += "".join(f'<p class="glumeta-robust">{html.escape(w)}</p>' for w in words)
+    return out
+
+
+# ---------------------------------------------------------------- pooled analyses
+def pooled_texts(a, nd: int = 2) -> dict:
+    """The pooled numbers of analysis *a* as the prose quotes them, by stable key (``est``, ``ci``,
+    ``k``, ``p``, ``i2``, ``tau2``, ``pending``, ``model``, ``label``, ``abs``, ``dir``, ``excl``,
+    ``pi``); ratio measures on the ratio scale. ``None`` gives ``n/a`` for the keys a missing
+    analysis can be asked for."""
+    if a is None:  # e.g. every row of that outcome removed from the data
+        return {k: "n/a" for k in ("est", "ci", "k", "p", "i2", "tau2", "pi", "pending", "model", "label")}
+    d = a.display()
+    null = 1 if a.measure in RATIO else 0
+    return {
+        "est": fmt(d["estimate"], nd), "ci": fmt_ci(d["ci_lower"], d["ci_upper"], nd), "k": str(a.k),
+        "p": fmt_p(a.p, label=""), "i2": fmt_i2(a.i2),
+        "tau2": fmt(a.tau2, 3), "pending": str(a.pending), "model": a.model, "label": a.label,
+        # words without double negatives: "4.31 points lower", not "lowered by −4.31"
+        "abs": fmt(abs(d["estimate"]), nd), "dir": "lower" if d["estimate"] < 0 else "higher",
+        "excl": "excludes" if (d["ci_lower"] > null or d["ci_upper"] < null) else "includes",
+        "pi": (fmt_ci(d["pi_lower"], d["pi_upper"], nd) if d["pi_lower"] is not None
+               else f"not computed (k = {a.k}; a prediction interval needs k ≥ 3)"),
+    }
+
+
+def subgroup_texts(t) -> dict:
+    """The between-subgroup test *t* as the prose quotes it: ``q``, ``df``, ``p`` (``n/a`` without one)."""
+    return ({"q": fmt(t.q_between), "df": str(t.df), "p": fmt(t.p, 2)} if t else
+            {"q": "n/a", "df": "n/a", "p": "n/a"})
+
+
+def sensitivity_html(analyses, level: str | None = None) -> str:
+    """The headline pool (``overall`` or ``overall:<level>``) next to its sensitivity analyses, one row each."""
+    import pandas as pd
+
+    by_id = {a.id: a for a in analyses}
+    head = "overall" if level is None else f"overall:{level}"
+    ids = [head] + [a.id for a in analyses if a.id.startswith("sensitivity:")
+                    and (a.id.count(":") == 1 if level is None else a.id.endswith(f":{level}"))]
+    rows = []
+    for aid in ids:
+        a = by_id.get(aid)
+        if a is None:
+            continue
+        d = a.display()
+        rows.append({"analysis": a.label, "k": a.k, "estimate": fmt(d["estimate"]),
+                     "95% CI": fmt_ci(d["ci_lower"], d["ci_upper"]),
+                     "prediction interval": fmt_ci(d["pi_lower"], d["pi_upper"]) if d["pi_lower"] is not None else "– (k < 3)",
+                     "p": fmt_p(a.p, label=""), "I² %": fmt_i2(a.i2) if a.k > 1 else "–",
+                     "test": a.test})
+    return frame_html(pd.DataFrame(rows))
+
+
+def summary_table(names=None, workbook=None):
+    """One row per data file's main analysis (or analyses): k, estimate, CI, I², pending rows (a
+    DataFrame). *names* default to the tables of *workbook* (default: the current one) that have
+    analyses and that the page declares."""
+    import pandas as pd
+
+    wb = workbook or current()  # in a book page: only the tables it declares
+    names = names or [n for n in wb.analyses() if wb.declared is None or n in wb.declared]
+    rows = []
+    for name in names:
+        for a in analyze(wb.dataset(name)):
+            if not is_main(a.id):
+                continue
+            d = on_display_scale(a)
+            rows.append({"data file": name, "headline pool (endpoint)": a.label, "measure": a.measure, "k": a.k,
+                         "estimate": fmt(d["estimate"]), "95% CI": fmt_ci(d["ci_lower"], d["ci_upper"]),
+                         "prediction interval": (fmt_ci(d["pi_lower"], d["pi_upper"]) if d["pi_lower"] is not None
+                                                 else "– (k < 3)"),
+                         "p": fmt_p(a.p, label=""), "I² %": fmt_i2(a.i2),
+                         "not pooled (other endpoint/design)": 0 if a.outside is None else len(a.outside),
+                         "pending rows": a.pending, "model": a.model})
+    return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------- the ledger
+def _short_doc(doc: str) -> str:
+    """'004_49e5….txt' → 'seeds/004'; '../shared/sources/x.md' → 'sources/x.md'."""
+    if doc.endswith(".txt") and doc[:3].isdigit():
+        return f"seeds/{doc[:3]}"
+    return doc.replace("../shared/", "")
+
+
+def checks_html(checks: dict, check_ids) -> str:
+    """The worked numbers of several ledger checks (*checks*: rows by ``check_id``) as one table,
+    a row per check, the columns headed by the details' display labels."""
+    import pandas as pd
+
+    rows = [dict(checks[c].details, verdict=checks[c].verdict) for c in check_ids]
+    return frame_html(pd.DataFrame(rows))
+
+
+def ledger_html(analysis: str | None = None, filters: bool = False, tables: dict | None = None,
+                workbook=None) -> str:
+    """Ledger rows as an HTML table with verdict badges; with *filters*, selects for document and verdict.
+    *tables* may hold effect frames already computed (the chapter's), which the ledger then reuses."""
+    from ..stats.ledger import findings, ledger, summary
+
+    rows = ledger(workbook, analysis=analysis, tables=tables)
+    counts = summary(rows)
+    distinct = findings(rows)
+    head = ["check", "quantity", "reported", "re-computed", "verdict", "quote → how it was checked"]
+    body = []
+    for r in rows:
+        cls = "badge-" + r.verdict.replace(" ", "-")
+        body.append(
+            f'<tr data-document="{html.escape(r.document)}" data-verdict="{html.escape(r.verdict)}">'
+            f"<td><code>{html.escape(r.check_id)}</code><br><small>{html.escape(_short_doc(r.document))}</small></td>"
+            f"<td>{html.escape(r.quantity)}</td><td>{html.escape(r.reported)}</td><td>{html.escape(r.computed_text)}</td>"
+            f'<td><span class="{cls}">{html.escape(r.verdict)}</span></td>'
+            f"<td class='glumeta-wrap'><i>“{html.escape(r.quote)}”</i><br>{html.escape(r.explanation)}</td></tr>")
+    summ = " · ".join(f'<span class="badge-{k.replace(" ", "-")}">{html.escape(k)}</span> {v}'
+                      + (f" ({distinct[k]} finding{'s' if distinct[k] != 1 else ''})" if k == "discrepant" and distinct[k] != v else "")
+                      for k, v in counts.items())
+    controls = ""
+    if filters:
+        docs = sorted({r.document for r in rows})
+        opt = lambda vals: "".join(f'<option value="{html.escape(v)}">{html.escape(_short_doc(v))}</option>' for v in vals)  # noqa: E731
+        controls = (
+            '<p class="glumeta-ledger-filters">Document <select id="ledger-doc"><option value="">all</option>'
+            f'{opt(docs)}</select> Verdict <select id="ledger-verdict"><option value="">all</option>'
+            f'{opt([k for k in counts])}</select></p>'
+            f"<script>{LEDGER_FILTER_JS}</script>")
+    table_id = ' id="ledger-table"' if filters else ""
+    return (f'<p class="glumeta-ledger-summary">{summ}</p>{controls}<div class="glumeta-table">'
+            f'<table class="table"{table_id}><thead><tr>' + "".join(f"<th>{h}</th>" for h in head) +
+            f"</tr></thead><tbody>{''.join(body)}</tbody></table></div>")
+
+
+# ---------------------------------------------------------------- figures
+def no_rows_md(aid: str, name: str) -> str:
+    """The Markdown shown instead of a forest plot when analysis *aid* of data file *name* has no rows."""
+    return f"*No complete rows for this analysis (`{aid}`) in `data/{name}.csv`: nothing to plot.*"
+
+
+def alt_text(a) -> str:
+    """A forest plot's alt text: the pooled result of analysis *a* in words."""
+    d = on_display_scale(a)
+    est, lo, hi = d["estimate"], d["ci_lower"], d["ci_upper"]
+    labels = list(a.rows["label"])
+    names = ", ".join(labels[:12]) + ("…" if len(labels) > 12 else "")
+    out = getattr(a, "outside", None)
+    beside = ""
+    if out is not None and len(out):
+        shown = list(dict.fromkeys(out["study"] if "study" in out else out["label"]))
+        beside = f" Shown beside it, not pooled: {', '.join(map(str, shown[:12]))}{'…' if len(shown) > 12 else ''}."
+    if a.k == 1:
+        return (f"Forest plot of {a.label}: one comparison ({names}), {a.measure} {fmt(est)} (95% CI {fmt_ci(lo, hi)}); "
+                f"not pooled.{beside}")
+    return (f"Forest plot of {a.label}: {a.k} comparisons ({names}); pooled {a.measure} "
+            f"{fmt(est)} (95% CI {fmt_ci(lo, hi)}), I² {fmt_i2(a.i2)}%.{beside}")
+
+
+def figure_name(stem: str, aid: str) -> str:
+    """``figure_name("forest", "time:day 28")`` → ``"forest-time-day_28"`` (a file-safe figure name)."""
+    return f"{stem}-{aid.replace(':', '-').replace(' ', '_')}"
+
+
+def paged_forest(a, kw, slug_: str, name: str, alt: str) -> "FigureHTML":
+    """A forest plot of analysis *a* saved as ``<name>.{svg,pdf,png}`` and shown as a figure. With more
+    study rows than :data:`glumeta.views.forest.PAGE_ROWS`, the figure shown is the summary (pooled results,
+    tests, and where each group's rows are) and the full plot is split into pages of at most that many
+    rows, each saved as ``<name>-pNN.svg`` and linked under the figure, every row on exactly one page."""
+    from .forest import PAGE_ROWS, forest_from_analysis, save_figure
+
+    n_rows = a.k + (0 if getattr(a, "outside", None) is None else len(a.outside))
+    if n_rows <= PAGE_ROWS:
+        fig = forest_from_analysis(a, **kw)
+        return FigureHTML(fig, alt, save_figure(fig, slug_, name).get("png"), slug=slug_)
+    import matplotlib.pyplot as plt
+
+    summary, pages = forest_from_analysis(a, rows_per_page=PAGE_ROWS, **kw)
+    links = []
+    for i, page in enumerate(pages, 1):
+        p = save_figure(page, slug_, f"{name}-p{i:02d}", formats=("svg",))["svg"]
+        plt.close(page)
+        links.append(f'<a href="../figures/{slug_}/{p.name}" target="_blank" rel="noopener">{i}</a>')
+    paths = save_figure(summary, slug_, name)
+    note = (f'<p class="glumeta-forest-pages">{n_rows:,} rows: too many for one readable figure. Shown: the '
+            f"pooled results. The full forest plot has every row once, on {len(pages)} pages of at most "
+            f"{PAGE_ROWS} rows (SVG): page {' · '.join(links)}. Every row's numbers are also in the results "
+            "CSV.</p>")
+    return FigureHTML(summary, alt + f" The figure shows the pooled results; the {n_rows:,} rows are drawn on "
+                                     f"{len(pages)} linked pages.", paths["png"], slug=slug_, after=note)
+
+
+class FigureHTML:
+    """A figure shown as a PNG with alt text (the pooled result in words), opening the vector figure
+    on click. Built into the book (:attr:`glumeta.data.workbook.Workbook.in_book`), the PNG is a file linked from
+    the page (``../figures/<slug>/<name>.png``, which the build copies into the HTML output); in plain
+    Jupyter it is embedded, so the notebook shows it. ``_repr_html_()`` is the HTML (a string)."""
+
+    def __init__(self, fig, alt: str, png_path=None, slug: str | None = None, after: str = ""):
+        import io
+
+        import matplotlib.pyplot as plt
+
+        p = Path(png_path) if png_path is not None else None
+        self.linked = p is not None and current().in_book
+        if self.linked:
+            self.png = None
+            self.src = f"../figures/{slug or p.parent.name}/{p.name}"
+        else:
+            import base64
+
+            if p is not None:  # reuse the PNG already written for download
+                png = p.read_bytes()
+            else:
+                buf = io.BytesIO()
+                fig.savefig(buf, format="png", dpi=150, bbox_inches="tight", metadata={"Software": None})
+                png = buf.getvalue()
+            self.png = png
+            self.src = "data:image/png;base64," + base64.b64encode(png).decode()
+        self.fig = fig
+        self.paths = {ext: p.with_suffix(f".{ext}") for ext in ("svg", "pdf", "png")
+                      if p is not None and p.with_suffix(f".{ext}").exists()}
+        plt.close(fig)
+        self.alt = alt
+        self.after = after
+        # click to enlarge: the vector figure beside the PNG (copied into the book's figures/ folder)
+        self.full = (f"../figures/{slug or p.parent.name}/{p.with_suffix('.svg').name}"
+                     if p is not None and p.with_suffix(".svg").exists() else None)
+
+    def _repr_html_(self) -> str:
+        img = (f'<img src="{html.escape(self.src)}" alt="{html.escape(self.alt)}" '
+               f'title="Click to open the full-resolution figure" style="max-width:100%">')
+        if self.full:
+            img = f'<a href="{html.escape(self.full)}" target="_blank" rel="noopener">{img}</a>'
+        return f'<figure class="glumeta-forest">{img}</figure>{self.after}'
+
+    def __repr__(self) -> str:
+        return f"<forest plot: {self.alt}>"
+
+
+def _long_table(frame, estimate: float, slug_: str, name: str) -> str:
+    """A refit table (leave-one-out) as HTML; with more rows than a readable table holds
+    (:data:`glumeta.views.forest.PAGE_ROWS`), the rows that move the estimate most, and the full table as
+    a linked CSV (``_build/figures/<slug>/<name>.csv``, :func:`glumeta.views.export.write_figure_csv`)."""
+    from .export import write_figure_csv
+    from .forest import PAGE_ROWS
+
+    if len(frame) <= PAGE_ROWS:
+        return frame_html(frame)
+    fname = name.replace(":", "-").replace(" ", "_") + ".csv"
+    write_figure_csv(frame, slug_, fname)
+    top = frame.assign(_d=(frame["estimate"] - estimate).abs()).sort_values("_d", ascending=False, kind="stable")
+    return (f"<p>{len(frame):,} refits; the {PAGE_ROWS // 5} that move the estimate most are shown. All: "
+            f'<a href="../figures/{slug_}/{fname}" download>{html.escape(fname)}</a>.</p>'
+            + frame_html(top.drop(columns="_d").head(PAGE_ROWS // 5)))
+
+
+def robustness_html(a, aid: str, slug_: str, method: str, test: str) -> str:
+    """Estimator grid, leave-one-out, cumulative and funnel for analysis *a* (id *aid*, ``None`` when
+    it has no rows), each with a computed sentence saying what it shows; figures are saved under
+    ``_build/figures/<slug>/``. Egger's test is run only with k ≥ 10 (Sterne et al. 2011)."""
+    from .forest import save_figure
+    from ..stats.sensitivity import (EGGER_MIN_K, cumulative, describe_cumulative, describe_grid,
+                              describe_leave_one_out, egger, estimator_grid, leave_one_out)
+
+    if a is None:
+        return f"<p><i>No complete rows for {html.escape(aid)}.</i></p>"
+    rows = a.rows
+    vi = rows["vi"]
+    if a.k < 2:
+        return f"<p>One comparison (k = {a.k}): no estimator grid, leave-one-out or cumulative analysis.</p>"
+    grid = estimator_grid(rows["yi"], vi)
+    out = ["<p><b>Estimator grid</b> (τ² estimator × test)</p>", frame_html(grid),
+           f'<p class="glumeta-robust">{html.escape(describe_grid(grid))}</p>']
+    if len(rows) > 2:
+        from .figures import estimate_path_plot, funnel_plot
+
+        loo = leave_one_out(rows["yi"], vi, labels=rows["label"], method=method, test=test)
+        cum = cumulative(rows["yi"], vi, rows["year"], labels=rows["label"], method=method, test=test)
+        out += ["<p><b>Leave-one-out</b></p>", _long_table(loo, a.estimate, slug_, f"leave-one-out-{aid}")]
+        eg = egger(rows["yi"], vi) if a.k >= EGGER_MIN_K else None
+        if eg is None:
+            funnel_note = (f"No funnel-asymmetry test: Egger's test needs at least {EGGER_MIN_K} studies "
+                           f"(Sterne et al. 2011); here k = {a.k}, so the plot is shown for inspection only.")
+        else:
+            funnel_note = (f"Egger's test (k = {a.k}): slope {fmt(eg['slope'])} (SE {fmt(eg['se'])}), "
+                           f"t({eg['df']}) = {fmt(eg['t'])}, {fmt_p(eg['p'])}.")
+        figs = [("funnel", funnel_plot(rows["yi"], vi, a.estimate, a.measure, "Funnel plot", egger_line=eg is not None),
+                 f"Funnel plot of {a.label}: each comparison's effect against its standard error, with the pseudo 95% region.",
+                 funnel_note),
+                ("leave-one-out", estimate_path_plot(loo, "omitted", a.measure, a, "Leave one out (omitted)"),
+                 f"Leave-one-out estimates of {a.label}: the pooled estimate with each comparison left out in turn.",
+                 describe_leave_one_out(loo, a)),
+                ("cumulative", estimate_path_plot(cum, "added", a.measure, a, "Cumulative by year (added)"),
+                 f"Cumulative meta-analysis of {a.label}: the pooled estimate as comparisons are added by year.",
+                 describe_cumulative(cum))]
+        for name, fig, alt, sentence in figs:
+            paths = save_figure(fig, slug_, figure_name(name, aid), formats=("svg", "pdf", "png"))
+            out.append(FigureHTML(fig, alt, paths["png"])._repr_html_())
+            out.append(f'<p class="glumeta-robust">{html.escape(sentence)}</p>')
+    return "".join(out)
+
+
+# ---------------------------------------------------------------- the cross-drug synthesis
+class SynthesisView:
+    """The views of :func:`glumeta.stats.synthesis.synthesis` at the assumed r (or *r*), as HTML strings;
+    figures are saved under ``_build/figures/<slug>/``."""
+
+    def __init__(self, r: float | None = None, slug: str = "synthesis"):
+        from ..stats.synthesis import R_ASSUMED, synthesis
+
+        self.r = R_ASSUMED if r is None else r
+        self.slug = slug
+        self.result = synthesis(self.r)
+
+    def rows_html(self) -> str:
+        """Every 24 h contrast on the SMD scale, with its derivation."""
+        rows = self.result["overall"].rows
+        return frame_html(rows[["drug", "study", "comparison", "time", "design", "n_arm1", "n_arm2", "yi", "vi",
+                                "ci_lower", "ci_upper", "derivation"]])
+
+    def glue_texts(self) -> dict:
+        """The texts the prose quotes, by glue name: ``syn_est/_ci/_k`` (all drugs), ``syn0_*``,
+        ``syn1_*``… (each drug, in the order of the result), ``syn_sg_p`` and ``syn_r``."""
+        s = self.result
+        drugs = [a for k, a in s.items() if k.startswith("drug:")]
+        out = {}
+        for key, a in [("syn", s["overall"])] + [(f"syn{i}", a) for i, a in enumerate(drugs)]:
+            out[f"{key}_est"] = fmt(a.estimate)
+            out[f"{key}_ci"] = fmt_ci(a.ci_lower, a.ci_upper)
+            out[f"{key}_k"] = str(a.k)
+        out["syn_sg_p"] = fmt(s["subgroups:drug"].p)
+        out["syn_r"] = f"{self.r:g}"
+        return out
+
+    def numbers_html(self) -> str:
+        """The pooled results in a sentence: all drugs, each drug, and the between-drug test."""
+        s = self.result
+        o = s["overall"]
+        drugs = "; ".join(f"{html.escape(a.label)} {fmt(a.estimate)} ({fmt_ci(a.ci_lower, a.ci_upper)}; k = {a.k})"
+                          for k, a in s.items() if k.startswith("drug:"))
+        het = (f"Heterogeneity: τ² = {fmt(o.tau2, 3)}, I² = {fmt_i2(o.i2)}%, Q = {fmt(o.q)} on {o.q_df} df "
+               f"({fmt_p(o.q_p)}).")
+        if o.tau2 == 0 and o.q > o.q_df:
+            het += (" REML puts τ² at its boundary, 0, although Q exceeds its degrees of freedom: with this few "
+                    "comparisons the restricted likelihood is flat near 0, so τ² = 0 means 'not estimable "
+                    "from these data', not 'no heterogeneity' (the Q-profile CI for τ² is "
+                    f"{fmt_ci(o.tau2_ci[0], o.tau2_ci[1], 3)}).")
+        return (f"<p>With r = {self.r:g}, the pooled SMD at 24 h is <b>{fmt(o.estimate)}</b> (95% CI "
+                f"{fmt_ci(o.ci_lower, o.ci_upper)}; k = {o.k}; {html.escape(o.model)}). By drug: {drugs}. Test for a "
+                f"difference between drugs: p = {fmt(s['subgroups:drug'].p)}. {html.escape(het)}</p>")
+
+    def forest(self) -> FigureHTML:
+        """Forest plot of the synthesis, grouped by drug; saved and shown like a chapter's."""
+        from .forest import columns_of
+        from ..stats.synthesis import DRUGS
+
+        s = self.result
+        # paged like a chapter's forest plot when it has more rows than a readable figure holds
+        kw = dict(columns=columns_of(next(iter(DRUGS))), group_by="drug", analyses=list(s.values()),
+                  favours=("Favours drug", "Favours control"),
+                  xlabel=f"Standardised mean difference at 24 h (Hedges' g; crossover r = {self.r:g})")
+        return paged_forest(s["overall"], kw, self.slug, f"forest-synthesis-r{self.r:g}", alt_text(s["overall"]))
+
+    def r_sensitivity_html(self) -> str:
+        """Pooled SMD against the assumed r (seaborn figure, saved) and the table at a few values of r."""
+        from .figures import r_sensitivity_plot
+        from .forest import save_figure
+        from ..stats.sensitivity import describe_r_sensitivity
+        from ..stats.synthesis import R_SHOWN, r_sensitivity
+
+        sens = r_sensitivity()
+        fig = r_sensitivity_plot(sens)
+        paths = save_figure(fig, self.slug, "r-sensitivity", formats=("svg", "pdf", "png"))
+        img = FigureHTML(fig, "Pooled SMD at 24 h against the assumed within-patient correlation r, "
+                              "overall and by drug.", paths["png"])
+        shown = sens[sens["r"].round(6).isin([round(x, 6) for x in R_SHOWN])]
+        words = "".join(f'<li>{html.escape(describe_r_sensitivity(sens, lab))}</li>'
+                        for lab in dict.fromkeys(sens["analysis"]))
+        return img._repr_html_() + f'<ul class="glumeta-robust">{words}</ul>' + frame_html(shown)
