@@ -6,26 +6,27 @@ its schema read once, the tables a page may read); each table is a
 :class:`~glumeta.data.workbook.Dataset`; ``escalc(ds)`` gives one effect per row, ``analyze(ds)`` the
 pools the schema declares, and the views draw them.
 
-Layers, lowest first; a module imports only from its own layer and the layers below it
-(``tests/test_layers.py`` checks every import, eager or lazy):
+Layers, lowest first, one subpackage each; a module imports only from its own layer and the
+layers below it (``tests/test_layers.py`` checks every import, eager or lazy):
 
-``base``
-    constants, paths, formatting (one formatter per kind of number), style (figure geometry and
-    colours), counts (GRIM), verdicts. Import nothing of glumeta above this line.
-``data``
-    data (CSV decoding, Table Schema constraints, representations), rules (the registry of
+base (the modules at this top level)
+    constants, paths, formatting (one formatter per kind of number), style (figure geometry,
+    colours, the SVG hash salt), counts (GRIM), verdicts. Import nothing of glumeta's layers.
+``glumeta.data``
+    tables (CSV decoding, Table Schema constraints, representations), rules (the registry of
     named domain rules, thresholds in the schema), validate (whole-folder checks), workbook
     (Workbook, Dataset). May import base.
-``statistics``
+``glumeta.stats``
     effects (formulas), escalc (one effect per row), models (rma: pooled estimates, tests,
     prediction intervals), sensitivity, eligibility + plan (the analyses a schema declares),
     synthesis (cross-file), reproduce + ledger (reported vs re-computed). May import base and data.
-``views``
+``glumeta.views``
     forest, figures, flow (flow of studies), bias (risk of bias), findings (summary of findings),
-    export, dictionary, chapter (what a notebook chapter shows). May import base, data, statistics.
-``book``
-    build, sphinxext, directives, serve, scaffold, cli: the entry points, the only modules that
-    read the environment. May import everything.
+    html (HTML shared by notebooks and the book), chapter (the notebook layer), export,
+    dictionary. May import base, data, stats.
+``glumeta.book`` and ``glumeta.cli``
+    build, sphinxext, directives, inprocess, serve, preview, scaffold: the entry points, the only
+    modules that read the environment. May import everything.
 
 Imports are lazy so that ``glumeta check`` and ``glumeta analyze`` start fast.
 """
