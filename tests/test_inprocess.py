@@ -118,6 +118,23 @@ def test_a_cell_past_its_timeout_is_stopped(tmp_path):
     assert isinstance(res["error"], CellTimeout) and time.perf_counter() - t < 10
 
 
+def test_a_figure_left_open_is_shown_as_a_kernel_shows_it(tmp_path):
+    """Figures open before the notebook are not its outputs; one a cell leaves open is a PNG."""
+    import matplotlib.pyplot as plt
+    import nbformat
+
+    from glumeta.book.inprocess import execute_notebook
+
+    plt.figure()  # left open by someone else in this process
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import matplotlib.pyplot as plt\nplt.plot([1, 2])\n1"),
+                                         nbformat.v4.new_code_cell("2")])
+    execute_notebook(nb, str(tmp_path))
+    kinds = [o["output_type"] for o in nb.cells[0].outputs]
+    assert kinds == ["execute_result", "display_data"], kinds
+    assert "image/png" in nb.cells[0].outputs[1]["data"] and plt.get_fignums() == []
+    assert [o["output_type"] for o in nb.cells[1].outputs] == ["execute_result"]
+
+
 def test_each_notebook_starts_with_an_empty_namespace(tmp_path):
     import nbformat
 

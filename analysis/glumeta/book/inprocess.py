@@ -95,6 +95,11 @@ def _shell():
 
     # the singleton: IPython.display.display() publishes through InteractiveShell.instance()
     _SHELL = ZMQStandInShell.instance(colors="linux", history_length=0)
+    # a figure a cell leaves open is displayed as the inline backend of a kernel displays it:
+    # a PNG, bbox_inches="tight" (matplotlib_inline's InlineBackend defaults)
+    from IPython.core.pylabtools import select_figure_formats
+
+    select_figure_formats(_SHELL, {"png"}, bbox_inches="tight")
     return _SHELL
 
 
@@ -215,6 +220,8 @@ def execute_notebook(nb, cwd: str | None, timeout: float | None = None, allow_er
     # (its declared tables, built into the book), not the one of the process that forked this reader
     installed, workbook._INSTALLED[:] = workbook._INSTALLED[:], []
     shell.execution_count = 1
+    if "matplotlib.pyplot" in sys.modules:  # a fresh kernel has no figure open
+        sys.modules["matplotlib.pyplot"].close("all")
     here = os.getcwd()
     start = time.perf_counter()
     error = None
