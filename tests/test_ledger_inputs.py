@@ -155,13 +155,22 @@ def test_an_unknown_table_names_file_line_column_and_value(data_copy):
     assert "unknown table 'no_such_table'" in str(err) and rec["analysis"] in str(err)
 
 
-def test_a_row_not_in_its_table_is_an_error_not_a_verdict(data_copy):
+def _verdict(data_copy, check_id, inputs):
+    _set_inputs(data_copy / "reported.csv", check_id, inputs)
+    return L.ledger(Workbook(data_copy), ids={check_id})[0]
+
+
+def test_a_row_not_in_its_table_makes_the_check_not_checkable_and_names_it(data_copy):
+    """A reference to a row that is not in the data (a typo, or a trial's row removed from its file)
+    cannot be checked: the verdict says so and names the row; the build is not stopped (removing a
+    row from a data file must leave a buildable book). An unknown table or a malformed reference
+    stays an error (the tests around this one)."""
     rec = _first("es_from_md_se")
     bad = rec["inputs"].replace("|4 h;", "|5 h;") if "|4 h;" in rec["inputs"] else rec["inputs"].replace("row=", "row=x")
-    err = _error(data_copy, rec["check_id"], bad, ids={rec["check_id"]})
-    row_part = next(p for p in bad.split(";") if p.startswith("row="))
-    _assert_located(err, data_copy, rec["check_id"], row_part)
-    assert f"{rec['analysis']}.csv has study_id = 'canuso2018', comparison = " in str(err)
+    r = _verdict(data_copy, rec["check_id"], bad)
+    assert r.verdict == Verdict.NOT_CHECKABLE.value and r.computed is None
+    assert f"{rec['analysis']}.csv has study_id = 'canuso2018', comparison = " in r.explanation
+    assert "removed or renamed" in r.explanation
 
 
 def test_a_row_without_the_whole_key_names_the_key(data_copy):
@@ -180,10 +189,10 @@ def test_a_row_without_a_table_is_an_error(data_copy):
         L.parse_inputs("row=hu2016|response|4 weeks", Workbook())
 
 
-def test_a_study_not_in_its_table_is_an_error(data_copy):
+def test_a_study_not_in_its_table_makes_the_check_not_checkable(data_copy):
     rec = _first("n_vs_data")
-    err = _error(data_copy, rec["check_id"], f"table={rec['analysis']};study=nosuch2020", ids={rec["check_id"]})
-    _assert_located(err, data_copy, rec["check_id"], "study=nosuch2020")
+    r = _verdict(data_copy, rec["check_id"], f"table={rec['analysis']};study=nosuch2020")
+    assert r.verdict == Verdict.NOT_CHECKABLE.value and "study_id = 'nosuch2020'" in r.explanation
 
 
 @pytest.mark.parametrize("extra,words", [(";splt=34/34", "not taken: splt"), (";randomised=68", "given twice"),
@@ -228,3 +237,22 @@ def test_the_cli_prints_the_error_and_exits_1(data_copy, capsys):
     err = capsys.readouterr().err
     assert f"reported.csv:{_line_of(data_copy / 'reported.csv', rec['check_id'])}:" in err
     assert "unknown table 'no_such_table'" in err
+
+
+def test_a_removed_data_row_makes_its_check_not_checkable(tmp_path):
+    """Removing a trial's row from a data file must not stop the build: the ledger check that reads
+    it becomes "not checkable" and names the missing row."""
+    import shutil
+
+    from glumeta.data.workbook import Workbook
+    from glumeta.stats.ledger import ledger
+
+    d = tmp_path / "data"
+    shutil.copytree(ROOT / "data", d)
+    p = d / "ketamine_escitalopram.csv"
+    lines = p.read_text(encoding="utf-8").splitlines(keepends=True)
+    p.write_text("".join(ln for ln in lines if not (ln.startswith("hu2016,") and ",remission," in ln)),
+                 encoding="utf-8")
+    rows = [r for r in ledger(Workbook(d)) if "study_id = 'hu2016', outcome = 'remission'" in r.explanation]
+    assert rows and all(r.verdict == "not checkable" for r in rows)
+    assert "no row of" in rows[0].explanation and "removed or renamed" in rows[0].explanation

@@ -1509,8 +1509,10 @@ def ledger(workbook=None, analysis: str | None = None, tables: dict | None = Non
     ``data/reported.csv`` and the effect frames (*tables*: frames already computed, by data file name)
     of *workbook* (default: the current one, :func:`glumeta.data.workbook.current`).
 
-    Every row's inputs are parsed and checked first (:func:`read_checks`); the row or study a
-    computed row names must be in its table (:func:`resolve_inputs`).
+    Every row's inputs are parsed and checked first (:func:`read_checks`: an unknown table or a
+    malformed reference stops the run); a row or study that is not in its table
+    (:func:`resolve_inputs`), e.g. a trial's row removed from the data, makes that check "not
+    checkable", saying which row is missing.
 
     Parameters
     ----------
@@ -1554,7 +1556,24 @@ def ledger(workbook=None, analysis: str | None = None, tables: dict | None = Non
         rec = dict(rec, decimals=int(rec["decimals"]))
         if (analysis and rec["analysis"] != analysis) or (ids is not None and rec["check_id"] not in ids):
             continue
-        res = COMPUTE[rec["computation"]](rec, resolve_inputs(given, frames), frames)
+        try:
+            resolve_inputs(given, frames)
+        except LedgerInputError as exc:
+            # the row or study it reads is not (or no longer) in the data, e.g. a trial's row removed
+            # while its number stays in the ledger: the check cannot be made, and says why; the build
+            # goes on (an unknown table or a malformed reference stops it, in read_checks). The
+            # computation's detail names are kept (as "n/a" where it says so), so that a chapter's
+            # glued prose still builds.
+            why = "; ".join(p.message for p in exc.problems)
+            try:
+                details = COMPUTE[rec["computation"]](rec, given, frames).details
+            except (KeyError, IndexError, ValueError):  # it cannot run without the row
+                details = {}
+            res = CheckResult(None, Verdict.NOT_CHECKABLE,
+                              f"the data this check reads are missing: {why} (was the row removed or renamed?)",
+                              details)
+        else:
+            res = COMPUTE[rec["computation"]](rec, given, frames)
         value = res.value
         out.append(LedgerRow(rec["check_id"], rec["document"], rec["analysis"], rec["quote"], rec["quantity"],
                              rec["reported"], None if value is None or not math.isfinite(value) else float(value),
