@@ -153,6 +153,26 @@ def _cmd_new(args) -> int:
     return 0
 
 
+def _exit_now(rc: int) -> None:
+    """End ``glumeta build`` run as a program without the interpreter's teardown.
+
+    After a build the process holds Sphinx's environment, pandas, matplotlib and IPython; freeing
+    them module by module at exit took 0.4–0.5 s of every rebuild (measured: 5.95 s → 5.40 s for
+    an add-a-row rebuild), with nothing left to write. The exit handlers registered with
+    :mod:`atexit` still run (logging, temporary folders, multiprocessing), and standard output and
+    error are flushed; only the final garbage collection and module teardown are skipped. Used only
+    when :func:`main` reads the command line itself (the ``glumeta`` program), never when a caller
+    passes *argv* (tests, other Python code)."""
+    import atexit
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(rc)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="glumeta", description=__doc__)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -216,7 +236,10 @@ def main(argv=None) -> int:
     args.workbook = Workbook.from_env()
     try:
         with use(args.workbook):
-            return args.func(args)
+            rc = args.func(args)
+        if argv is None and args.cmd == "build":
+            _exit_now(rc)
+        return rc
     except BrokenPipeError:  # e.g. `glumeta analyze X --json | head`
         sys.stderr.close()
         return 0

@@ -94,7 +94,14 @@ def _shell():
                       "evalue": str(evalue), "traceback": list(stb)})
 
     # the singleton: IPython.display.display() publishes through InteractiveShell.instance()
-    _SHELL = ZMQStandInShell.instance(colors="linux", history_length=0)
+    # no input history: nothing written to ~/.ipython, no history thread (a kernel's history is
+    # not part of a notebook's outputs)
+    from traitlets.config import Config
+
+    cfg = Config()
+    cfg.HistoryManager.enabled = False
+    cfg.HistoryManager.hist_file = ":memory:"
+    _SHELL = ZMQStandInShell.instance(config=cfg, colors="linux")
     # a figure a cell leaves open is displayed as the inline backend of a kernel displays it:
     # a PNG, bbox_inches="tight" (matplotlib_inline's InlineBackend defaults)
     from IPython.core.pylabtools import select_figure_formats
