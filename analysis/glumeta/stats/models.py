@@ -554,7 +554,7 @@ def _f(x) -> float:
     return float(x)
 
 
-def pool(yi, vi, method="REML", test="z", level=95.0, measure="GEN", pi="t(k-2)") -> PoolResult:
+def pool(yi, vi, method="REML", test="z", level=95.0, measure="GEN", pi="t(k-2)", tau2_ci=True) -> PoolResult:
     """Pool effect sizes *yi* with sampling variances *vi* (metafor ``rma(yi, vi, method, test)``).
 
     *test* and *pi* as in :func:`fit_batch`; the book passes :data:`DEFAULT_TEST` (modified HKSJ).
@@ -573,6 +573,9 @@ def pool(yi, vi, method="REML", test="z", level=95.0, measure="GEN", pi="t(k-2)"
         Label of the effect measure, stored in the result.
     pi : {"t(k-2)", "predict"}, default "t(k-2)"
         Prediction-interval rule, as :func:`fit_batch`.
+    tau2_ci : bool, default True
+        Compute the Q-profile CIs of τ², I² and H² (:func:`tau2_confint`); False leaves them NaN,
+        for a caller that shows none of them (the synthesis page's r-sensitivity grid).
 
     Returns
     -------
@@ -643,7 +646,7 @@ def pool(yi, vi, method="REML", test="z", level=95.0, measure="GEN", pi="t(k-2)"
     if np.any(~np.isfinite(yi)) or np.any(~np.isfinite(vi)) or np.any(vi <= 0):
         raise ValueError("yi must be finite and vi finite and positive")
     fit = fit_batch(yi[None, :], vi[None, :], None, method, test, level, pi)
-    ci = tau2_confint(fit, level) if method != "FE" else {
+    ci = tau2_confint(fit, level) if method != "FE" and tau2_ci else {
         "tau2": (np.array([np.nan]),) * 2, "i2": (np.array([np.nan]),) * 2, "h2": (np.array([np.nan]),) * 2}
     g = {k: v[0] for k, v in fit.items() if not k.startswith("_") and k != "weights"}
     return PoolResult(

@@ -156,7 +156,7 @@ def on_display_scale(a) -> dict:
 
 
 def pool_frame(aid: str, label: str, rows, measure: str, method: str = "REML", test: str = DEFAULT_TEST,
-               pending: int = 0, pi: str = DEFAULT_PI, outside=None) -> Analysis:
+               pending: int = 0, pi: str = DEFAULT_PI, outside=None, tau2_ci: bool = True) -> Analysis:
     """Pool effect-frame *rows* (``yi``, ``vi``) into an :class:`Analysis` (metafor ``rma``).
 
     Raises ValueError when two rows of one trial would enter the pool as if independent
@@ -165,7 +165,7 @@ def pool_frame(aid: str, label: str, rows, measure: str, method: str = "REML", t
     if problem:
         raise ValueError(f"analysis {aid!r}: {problem}")
     r = pool(rows["yi"].to_numpy(float), rows["vi"].to_numpy(float), method=method, test=test, measure=measure,
-             pi=pi)
+             pi=pi, tau2_ci=tau2_ci)
     rows = rows.reset_index(drop=True).copy()
     rows["weight"] = r.weights
     return Analysis(**{f.name: getattr(r, f.name) for f in fields(PoolResult)}, id=aid, label=label,

@@ -135,7 +135,7 @@ def synthesis_rows(r: float | None = None, workbook=None, tables: dict | None = 
 
 
 def synthesis(r: float | None = None, method: str = "REML", test: str = DEFAULT_TEST, workbook=None,
-              tables=None) -> dict:
+              tables=None, tau2_ci: bool = True) -> dict:
     """Pooled SMD overall and by drug, with the between-drug test. Returns dict of analyses by id.
 
     *r* defaults to the declared ``r_assumed``."""
@@ -145,11 +145,12 @@ def synthesis(r: float | None = None, method: str = "REML", test: str = DEFAULT_
     rows = synthesis_rows(r, wb, tables)
     m = p.measure
     head = f"{p.label}, {m} at {p.time} (r = {r:g})"
-    out = {"overall": pool_frame("overall", head, rows, m, method, test)}
+    out = {"overall": pool_frame("overall", head, rows, m, method, test, tau2_ci=tau2_ci)}
     if test != "z":
-        out["sensitivity:z"] = pool_frame("sensitivity:z", f"{head}, z-test", rows, m, method, "z")
+        out["sensitivity:z"] = pool_frame("sensitivity:z", f"{head}, z-test", rows, m, method, "z", tau2_ci=tau2_ci)
     for drug in dict.fromkeys(rows["drug"]):
-        out[f"drug:{drug}"] = pool_frame(f"drug:{drug}", drug, rows[rows["drug"] == drug], m, method, test)
+        out[f"drug:{drug}"] = pool_frame(f"drug:{drug}", drug, rows[rows["drug"] == drug], m, method, test,
+                                         tau2_ci=tau2_ci)
     _, t = subgroups(rows["yi"], rows["vi"], rows["drug"].to_numpy(), method, test)
     levels = tuple(dict.fromkeys(rows["drug"]))
     out["subgroups:drug"] = SubgroupTest("subgroups:drug", "Test for subgroup differences (drug)", m, method, test,
@@ -166,7 +167,8 @@ def r_sensitivity(rs=None, method: str = "REML", workbook=None, test: str = DEFA
     tables = {name: escalc(wb.dataset(name)) for name in plan(wb).members}  # read and validate once
     out = []
     for r in rs:
-        s = synthesis(float(r), method=method, test=test, workbook=wb, tables=tables)
+        # the grid shows estimate, CI, τ², Q and I², not their Q-profile CIs: not computed here
+        s = synthesis(float(r), method=method, test=test, workbook=wb, tables=tables, tau2_ci=False)
         for k, a in s.items():
             if k.startswith(("_", "subgroups", "sensitivity")):
                 continue
