@@ -48,8 +48,22 @@ def test_chapter_forest(tmp_path, name, aid, group):
         assert not any(t.startswith("Heterogeneity") for t in texts)
         assert any(t.startswith("One study (k = 1)") for t in texts)
         return
-    # the model is named on the plot, from the result
-    assert f"Model: {a.model}" in texts
+    # the model is named on the plot, from the result, one clause per line
+    start = next(i for i, t in enumerate(texts) if t.startswith("Model: "))
+    clauses = [texts[start][len("Model: "):]] + [t.strip() for t in texts[start + 1:start + a.model.count("; ") + 1]]
+    assert "; ".join(clauses) == a.model
+    # no text of the left-hand columns runs into the plot column (the model line used to cross the
+    # null line on the esketamine plot)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    r = canvas.get_renderer()
+    ax_left = fig._glumeta["ax"].get_window_extent(r).x0
+    left_texts = [t for t in fig.texts + fig._glumeta["ax"].texts
+                  if t.get_window_extent(r).x0 < ax_left and t.get_text().strip()]
+    crossing = [t.get_text() for t in left_texts if t.get_window_extent(r).x1 > ax_left + 1]
+    assert crossing == []
     # the prediction interval is drawn only for k >= 3 (t on k - 2 df), else a note says why
     pi_lines = [ln for ln in fig.findobj(matplotlib.lines.Line2D) if ln.get_gid() == "prediction-interval"]
     if a.k >= 3:
@@ -162,3 +176,31 @@ def test_log_axis_has_several_ticks():
     ch.forest("overall:remission")
     ax = ch.last_figure._glumeta["ax"]
     assert len([x for x in ax.get_xticks() if ax.get_xlim()[0] <= x <= ax.get_xlim()[1]]) >= 4
+
+
+@pytest.mark.parametrize("name", ["blood_glutamate", "esketamine_madrs", "nitrous_oxide_hamd", "ketamine_escitalopram"])
+def test_no_text_runs_into_the_plot(name):
+    """Every forest of every analysis: headers, notes, heterogeneity/test/model lines, footnotes and
+    pending rows end left of the plot column (the model line used to cross the null line on the
+    esketamine plot, a 'Not pooled' header and a pending row on the ketamine plot)."""
+    import matplotlib.pyplot as plt
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    ch = Chapter(name, "test")
+    drawn = 0
+    for aid, a in ch.by_id.items():
+        if not hasattr(a, "estimate") or a.k == 0:  # subgroup tests; analyses without rows
+            continue
+        ch.forest(aid)
+        fig = ch.last_figure
+        canvas = FigureCanvasAgg(fig)
+        canvas.draw()
+        r = canvas.get_renderer()
+        ax_left = fig._glumeta["ax"].get_window_extent(r).x0
+        texts = [t for t in fig.texts + fig._glumeta["ax"].texts
+                 if not isinstance(t, matplotlib.text.Annotation) and t.get_text().strip()]  # not the favours labels
+        crossing = [t.get_text() for t in texts if t.get_window_extent(r).x0 < ax_left < t.get_window_extent(r).x1 - 1]
+        assert crossing == [], (aid, crossing)
+        plt.close(fig)
+        drawn += 1
+    assert drawn >= 3

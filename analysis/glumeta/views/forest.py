@@ -173,7 +173,11 @@ def layout(groups: list[ForestGroup], *, overall=None, subgroup_test=None, sort:
                 lines.append(("note", f"No prediction interval: it needs k ≥ 3 (t on k − 2 df); here k = {main.k}."))
         lines.append(("het", main))
         lines.append(("test", main))
-        lines.append(("model", main))
+        # The model in words, one clause per line (estimator; test; prediction-interval rule), so
+        # that the text stays left of the plot column instead of running across the null line.
+        first, *rest = main.model.split("; ")
+        lines.append(("model", "Model: " + first))
+        lines.extend(("model", "    " + part) for part in rest)
     if subgroup_test:
         lines.append(("sgtest", subgroup_test))
     for g in outside:
@@ -330,7 +334,7 @@ class _Grid:
 
 
 def _grid(left_headers, n_lines: int, label_chars: int = 0, col_chars: Sequence[int] = (),
-          style: ForestStyle = DEFAULT_STYLE) -> _Grid:
+          style: ForestStyle = DEFAULT_STYLE, text_in: float = 0.0) -> _Grid:
     # label | data columns | plot | estimate [CI] | weight, in inches; a header is "text"
     # (right-aligned, the style's col_width) or a tuple (text, width in inches, "left"|"right").
     # Columns widen to their longest text (label_chars, col_chars), so that nothing is cut.
@@ -339,6 +343,9 @@ def _grid(left_headers, n_lines: int, label_chars: int = 0, col_chars: Sequence[
     col_chars = list(col_chars) + [0] * (len(specs) - len(col_chars))
     specs = [(h, max(w, st.char_in * max(n, len(str(h))) + st.col_pad), al) for (h, w, al), n in zip(specs, col_chars)]
     w_label = max(st.label_width, st.char_in * label_chars + st.label_pad)
+    # the texts that run across the label and data columns (headers, heterogeneity, test, model,
+    # notes, footnotes) end left of the plot column: widen the label column when one would not
+    w_label = max(w_label, text_in + st.label_pad - sum(w for _, w, _ in specs))
     w_plot, w_est, w_wt, gap, m, inset = st.plot_width, st.est_width, st.weight_width, st.gap, st.margin, st.col_inset
     w_cols = sum(w for _, w, _ in specs)
     width = m + w_label + w_cols + gap + w_plot + gap + w_est + w_wt + m
@@ -350,6 +357,28 @@ def _grid(left_headers, n_lines: int, label_chars: int = 0, col_chars: Sequence[
     return _Grid(specs, width, st.height_base + st.row_height * (n_lines + 2), x_plot, w_plot, m / width, x_cols,
                  (x_plot + w_plot + gap) / width, (x_plot + w_plot + gap + w_est + w_wt - inset) / width,
                  st.indent / width)
+
+
+#: line kinds whose text spans the label and data columns, and the size of their font relative to
+#: the row text (bold headers are wider, the small kinds narrower)
+_SPANNING = {"header": 1.12, "het": None, "test": None, "model": None, "sgtest": None, "foot": None, "note": None}
+
+
+def _text_width(lines, style: ForestStyle = DEFAULT_STYLE) -> float:
+    """Inches needed by the widest spanning text of *lines* (see ``_SPANNING``), indent included."""
+    st, widest = style, 0.0
+    for kind, pl in lines:
+        if kind not in _SPANNING:
+            continue
+        if kind == "header":
+            txt = _truncate(pl, st.header_chars)
+        elif isinstance(pl, str):
+            txt = pl
+        else:  # het/test/sgtest: measured after drawing would be exact; these stay short
+            continue
+        factor = _SPANNING[kind] or st.small_size / st.font_size
+        widest = max(widest, st.char_in * len(txt) * factor + (0.0 if kind in ("header", "foot") else st.indent))
+    return widest
 
 
 def forest(groups: list[ForestGroup], *, measure: str, left_headers: Sequence = (),
@@ -396,7 +425,7 @@ def forest(groups: list[ForestGroup], *, measure: str, left_headers: Sequence = 
     st = style
     g = _grid(left_headers, len(lines), max((_label_width(pl.label, st.label_wrap) + 2 for pl in studies), default=0),
               [max((len(str(pl.left[i])) for pl in studies if len(pl.left) > i), default=0)
-               for i in range(len(left_headers))], st)
+               for i in range(len(left_headers))], st, _text_width(list(scale_lines) + list(lines), st))
     with plt.style.context(st.sheets), plt.rc_context(st.rc({"font.size": st.font_size, "font.family": st.font_family,
                                                              "axes.linewidth": st.axes_linewidth})):
         fig = plt.figure(figsize=(g.width, g.height))
@@ -607,8 +636,8 @@ class _Drawer:
     def note(self, y, txt):
         self.ax.text(self.g.x_label + self.g.indent, y, txt, style="italic", **self.small)
 
-    def model(self, y, a):
-        self.ax.text(self.g.x_label + self.g.indent, y, "Model: " + a.model, **self.small)
+    def model(self, y, txt):
+        self.ax.text(self.g.x_label + self.g.indent, y, txt, **self.small)
 
     def test(self, y, a):
         stat = "t" if a.test in ("knha", "adhoc") and a.df else "z"
@@ -622,7 +651,10 @@ class _Drawer:
                      f"{self.f.estimate(a.q_between, 2)}, df = {a.df}, {self.f.p(a.p)}", **self.small)
 
     def pending(self, y, pl):
-        self.ax.text(self.g.x_label + self.g.indent, y, _truncate(pl, self.st.pending_chars), color=self.st.palette.pending,
+        # cut to the room left of the plot column (never across the null line)
+        room = int((self.g.x_plot - self.st.gap - self.st.margin - self.st.indent) / self.st.char_in)
+        self.ax.text(self.g.x_label + self.g.indent, y, _truncate(pl, min(self.st.pending_chars, room)),
+                     color=self.st.palette.pending,
                      style="italic", **self.kw)
 
 
