@@ -216,3 +216,24 @@ def test_funnel_legend_prints_p_as_the_prose_does():
     labels = [t.get_text() for t in fig.legends[0].get_texts()]
     plt.close(fig)
     assert p < 0.01 and f"Egger's test {formatting.fmt_p(p)}" in labels
+
+
+def test_funnel_draws_the_egger_fit_it_is_given():
+    """A page that reports Egger's test passes its fit to the funnel plot, which draws that fit
+    (one fit per page, not two): the line and the legend come from the dict, not a refit."""
+    import numpy as np
+
+    from glumeta.views.figures import funnel_plot
+    from glumeta.stats.sensitivity import egger
+
+    vi = np.linspace(0.01, 0.5, 12)
+    yi = 0.1 + np.sqrt(vi) * np.tile([1.0, -1.0, 0.5], 4)
+    e = dict(egger(yi, vi), p=0.5, intercept=0.25, slope=2.0)  # a marked fit: a refit would differ
+    fig = funnel_plot(yi, vi, 0.3, "SMD", egger_line=e)
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    line = [ln for ln in fig.axes[0].get_lines() if ln.get_label().startswith("Egger")][0]
+    plt.close(fig)
+    assert f"Egger's test {formatting.fmt_p(0.5)}" in labels
+    x, y = line.get_data()
+    assert np.allclose(x, 0.25 + 2.0 * np.asarray(y))
+    assert funnel_plot(yi, vi, 0.3, "SMD", egger_line=False).axes[0].texts[0].get_text().startswith("No asymmetry")

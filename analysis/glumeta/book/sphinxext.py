@@ -247,12 +247,28 @@ def _declare_parallel_safe(app):
         b._read_parallel = _read_parallel  # Sphinx calls it directly for more than 5 pages
 
 
+_SOURCES: dict[str, tuple[int, str]] = {}
+
+
+def _source(env, docname: str) -> str | None:
+    """The text of page *docname*, read once per version of the file (keyed by path and mtime):
+    the reader order (:func:`_is_notebook`) and the warm-up (:func:`declared_of`) both need it."""
+    path = Path(env.doc2path(docname))
+    try:
+        mtime = path.stat().st_mtime_ns
+        if _SOURCES.get(str(path), (None,))[0] != mtime:
+            _SOURCES[str(path)] = (mtime, path.read_text(encoding="utf-8"))
+    except OSError:
+        return None
+    return _SOURCES[str(path)][1]
+
+
 def _is_notebook(env, docname: str) -> bool:
     """A MyST page with a jupytext header and a kernel is executed as a notebook by myst-nb."""
-    try:
-        head = Path(env.doc2path(docname)).read_text(encoding="utf-8")[:2000]
-    except OSError:
+    text = _source(env, docname)
+    if text is None:
         return False
+    head = text[:2000]
     return head.startswith("---") and "\nkernelspec:" in head.split("\n---", 1)[0]
 
 
@@ -467,10 +483,8 @@ def _execute_in_process() -> None:
 
 def declared_of(env, docname: str) -> list[str] | None:
     """The tables page *docname* declares (None for a page without a ``glumeta:`` block)."""
-    try:
-        return declared(Path(env.doc2path(docname)).read_text(encoding="utf-8"))
-    except OSError:
-        return None
+    text = _source(env, docname)
+    return None if text is None else declared(text)
 
 
 def _warm_imports() -> None:

@@ -18,12 +18,16 @@ from ..stats.sensitivity import EGGER_MIN_K, egger, funnel_data
 __all__ = ["funnel_plot", "estimate_path_plot", "r_sensitivity_plot"]
 
 
-def funnel_plot(yi, vi, estimate: float, measure: str, title: str | None = None, egger_line: bool | None = None,
+def funnel_plot(yi, vi, estimate: float, measure: str, title: str | None = None, egger_line=None,
                 *, style: ForestStyle = DEFAULT_STYLE):
     """Funnel plot: effect size against its SE (SE axis inverted), the pseudo 95% confidence
     region ``estimate ± 1.96·SE`` (Sterne & Egger 2001) and, with k ≥ 10 (Sterne et al. 2011;
     :data:`glumeta.stats.sensitivity.EGGER_MIN_K`), Egger's regression line (Egger et al. 1997) drawn
-    on the same axes. Below that, the plot says in its corner why no test is drawn."""
+    on the same axes. Below that, the plot says in its corner why no test is drawn.
+
+    *egger_line*: ``None`` decides by k; ``False`` draws no line; ``True`` fits Egger's test here;
+    the dict :func:`~glumeta.stats.sensitivity.egger` returned draws that fit (so that a page that
+    reports the test and draws it fits it once)."""
     import matplotlib.pyplot as plt
 
     f = funnel_data(yi, vi, estimate)
@@ -37,10 +41,12 @@ def funnel_plot(yi, vi, estimate: float, measure: str, title: str | None = None,
         if egger_line is None:
             egger_line = len(f["yi"]) >= EGGER_MIN_K
         if not egger_line:
-            ax.text(0.98, 0.02, f"No asymmetry test: k = {len(f['yi'])} < {EGGER_MIN_K}", transform=ax.transAxes,
+            k = len(f["yi"])
+            ax.text(0.98, 0.02, f"No asymmetry test: k = {k} < {EGGER_MIN_K}" if k < EGGER_MIN_K else "No asymmetry test",
+                    transform=ax.transAxes,
                     ha="right", va="bottom", fontsize=st.small_size, color=pal.note)
         else:
-            e = egger(yi, vi)
+            e = egger_line if isinstance(egger_line, dict) else egger(yi, vi)
             # Egger: y/se = b0 + b1/se  <=>  y = b1 + b0·se (the regression of y on se with weights 1/v)
             se = f["se_grid"]
             ax.plot(e["intercept"] + e["slope"] * se, se, color=pal.accent, lw=1.2,

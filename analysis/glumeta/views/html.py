@@ -492,7 +492,8 @@ def robustness_html(a, aid: str, slug_: str, method: str, test: str) -> str:
         else:
             funnel_note = (f"Egger's test (k = {a.k}): slope {fmt(eg['slope'])} (SE {fmt(eg['se'])}), "
                            f"t({eg['df']}) = {fmt(eg['t'])}, {fmt_p(eg['p'])}.")
-        figs = [("funnel", funnel_plot(rows["yi"], vi, a.estimate, a.measure, "Funnel plot", egger_line=eg is not None),
+        figs = [("funnel", funnel_plot(rows["yi"], vi, a.estimate, a.measure, "Funnel plot",
+                                         egger_line=eg if eg is not None else False),
                  f"Funnel plot of {a.label}: each comparison's effect against its standard error, with the pseudo 95% region.",
                  funnel_note),
                 ("leave-one-out", estimate_path_plot(loo, "omitted", a.measure, a, "Leave one out (omitted)"),
