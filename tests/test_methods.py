@@ -1,6 +1,7 @@
 """The methods a statistical editor would sign (issue #16), checked on the book's own analyses."""
 
 import math
+from pathlib import Path
 
 import matplotlib
 
@@ -94,3 +95,29 @@ def test_no_egger_test_below_ten_studies():
 def test_k1_pool_has_no_diamond_or_prediction_interval():
     a = {x.id: x for x in analyze("blood_glutamate")}["overall"]
     assert a.k == 1 and math.isnan(a.pi_lower)
+
+
+def test_a_pool_of_some_arms_splits_the_shared_control_between_those_arms():
+    """Cochrane Handbook §23.3.4 divides a shared control among the comparisons in the meta-analysis:
+    a pool that admits two of Daly 2018's three 24 h dose arms splits its placebo group of 33 in two,
+    not in three as the whole file does (the over-split inflated the arms' variances)."""
+    import numpy as np
+
+    from glumeta.data.workbook import Workbook
+    from glumeta.stats.escalc import escalc
+    from glumeta.stats.models import pool
+    from glumeta.stats.plan import pool_frame
+
+    tab = escalc(Workbook(Path(__file__).resolve().parents[1] / "data").dataset("esketamine_madrs"))
+    daly = tab[(tab["study_id"] == "daly2018") & (tab["time"] == "24 h") & tab["yi"].notna()]
+    assert list(daly["control_share"]) == [3.0, 3.0, 3.0]
+    two = daly.iloc[:2]
+    a = pool_frame("two-arms", "two arms", two, "MD")
+    n1, n2 = two["n_arm1"].to_numpy(float), two["n_arm2"].to_numpy(float)
+    want = two["vi_unsplit"].to_numpy() * (1 / n1 + 2 / n2) / (1 / n1 + 1 / n2)
+    assert np.allclose(a.rows["vi"], want) and list(a.rows["control_share"]) == [2.0, 2.0]
+    assert all("split over 2 comparisons" in d for d in a.rows["derivation"])
+    assert np.isclose(a.estimate, pool(two["yi"], want, method="REML", test=a.test).estimate)
+    # all three arms: the file's split, rows unchanged
+    full = pool_frame("three-arms", "three arms", daly, "MD")
+    assert np.allclose(full.rows["vi"], daly["vi"])

@@ -43,7 +43,7 @@ from dataclasses import asdict, dataclass, field, fields
 import numpy as np
 
 from .eligibility import SKEW_RULE, evaluate, rules_of
-from .escalc import RATIO, escalc, label_format
+from .escalc import RATIO, escalc, label_format, split_shared_control, with_effects
 from ..data.workbook import resolve
 from .models import DEFAULT_PI, DEFAULT_TEST, PoolResult, pool
 from .sensitivity import subgroups
@@ -164,12 +164,31 @@ def pool_frame(aid: str, label: str, rows, measure: str, method: str = "REML", t
     problem = dependence_problem(rows)
     if problem:
         raise ValueError(f"analysis {aid!r}: {problem}")
+    rows = _split_within(rows)
     r = pool(rows["yi"].to_numpy(float), rows["vi"].to_numpy(float), method=method, test=test, measure=measure,
              pi=pi, tau2_ci=tau2_ci)
     rows = rows.reset_index(drop=True).copy()
     rows["weight"] = r.weights
     return Analysis(**{f.name: getattr(r, f.name) for f in fields(PoolResult)}, id=aid, label=label,
                     pending=int(pending), rows=rows, outside=outside)
+
+
+def _split_within(rows):
+    """*rows* with each shared control split between the comparisons of this pool.
+
+    The effect frame splits a shared control group between every comparison of the file that
+    shares it at one time point (:func:`glumeta.stats.escalc.split_shared_control`). A pool that
+    admits only some of those arms must split it between the arms it holds, or it over-inflates
+    their variances (Cochrane Handbook §23.3.4: the control group is divided among the comparisons
+    *in the meta-analysis*; metafor's reference splits within each pool too). Rows whose split is
+    already the pool's are returned unchanged (the same object).
+    """
+    if "control_share" not in rows or not (rows["control_share"] > 1).any():
+        return rows
+    _, _, shares = split_shared_control(rows)
+    if np.array_equal(shares, rows["control_share"].to_numpy(float)):
+        return rows
+    return with_effects(rows, rows["yi"], rows["vi_unsplit"], rows["derivation_unsplit"])
 
 
 def dependence_problem(rows) -> str | None:
