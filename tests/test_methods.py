@@ -121,3 +121,25 @@ def test_a_pool_of_some_arms_splits_the_shared_control_between_those_arms():
     # all three arms: the file's split, rows unchanged
     full = pool_frame("three-arms", "three arms", daly, "MD")
     assert np.allclose(full.rows["vi"], daly["vi"])
+
+
+def test_cached_pools_name_their_file_relative_to_each_callers_directory(tmp_path, monkeypatch):
+    """analyze() computes the pools of one file content once per process (the build does it before
+    its readers fork); a caller in another working directory (a chapter runs in book/) still gets
+    rows whose file is named relative to its own directory, as escalc's frames are."""
+    import os
+
+    from glumeta.data.workbook import Workbook
+
+    ds = Workbook(Path(__file__).resolve().parents[1] / "data").dataset("esketamine_madrs")
+    here = analyze(ds)
+    monkeypatch.chdir(tmp_path)
+    there = analyze(ds)
+    path = Path(__file__).resolve().parents[1] / "data" / "esketamine_madrs.csv"
+    for a, b in zip(here, there):
+        if getattr(a, "rows", None) is None:
+            continue
+        assert set(b.rows["file"]) == {os.path.relpath(path, tmp_path)} or set(b.rows["file"]) == {str(path)}
+        assert list(a.rows["yi"]) == list(b.rows["yi"])
+        if a.outside is not None and len(a.outside):
+            assert set(b.outside["file"]) == set(b.rows["file"])

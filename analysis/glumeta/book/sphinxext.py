@@ -490,19 +490,23 @@ def declared_of(env, docname: str) -> list[str] | None:
 def _warm_imports() -> None:
     """Done once in the build process before the readers fork, so that every reader inherits it:
     the chapters' imports, the IPython shell that runs them, and the validated effect frame of every
-    analysis table (glumeta.stats.escalc caches it by the file's content), which the chapters and the
-    in-process pages (summary, ledger, synthesis, findings) all read."""
+    analysis table and its pools (glumeta.stats.escalc and glumeta.stats.plan cache them by the
+    file's content), which the chapters and the in-process pages (summary, ledger, synthesis,
+    findings) all read."""
     from ..views import chapter
     from . import inprocess  # noqa: F401  (pandas, matplotlib, statsmodels' WLS via glumeta)
     from ..data.tables import DataError
     from ..stats.escalc import escalc
+    from ..stats.plan import analyze
 
     inprocess._shell()
     wb = Workbook.from_env()
     for name in wb.analyses():
         try:
-            escalc(Workbook(wb.folder).dataset(name))
-        except (DataError, KeyError, OSError):
+            ds = Workbook(wb.folder).dataset(name)
+            escalc(ds)
+            analyze(ds)  # the chapter, the introduction and the summary of findings all pool it
+        except (DataError, KeyError, OSError, ValueError):
             pass  # the page that reads it reports the problem
 
 

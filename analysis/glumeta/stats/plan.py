@@ -244,21 +244,29 @@ def analyze(data, method: str = "REML", test: str = DEFAULT_TEST, pi: str = DEFA
     ['overall:response', 'sensitivity:z:response', 'response:OR']
     """
     import copy
-    import os
+
+    from ..data.tables import _shown
 
     ds = resolve(data)
     # the pools of one file content are computed once per process (a chapter, its flow of studies,
-    # its summary of findings and the introduction all ask); each caller gets its own copy. The
-    # working directory is part of the key: the rows name their file relative to it.
-    key = (ds.fingerprint(), method, test, pi, os.getcwd())
+    # its summary of findings and the introduction all ask; the book build computes them once
+    # before its readers fork); each caller gets its own copy, whose rows name their file
+    # relative to the caller's working directory (a chapter runs in book/, the build in the root).
+    key = (ds.fingerprint(), method, test, pi)
     if key not in _ANALYSES:
         if len(_ANALYSES) >= 64:
             _ANALYSES.pop(next(iter(_ANALYSES)))
         _ANALYSES[key] = _analyze(ds, method, test, pi)
-    return copy.deepcopy(_ANALYSES[key])
+    out = copy.deepcopy(_ANALYSES[key])
+    shown = _shown(ds.path)
+    for a in out:
+        for frame in (getattr(a, "rows", None), getattr(a, "outside", None)):
+            if frame is not None and "file" in frame:
+                frame["file"] = shown
+    return out
 
 
-#: (file content, method, test, PI rule, working directory) -> the analyses of :func:`analyze`
+#: (file content, method, test, PI rule) -> the analyses of :func:`analyze`
 _ANALYSES: dict = {}
 
 
