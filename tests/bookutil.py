@@ -2,13 +2,20 @@
 
 import csv
 import json
+import os
 import re
 import shutil
+import signal
+import socket
 import struct
 import subprocess
 import sys
+import time
 from base64 import b64decode
+from contextlib import contextmanager
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = {"blood_glutamate": "blood_glutamate", "esketamine": "esketamine_madrs",
@@ -110,3 +117,61 @@ def rewrite_rows(path: Path, change) -> None:
         w = csv.DictWriter(fh, fieldnames=fields, lineterminator="\n")
         w.writeheader()
         w.writerows(rows)
+
+
+# ---- headless Chromium and the ``glumeta serve`` live preview (shared by test_serve*.py)
+
+#: The Chromium the browser tests drive (the Debian package 'chromium').
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+#: Flags for launching it headless in a container, without network chatter of its own.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def require_chromium() -> None:
+    """Skip the test when Chromium is missing; on CI (``CI=true``) fail instead."""
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail("chromium not installed: .ci/run must install the Debian package 'chromium'")
+        pytest.skip("chromium not installed")
+
+
+def free_port() -> int:
+    """A TCP port of 127.0.0.1 that is free now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(pred, timeout: float, what: str, step: float = 0.5) -> None:
+    """Poll *pred* every *step* seconds until it is true; AssertionError after *timeout* seconds."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return
+        time.sleep(step)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+@contextmanager
+def preview_server(book: Path, data: Path, port: int, log: Path, env: dict | None = None):
+    """``glumeta serve`` on *book* and *data* at *port*, stdout and stderr to the file *log*, in a
+    process group of its own. Yields the Popen; on leaving, however the block ends, the group gets
+    SIGINT, then SIGKILL if the server has not ended within 30 s, and the log is closed."""
+    fh = log.open("w+", encoding="utf-8")
+    try:
+        srv = subprocess.Popen([sys.executable, "-m", "glumeta.cli", "serve", "--book-dir", str(book),
+                                "--data-dir", str(data), "--port", str(port)], stdout=fh,
+                               stderr=subprocess.STDOUT, start_new_session=True, env=env)
+    except BaseException:
+        fh.close()
+        raise
+    try:
+        yield srv
+    finally:
+        os.killpg(srv.pid, signal.SIGINT)
+        try:
+            srv.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(srv.pid, signal.SIGKILL)
+        fh.close()

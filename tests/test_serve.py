@@ -1,40 +1,15 @@
 """``glumeta serve``: edit a CSV and see the page change in headless Chromium, without a reload
 by hand; a data error is reported with FILE:LINE (terminal and page) and no stale page is served."""
 
-import os
-import shutil
-import signal
-import socket
-import subprocess
-import sys
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 
-from bookutil import copy_book
+from bookutil import CHROMIUM, CHROMIUM_ARGS, copy_book, free_port, preview_server, require_chromium, wait_for
 
 pytestmark = pytest.mark.slow
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
 NAME, ROW = "blood_glutamate", "islam2020,"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait(pred, timeout, what):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def _up(url) -> bool:
@@ -53,10 +28,7 @@ def _text(page) -> str:
 
 
 def test_live_preview_follows_a_csv_edit(tmp_path):
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail("chromium not installed: .ci/run must install the Debian package 'chromium'")
-        pytest.skip("chromium not installed")
+    require_chromium()
     from playwright.sync_api import sync_playwright
 
     book = copy_book(tmp_path / "book")
@@ -64,31 +36,27 @@ def test_live_preview_follows_a_csv_edit(tmp_path):
     full = csv.read_text(encoding="utf-8")
     row = next(ln for ln in full.splitlines(keepends=True) if ln.startswith(ROW))
     csv.write_text(full.replace(row, ""), encoding="utf-8")  # the trial a user is about to add
-    port = _free_port()
-    log = (tmp_path / "serve.log").open("w+", encoding="utf-8")
-    srv = subprocess.Popen([sys.executable, "-m", "glumeta.cli", "serve", "--book-dir", str(book), "--data-dir",
-                            str(book / "data"), "--port", str(port)], stdout=log, stderr=subprocess.STDOUT,
-                           start_new_session=True)
+    port = free_port()
     url = f"http://127.0.0.1:{port}/book/{NAME}.html"
-    try:
-        _wait(lambda: _up(url), 300, "the first build and the server")
+    with preview_server(book, book / "data", port, tmp_path / "serve.log"):
+        wait_for(lambda: _up(url), 300, "the first build and the server")
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
             page = browser.new_page()
             page.goto(url, wait_until="load")
             assert "islam2020" not in page.inner_text("body")  # the study_id column of the data table
             time.sleep(1.5)  # let the page's reload websocket connect
             # 1. the user adds a row: the open page reloads by itself and shows it
             csv.write_text(full, encoding="utf-8")
-            _wait(lambda: "islam2020" in page.inner_text("body"), 180, "the page to show the new row")
+            wait_for(lambda: "islam2020" in page.inner_text("body"), 180, "the page to show the new row")
             # 2. the user breaks a cell: the terminal and the open page name file, line, column and value;
             # the book (whose numbers would no longer be those of the file) is not shown
             bad = full.replace(row, row.replace(",247,", ",-247,", 1))
             assert bad != full
             csv.write_text(bad, encoding="utf-8")
             line = full.splitlines().index(row.rstrip("\n")) + 1
-            _wait(lambda: "shows the error until it is fixed" in (tmp_path / "serve.log").read_text(), 120,
-                  "the failed build's message")
+            wait_for(lambda: "shows the error until it is fixed" in (tmp_path / "serve.log").read_text(), 120,
+                     "the failed build's message")
             out = (tmp_path / "serve.log").read_text()
             where = f"blood_glutamate.csv:{line}: column 'n_arm1': value '-247'"
             assert where in out, out[-3000:]
@@ -96,12 +64,5 @@ def test_live_preview_follows_a_csv_edit(tmp_path):
             assert where in page.inner_text("body") and "islam2020" not in page.inner_text("body")
             # 3. the user fixes it: the page shows the book again by itself
             csv.write_text(full, encoding="utf-8")
-            _wait(lambda: _text(page).count("islam2020") > 0, 180, "the book to come back")
+            wait_for(lambda: _text(page).count("islam2020") > 0, 180, "the book to come back")
             browser.close()
-    finally:
-        os.killpg(srv.pid, signal.SIGINT)
-        try:
-            srv.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(srv.pid, signal.SIGKILL)
-        log.close()
