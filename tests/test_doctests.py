@@ -17,7 +17,8 @@ import re
 import pytest
 
 MODULES = ["glumeta.stats.effects", "glumeta.stats.models", "glumeta.stats.reproduce", "glumeta.verdicts", "glumeta.counts",
-           "glumeta.stats.escalc", "glumeta.data.workbook", "glumeta.stats.ledger", "glumeta.stats.eligibility"]
+           "glumeta.stats.escalc", "glumeta.data.workbook", "glumeta.stats.ledger", "glumeta.stats.eligibility",
+           "glumeta.stats.multiarm"]
 FLAGS = doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS
 #: numpydoc's section order (https://numpydoc.readthedocs.io/en/latest/format.html)
 ORDER = ["Parameters", "Attributes", "Returns", "Yields", "Receives", "Other Parameters", "Raises", "Warns",

@@ -23,9 +23,17 @@ def test_every_pool_with_few_studies_is_modified_hksj_and_says_so(name):
             continue
         assert a.test == DEFAULT_TEST == "adhoc" and a.pi_rule == DEFAULT_PI == "t(k-2)"
         d = a.to_dict()
-        assert d["test"] == "adhoc" and d["pi_rule"] == "t(k-2)" and "ad hoc correction" in d["model"]
-        if a.k <= 2:
+        assert d["test"] == "adhoc" and d["pi_rule"] == "t(k-2)"
+        if a.k == 1:  # a single study is shown as reported, not as a model
+            assert d["model"] == "Single study (not pooled)" and d["pi_lower"] is None, (name, a.id)
+            continue
+        assert "ad hoc correction" in d["model"]
+        if a.k <= 2 or (a.trials or a.k) < 3:  # no PI from fewer than 3 rows or 3 trials
             assert d["pi_lower"] is None and d["pi_upper"] is None, (name, a.id)
+            assert "prediction interval" not in d["model"]
+        else:
+            assert d["pi_lower"] is not None and "prediction interval on t(k − 2)" in d["model"]
+        assert d["trials"] == (a.rows["study_id"].nunique() if "study_id" in a.rows else None)
         if 2 <= a.k:
             assert a.df == a.k - 1  # t on k - 1 df
 

@@ -28,7 +28,7 @@ data_dir <- if (length(args) >= 2) args[2] else "data"
 ctrl <- list(threshold = 1e-12, maxiter = 10000, tol = 1e-12)
 z975 <- qnorm(0.975)
 
-fit_one <- function(yi, vi, method, test) {
+fit_one <- function(yi, vi, method, test, trials = length(yi)) {
   r <- rma(yi, vi, method = method, test = test, control = ctrl)
   p <- predict(r)
   # Normal-theory SE 1/sqrt(sum w*) of the same method's model (= rma(test = "z")$se).
@@ -42,9 +42,10 @@ fit_one <- function(yi, vi, method, test) {
   }
   # Prediction interval with t(k - 2) (Higgins, Thompson & Spiegelhalter 2009, eq. 12;
   # IntHout et al. 2016): mu +- qt(.975, k - 2) * sqrt(tau2 + se_wald^2); only k >= 3 and
-  # random-effects models (NA otherwise). Computed from the fitted object, not by predict().
+  # random-effects models (NA otherwise), and only from at least 3 independent trials (dose
+  # arms of one trial sharing a control count once). Computed from the fitted object, not by predict().
   pi_t <- c(NA, NA)
-  if (method != "FE" && r$k >= 3)
+  if (method != "FE" && r$k >= 3 && trials >= 3)
     pi_t <- as.numeric(r$b) + c(-1, 1) * qt(0.975, r$k - 2) * sqrt(r$tau2 + se_wald^2)
   e <- list(method = method, test = test, k = r$k, estimate = as.numeric(r$b), se = r$se,
             ci_lower = r$ci.lb, ci_upper = r$ci.ub,
@@ -209,16 +210,16 @@ METHODS <- c("FE", "DL", "PM", "ML", "REML")
 WB_TESTS <- c("z", "knha", "adhoc")
 
 # fit_one with metafor's "Setting argument test='z' since k=1" warning muffled (only that one)
-fit_quiet <- function(yi, vi, method, test) {
-  withCallingHandlers(fit_one(yi, vi, method, test), warning = function(w) {
+fit_quiet <- function(yi, vi, method, test, trials = length(yi)) {
+  withCallingHandlers(fit_one(yi, vi, method, test, trials), warning = function(w) {
     if (grepl("since k=1", conditionMessage(w), fixed = TRUE)) invokeRestart("muffleWarning")
   })
 }
-fit_grid <- function(yi, vi, methods = METHODS, tests = WB_TESTS) {
+fit_grid <- function(yi, vi, methods = METHODS, tests = WB_TESTS, trials = length(yi)) {
   res <- list()
   for (m in methods) for (t in tests) {
     if (m == "FE" && t != "z") next
-    res[[paste(m, t, sep = ":")]] <- fit_quiet(yi, vi, m, t)
+    res[[paste(m, t, sep = ":")]] <- fit_quiet(yi, vi, m, t, trials)
   }
   res
 }
@@ -249,7 +250,37 @@ pool_rows <- function(s, what, measure, tests = WB_TESTS, split = TRUE, methods 
   if (nrow(s) == 0) return(NULL)  # no rows: no analysis (assigning NULL adds no list element)
   check_independent(s, what)
   v <- if (split) split_vi(s) else s$vi
-  list(measure = measure, keys = I(s$key), fits = fit_grid(s$yi, v, methods, tests))
+  trials <- if ("study_id" %in% names(s)) length(unique(s$study_id)) else nrow(s)
+  list(measure = measure, keys = I(s$key), fits = fit_grid(s$yi, v, methods, tests, trials))
+}
+
+# One comparison per trial: the parallel arms of a trial that share one control at one time
+# point combined by rma.mv(method = "FE") with the shared-control covariance
+# Cov(MD_i, MD_j) = s_i s_j / n_c, s_i^2 = v_i / (1/n1_i + 1/n_c) (Gleser & Olkin 2009),
+# the other rows unchanged; NULL when no trial has several arms.
+combine_arms <- function(s) {
+  sh <- !is.na(s$shared_control) & s$shared_control != "" & s$design %in% "parallel"
+  grp <- ifelse(sh, paste(s$study_id, s$shared_control, s$time, sep = "\r"), paste0("-row", seq_len(nrow(s))))
+  if (!any(duplicated(grp))) return(NULL)
+  keep <- !duplicated(grp)
+  out <- s[keep, , drop = FALSE]
+  for (j in seq_len(nrow(out))) {
+    i <- which(grp == grp[keep][j])
+    if (length(i) < 2) next
+    nc <- s$n_arm2[i[1]]
+    s2 <- s$vi[i] / (1 / s$n_arm1[i] + 1 / nc)
+    V <- sqrt(outer(s2, s2)) / nc
+    diag(V) <- s$vi[i]
+    f <- rma.mv(s$yi[i], V, method = "FE")
+    out$yi[j] <- as.numeric(f$b)
+    out$vi[j] <- f$se^2
+    out$n_arm1[j] <- sum(s$n_arm1[i])
+    parts <- sub(" vs .*$", "", s$comparison[i])
+    out$comparison[j] <- paste0(paste(parts, collapse = " + "), " vs ", sub("^.* vs ", "", s$comparison[i[1]]))
+    out$key[j] <- paste(out$study_id[j], out$comparison[j], out$time[j], sep = " | ")
+    out$shared_control[j] <- NA
+  }
+  out
 }
 
 # Test for subgroup differences: a random-effects fit per level (same method and test), then
@@ -292,6 +323,10 @@ analyses_of <- function(d, rules, measure, sens = list(), by = NULL, subgroups =
     s <- sens[[id]]
     i <- admit(rules, nrow(d), s$relax) & (if (is.null(s$where)) TRUE else s$where)
     an[[paste0("sensitivity:", id)]] <- pool_rows(d[i, , drop = FALSE], paste(name, id), measure)
+  }
+  if (measure == "MD" && "shared_control" %in% names(main)) {
+    comb <- combine_arms(main)
+    if (!is.null(comb)) an[["sensitivity:arms-combined"]] <- pool_rows(comb, paste(name, "arms-combined"), measure)
   }
   if (!is.null(by)) {
     ob <- admit(rules, nrow(d), by)  # every rule but the one on the `by` column (its rule id = column)

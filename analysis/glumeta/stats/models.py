@@ -484,6 +484,9 @@ class PoolResult:
     yi: tuple[float, ...] = field(repr=False)
     vi: tuple[float, ...] = field(repr=False)
     weights: tuple[float, ...] = field(repr=False)
+    #: independent trials behind the k rows (several dose arms of one trial sharing its control
+    #: count once); ``None`` when not known (then every row is taken for a trial)
+    trials: int | None = None
 
     @property
     def tau(self) -> float:
@@ -514,7 +517,51 @@ class PoolResult:
         >>> pool([0.1, 0.3], [0.01, 0.02], method="DL").model
         'Random effects, DerSimonian–Laird τ²; Wald z-test (normal reference)'
         """
-        return describe_model(self.method, self.test, self.pi_rule if self.k >= 3 else None)
+        if self.k == 1:
+            return "Single study (not pooled)"
+        return describe_model(self.method, self.test, self.pi_rule if self.pi_defined else None)
+
+    @property
+    def pi_defined(self) -> bool:
+        """Is a prediction interval defined: a random-effects model over at least 3 rows from at
+        least 3 independent trials (t on k − 2 df, Higgins et al. 2009; the between-*trial*
+        spread it predicts cannot be learnt from the dose arms of one or two trials)?
+
+        Returns
+        -------
+        bool
+            For the ``"predict"`` rule: whether metafor's interval was computed.
+
+        Examples
+        --------
+        >>> pool([0.1, 0.3, 0.5], [0.01, 0.02, 0.03]).pi_defined
+        True
+        >>> pool([0.1, 0.3, 0.5], [0.01, 0.02, 0.03], trials=1).pi_defined
+        False
+        """
+        if self.pi_rule != "t(k-2)":
+            return math.isfinite(self.pi_lower)
+        return self.method != "FE" and self.k >= 3 and (self.trials is None or self.trials >= 3)
+
+    @property
+    def k_text(self) -> str:
+        """``"k = 6"``, or ``"k = 6 comparisons from 4 trials"`` when arms of one trial share a
+        control (the reader must see that k counts comparisons, not trials).
+
+        Returns
+        -------
+        str
+
+        Examples
+        --------
+        >>> pool([0.1, 0.3, 0.5], [0.01, 0.02, 0.03]).k_text
+        'k = 3'
+        >>> pool([0.1, 0.3, 0.5], [0.01, 0.02, 0.03], trials=1).k_text
+        'k = 3 comparisons from 1 trial'
+        """
+        if self.trials is None or self.trials == self.k:
+            return f"k = {self.k}"
+        return f"k = {self.k} comparisons from {self.trials} trial{'s' if self.trials != 1 else ''}"
 
     def to_dict(self) -> dict:
         """All fields as a dict (``dataclasses.asdict``).
@@ -542,7 +589,7 @@ class PoolResult:
         --------
         >>> df = pool([0.1, 0.3, 0.5], [0.01, 0.02, 0.03]).to_frame()
         >>> df.shape, "weights" in df.columns
-        ((1, 24), False)
+        ((1, 25), False)
         """
         import pandas as pd
 
@@ -554,7 +601,8 @@ def _f(x) -> float:
     return float(x)
 
 
-def pool(yi, vi, method="REML", test="z", level=95.0, measure="GEN", pi="t(k-2)", tau2_ci=True) -> PoolResult:
+def pool(yi, vi, method="REML", test="z", level=95.0, measure="GEN", pi="t(k-2)", tau2_ci=True,
+         trials: int | None = None) -> PoolResult:
     """Pool effect sizes *yi* with sampling variances *vi* (metafor ``rma(yi, vi, method, test)``).
 
     *test* and *pi* as in :func:`fit_batch`; the book passes :data:`DEFAULT_TEST` (modified HKSJ).
@@ -576,6 +624,11 @@ def pool(yi, vi, method="REML", test="z", level=95.0, measure="GEN", pi="t(k-2)"
     tau2_ci : bool, default True
         Compute the Q-profile CIs of τ², I² and H² (:func:`tau2_confint`); False leaves them NaN,
         for a caller that shows none of them (the synthesis page's r-sensitivity grid).
+    trials : int, optional
+        Independent trials behind the rows (dose arms of one trial sharing a control count
+        once). With fewer than 3 the t(k − 2) prediction interval is not given (NaN), whatever k:
+        it predicts a new *trial*'s effect, and the arms of one or two trials say nothing about
+        the spread between trials (Higgins et al. 2009; IntHout et al. 2016).
 
     Returns
     -------
@@ -649,16 +702,20 @@ def pool(yi, vi, method="REML", test="z", level=95.0, measure="GEN", pi="t(k-2)"
     ci = tau2_confint(fit, level) if method != "FE" and tau2_ci else {
         "tau2": (np.array([np.nan]),) * 2, "i2": (np.array([np.nan]),) * 2, "h2": (np.array([np.nan]),) * 2}
     g = {k: v[0] for k, v in fit.items() if not k.startswith("_") and k != "weights"}
+    # the book's rule (t on k − 2 df) gives no prediction interval from fewer than 3 trials;
+    # pi="predict" stays metafor's predict() for comparison, whatever the trials
+    few = pi == "t(k-2)" and trials is not None and trials < 3
     return PoolResult(
         measure=measure, method=method, test=test, pi_rule=pi, level=level, k=int(g["k"]),
         estimate=_f(g["estimate"]), se=_f(g["se"]), ci_lower=_f(g["ci_lower"]), ci_upper=_f(g["ci_upper"]),
-        pi_lower=_f(g["pi_lower"]), pi_upper=_f(g["pi_upper"]), z_or_t=_f(g["z_or_t"]),
+        pi_lower=_f(g["pi_lower"]) if few is False else math.nan,
+        pi_upper=_f(g["pi_upper"]) if few is False else math.nan, z_or_t=_f(g["z_or_t"]),
         df=None if test == "z" or not math.isfinite(g["df"]) else _f(g["df"]), p=_f(g["p"]), tau2=_f(g["tau2"]),
         tau2_ci=(_f(ci["tau2"][0][0]), _f(ci["tau2"][1][0])), i2=_f(g["i2"]),
         i2_ci=(_f(ci["i2"][0][0]), _f(ci["i2"][1][0])), h2=_f(g["h2"]),
         h2_ci=(_f(ci["h2"][0][0]), _f(ci["h2"][1][0])), q=_f(g["q"]), q_df=int(g["q_df"]),
         q_p=_f(g["q_p"]), yi=tuple(map(float, yi)), vi=tuple(map(float, vi)),
-        weights=tuple(map(float, fit["weights"][0])),
+        weights=tuple(map(float, fit["weights"][0])), trials=None if trials is None else int(trials),
     )
 
 

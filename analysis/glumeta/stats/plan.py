@@ -46,6 +46,7 @@ from .eligibility import SKEW_RULE, evaluate, rules_of
 from .escalc import RATIO, escalc, label_format, split_shared_control, with_effects
 from ..data.workbook import resolve
 from .models import DEFAULT_PI, DEFAULT_TEST, PoolResult, pool
+from .multiarm import COMBINABLE, arm_groups, combine_arms
 from .sensitivity import subgroups
 
 __all__ = ["Analysis", "SubgroupTest", "analyze", "dependence_problem", "is_main", "on_display_scale", "pool_frame", "time_hours"]
@@ -94,10 +95,11 @@ class Analysis(PoolResult):
     names) plus its ``id``, ``label``, the number of ``pending`` rows it lacks, and the
     effect-frame ``rows`` it pooled (with their ``weight`` in percent)."""
 
-    id: str
-    label: str
-    pending: int
-    rows: object = field(repr=False, compare=False)
+    # defaults only because PoolResult ends with a defaulted field; analyze() gives every one
+    id: str = ""
+    label: str = ""
+    pending: int = 0
+    rows: object = field(default=None, repr=False, compare=False)
     #: complete rows shown beside this pool but not in it, each with its ``reason`` (a column)
     outside: object = field(default=None, repr=False, compare=False)
 
@@ -165,8 +167,9 @@ def pool_frame(aid: str, label: str, rows, measure: str, method: str = "REML", t
     if problem:
         raise ValueError(f"analysis {aid!r}: {problem}")
     rows = _split_within(rows)
+    trials = int(rows["study_id"].nunique()) if "study_id" in rows else None
     r = pool(rows["yi"].to_numpy(float), rows["vi"].to_numpy(float), method=method, test=test, measure=measure,
-             pi=pi, tau2_ci=tau2_ci)
+             pi=pi, tau2_ci=tau2_ci, trials=trials)
     rows = rows.reset_index(drop=True).copy()
     rows["weight"] = r.weights
     return Analysis(**{f.name: getattr(r, f.name) for f in fields(PoolResult)}, id=aid, label=label,
@@ -322,6 +325,15 @@ def _analyze(ds, method: str, test: str, pi: str) -> list:
         for sens, ok in sensitivities:
             sid = f"sensitivity:{sens['id']}" if lv is None else f"sensitivity:{sens['id']}:{lv}"
             add(sid, label_format(sens.get("label", sens["id"]), ctx), at & ok)
+        # several dose arms of one trial in the main pool (its shared control split, Cochrane
+        # Handbook §23.3.4): the Handbook's recommended alternative, one comparison per trial
+        # with the arms combined (glumeta.stats.multiarm), as a sensitivity analysis
+        base_rows = tab[complete & at & admitted]
+        if measure in COMBINABLE and arm_groups(base_rows):
+            sid = "sensitivity:arms-combined" if lv is None else f"sensitivity:arms-combined:{lv}"
+            out.append(pool_frame(sid, f"{label}, one comparison per trial (dose arms combined)",
+                                  combine_arms(base_rows), measure, method, test,
+                                  int((pending_mask & at & admitted & pend_ok).sum()), pi))
 
     by = plan.get("by")
     if by:
