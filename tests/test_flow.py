@@ -33,11 +33,12 @@ def _expected(name):
     analyses = [a for a in analyze(name) if isinstance(a, Analysis)]
     key = lambda rec: tuple(str(rec[c]) for c in pk)  # noqa: E731
     primary = {key(r) for a in analyses if is_main(a.id) for r in a.rows.to_dict("records")}
+    pooled_any = {key(r) for a in analyses if not is_main(a.id) for r in a.rows.to_dict("records")}
     rows = []
     for r in raw:
         st = r["status"]
         state = ("excluded" if st == "excluded" else "pending" if st == "pending"
-                 else "primary" if key(r) in primary else "other")
+                 else "primary" if key(r) in primary else "other" if key(r) in pooled_any else "shown")
         rows.append((r["study_id"], state))
     studies = {}
     for sid, state in rows:
@@ -57,7 +58,7 @@ def test_flow_counts_equal_the_rows_in_each_state(name):
         assert f["rows_of_counted_studies"][s] == sum(st == s and studies[sid] != s for sid, st in rows)
     assert sum(f[s]["studies"] for s in STATES) == f["studies"]
     assert sum(f[s]["rows"] for s in STATES) == f["rows"]
-    assert f["with_numbers"]["rows"] == f["primary"]["rows"] + f["other"]["rows"]
+    assert f["with_numbers"]["rows"] == f["primary"]["rows"] + f["other"]["rows"] + f["shown"]["rows"]
     per_study = flow_studies(name).set_index("study_id")["state"].to_dict()
     assert per_study == studies
     assert [st for _, st in rows] == list(flow_rows(name)["state"])
@@ -120,3 +121,25 @@ def test_flow_html_escapes_labels(tmp_path):
     assert "&lt;script&gt;" in out
     assert view.paths["svg"].exists() and view.paths["png"].exists() and view.paths["pdf"].exists()
     assert re.search(r'alt="Flow of studies of data/blood_glutamate.csv: \d+ studies', out)
+
+
+def test_a_study_no_analysis_pools_is_shown_not_pooled():
+    """Guimarães 2021 and Myles 2025 (repeated sessions) are pooled by no analysis: they are "shown, not
+    pooled in any analysis", never "in sensitivity or other analyses only" (audit 18, 2a)."""
+    s = flow_studies("nitrous_oxide_hamd").set_index("study_id")
+    for sid in ("guimaraes2021", "myles2025"):
+        assert s.loc[sid, "state"] == "shown", sid
+        assert s.loc[sid, "pools"] == ""
+    other = s[s["state"] == "other"]
+    assert (other["pools"].str.len() > 0).all()  # every "other" study names an analysis that pools it
+    view = flow_html("nitrous_oxide_hamd", "flowtest")
+    t = view.table().set_index("study")
+    assert t.loc["Myles 2025", "state"] == "shown, not pooled in any analysis"
+    assert "shown but not pooled in any analysis" in view.alt and "shown but not pooled" in view.counts_text()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_other_means_pooled_somewhere(name):
+    s = flow_studies(name)
+    assert (s.loc[s["state"] == "other", "pools"].str.len() > 0).all()
+    assert (s.loc[s["state"] == "shown", "pools"] == "").all()

@@ -7,9 +7,12 @@ and from the pools of :func:`glumeta.stats.plan.analyze`, never typed:
     a complete row in the headline pool (a main analysis, :func:`glumeta.stats.plan.is_main`;
     for a file with one main analysis per outcome, in any of them);
 ``other``
-    a complete row with numbers that no main analysis pools: shown beside the headline
-    (``Analysis.outside``, with the reason of the eligibility rule it fails) or pooled
-    only in sensitivity, time-point or subgroup analyses;
+    a complete row with numbers that no main analysis pools but a sensitivity, time-point or
+    subgroup analysis does (its reason: the eligibility rule it fails for the headline);
+``shown``
+    a complete row with numbers that *no* analysis pools (e.g. a repeated-session trial or
+    one without arm sizes): drawn beside the headline (``Analysis.outside``) with the reason of
+    the eligibility rule it fails, but not part of any synthesis;
 ``pending``
     a row whose numbers have not been found (``status`` pending);
 ``excluded``
@@ -18,7 +21,7 @@ and from the pools of :func:`glumeta.stats.plan.analyze`, never typed:
 
 A *study* (a ``study_id``, i.e. a trial or cohort) may have rows in several states
 (e.g. TRANSFORM-3's whole-trial row is analysed while its sex strata are excluded).
-Its state is that of its best row, in the order primary > other > pending >
+Its state is that of its best row, in the order primary > other > shown > pending >
 excluded, so every study is counted once; the rows are counted by their own state,
 so a box can say "3 rows of 1 study (2 more rows belong to studies counted above)".
 
@@ -51,12 +54,13 @@ __all__ = ["STATES", "STATE_LABELS", "best_state", "flow_rows", "flow_studies", 
            "flow_html", "FlowView"]
 
 #: The states of a row or study, best first.
-STATES = ("primary", "other", "pending", "excluded")
+STATES = ("primary", "other", "shown", "pending", "excluded")
 
 #: How the states are named in tables and figures.
 STATE_LABELS = {
     "primary": "included in the headline pool",
     "other": "in sensitivity or other analyses only",
+    "shown": "shown, not pooled in any analysis",
     "pending": "pending (numbers not yet found)",
     "excluded": "excluded",
 }
@@ -65,7 +69,7 @@ PENDING_REASON = "numbers not yet found"
 
 
 def best_state(states) -> str:
-    """The best of several row states (primary > other > pending > excluded).
+    """The best of several row states (primary > other > shown > pending > excluded).
 
     Examples
     --------
@@ -104,10 +108,13 @@ def flow_rows(data):
     _, why = evaluate(tab, rules_of(plan))
     analyses = _analyses(ds)
     main_lines: set = set()
+    pooled_lines: set = set()  # rows pooled by any analysis that is not a main one
     outside: dict = {}
     pools: dict = {}
     for a in analyses:
         lines = list(a.rows["line"])
+        if not is_main(a.id):
+            pooled_lines.update(lines)
         if is_main(a.id):
             main_lines.update(lines)
             if a.outside is not None and len(a.outside):
@@ -132,7 +139,7 @@ def flow_rows(data):
         elif ln in main_lines:
             state, reason = "primary", ""
         else:
-            state = "other"
+            state = "other" if ln in pooled_lines else "shown"
             reason = outside.get(ln) or why[i] or "not among the rows the main analysis selects"
         out.append({"study_id": r["study_id"], "study": r.get("study", r["study_id"]), "line": ln,
                     "label": r.get("label", ""), "status": status, "state": state, "reason": reason,
@@ -174,7 +181,7 @@ def flow_summary(data) -> dict:
 
     Returns a dict: ``file``; ``rows`` and ``studies`` listed; for each state in :data:`STATES`
     ``{"rows": …, "studies": …}`` (rows by their own state, studies by their best row);
-    ``with_numbers`` (primary + other); ``rows_of_counted_studies`` per state (rows in that state
+    ``with_numbers`` (primary + other + shown); ``rows_of_counted_studies`` per state (rows in that state
     whose study is counted in a better state); ``reasons`` per state (a list of
     ``(reason, [study names], rows)`` of the studies counted in that state) and ``reasons_elsewhere``
     (the same for the rows of studies counted in a better state); and ``main`` (``(id, label, k, trials)`` of each main analysis).
@@ -182,7 +189,7 @@ def flow_summary(data) -> dict:
     Examples
     --------
     >>> f = flow_summary("nitrous_oxide_hamd")
-    >>> f["primary"]["studies"] + f["other"]["studies"] + f["pending"]["studies"] + f["excluded"]["studies"] == f["studies"]
+    >>> sum(f[s]["studies"] for s in STATES) == f["studies"]
     True
     """
     ds = resolve(data)
@@ -199,8 +206,8 @@ def flow_summary(data) -> dict:
         out["rows_of_counted_studies"][s] = int((~here).sum())
         out["reasons"][s] = _group_reasons(r[here])
         out["reasons_elsewhere"][s] = _group_reasons(r[~here])
-    out["with_numbers"] = {"rows": out["primary"]["rows"] + out["other"]["rows"],
-                           "studies": out["primary"]["studies"] + out["other"]["studies"]}
+    out["with_numbers"] = {"rows": sum(out[s]["rows"] for s in ("primary", "other", "shown")),
+                           "studies": sum(out[s]["studies"] for s in ("primary", "other", "shown"))}
     out["main"] = [(a.id, a.label, a.k, int(a.rows["study_id"].nunique()))
                    for a in _analyses(ds) if is_main(a.id)]
     return out
@@ -261,6 +268,7 @@ def _box_texts(f: dict) -> dict:
         "pending": (title("pending", "Pending (numbers not yet found)"), side("pending", names_only=True)),
         "numbers": ("With numbers (complete rows)", [_n(f["with_numbers"]["rows"], f["with_numbers"]["studies"])]),
         "other": (title("other", "In sensitivity or other analyses only"), side("other")),
+        "shown": (title("shown", "Shown, not pooled in any analysis"), side("shown")),
         "primary": (title("primary", "In the headline pool"),
                     [ln for m in main for ln in textwrap.wrap(m, W - 8, subsequent_indent="   ")]),
     }
@@ -287,7 +295,7 @@ def flow_figure(data, summary: dict | None = None, *, style: ForestStyle = DEFAU
     fs, line_h = style.flow_font_size, 0.158  # points; inches per line (9 pt × line spacing 1.25)
     colours = {"listed": pal.flow_main, "eligible": pal.flow_main, "numbers": pal.flow_main,
                "primary": pal.flow_primary, "excluded": pal.flow_excluded, "pending": pal.flow_pending,
-               "other": pal.flow_other}
+               "other": pal.flow_other, "shown": pal.flow_other}
 
     def wrap_title(key):
         return textwrap.wrap(texts[key][0], 44 if key in ("listed", "eligible", "numbers", "primary") else 56)
@@ -295,10 +303,16 @@ def flow_figure(data, summary: dict | None = None, *, style: ForestStyle = DEFAU
     def height(key):
         return (len(wrap_title(key)) + len(texts[key][1])) * line_h + 0.24
 
-    # (left key, right key) per level; the right box hangs off the arrow between levels
-    levels = [("listed", "excluded"), ("eligible", "pending"), ("numbers", "other"), ("primary", None)]
-    gap = 0.3
-    level_h = [max(height(lk), height(rk) if rk else 0) for lk, rk in levels]
+    # (left key, right keys) per level; the right boxes hang off the arrow between levels. The
+    # "shown, not pooled" box is drawn only when a row is in that state, below "other analyses".
+    right3 = ("other", "shown") if f.get("shown", {}).get("rows") else ("other",)
+    levels = [("listed", ("excluded",)), ("eligible", ("pending",)), ("numbers", right3), ("primary", ())]
+    gap, stack_gap = 0.3, 0.12
+
+    def right_h(rks):
+        return sum(height(k) for k in rks) + stack_gap * max(len(rks) - 1, 0)
+
+    level_h = [max(height(lk), right_h(rks)) for lk, rks in levels]
     total_h = sum(level_h) + gap * (len(levels) - 1) + 0.5
     width = style.flow_width
     lx, lw, rx, rw = 0.25, 3.9, 4.85, 4.5
@@ -310,27 +324,31 @@ def flow_figure(data, summary: dict | None = None, *, style: ForestStyle = DEFAU
         ax.axis("off")
         y = total_h - 0.25
         spans = []
-        for (lk, rk), h in zip(levels, level_h):
-            mid = y - h / 2  # both boxes of a level are centred on it; the side arrow runs along it
-            for key, x, w in ((lk, lx, lw), (rk, rx, rw)):
-                if key is None:
-                    continue
-                bh = height(key)
-                top = mid + bh / 2
-                ax.add_patch(FancyBboxPatch((x, top - bh), w, bh, boxstyle="round,pad=0,rounding_size=0.06",
-                                            fc=colours[key], ec=pal.note, lw=style.line_width))
-                body = [ln.replace("$", r"\$") for ln in texts[key][1]]  # a "$" in a label is no mathtext
-                tl = [ln.replace("$", r"\$") for ln in wrap_title(key)]
-                ax.text(x + 0.12, top - 0.11, "\n".join(tl), va="top", ha="left", fontsize=fs, fontweight="bold",
-                        linespacing=1.25)
-                if body:
-                    ax.text(x + 0.12, top - 0.11 - len(tl) * line_h - 0.03, "\n".join(body), va="top", ha="left",
-                            fontsize=fs - 0.5, linespacing=1.25)
-                if key == lk:
-                    spans.append((top, top - bh))
-            if rk is not None:
-                ax.add_patch(FancyArrowPatch((lx + lw, mid), (rx, mid), arrowstyle="-|>", mutation_scale=10,
+
+        def box(key, x, w, top):
+            bh = height(key)
+            ax.add_patch(FancyBboxPatch((x, top - bh), w, bh, boxstyle="round,pad=0,rounding_size=0.06",
+                                        fc=colours[key], ec=pal.note, lw=style.line_width))
+            body = [ln.replace("$", r"\$") for ln in texts[key][1]]  # a "$" in a label is no mathtext
+            tl = [ln.replace("$", r"\$") for ln in wrap_title(key)]
+            ax.text(x + 0.12, top - 0.11, "\n".join(tl), va="top", ha="left", fontsize=fs, fontweight="bold",
+                    linespacing=1.25)
+            if body:
+                ax.text(x + 0.12, top - 0.11 - len(tl) * line_h - 0.03, "\n".join(body), va="top", ha="left",
+                        fontsize=fs - 0.5, linespacing=1.25)
+            return bh
+
+        for (lk, rks), h in zip(levels, level_h):
+            mid = y - h / 2  # the left box and the stack of right boxes are centred on it
+            bh = box(lk, lx, lw, mid + height(lk) / 2)
+            spans.append((mid + bh / 2, mid - bh / 2))
+            top = mid + right_h(rks) / 2
+            for rk in rks:
+                rh = box(rk, rx, rw, top)
+                ry = top - rh / 2 if len(rks) > 1 else mid
+                ax.add_patch(FancyArrowPatch((lx + lw, mid), (rx, ry), arrowstyle="-|>", mutation_scale=10,
                                              lw=style.arrow_width, color=pal.note))
+                top -= rh + stack_gap
             y -= h + gap
         for (_, bottom), (top, _) in zip(spans, spans[1:]):
             ax.add_patch(FancyArrowPatch((lx + lw / 2, bottom), (lx + lw / 2, top), arrowstyle="-|>",
@@ -342,7 +360,8 @@ def _alt(f: dict) -> str:
     return (f"Flow of studies of data/{f['file']}.csv: {f['studies']} studies ({f['rows']} rows) listed; "
             f"{f['excluded']['studies']} excluded; {f['pending']['studies']} pending; "
             f"{f['with_numbers']['studies']} with numbers, of which {f['primary']['studies']} in the headline "
-            f"pool and {f['other']['studies']} in sensitivity or other analyses only.")
+            f"pool, {f['other']['studies']} in sensitivity or other analyses only and {f['shown']['studies']} "
+            "shown but not pooled in any analysis.")
 
 
 class FlowView:
@@ -389,9 +408,10 @@ class FlowView:
         f = self.summary
         return (f"{f['studies']} studies ({f['rows']} rows) are listed in data/{self.name}.csv: "
                 f"{f['primary']['studies']} in the headline pool, {f['other']['studies']} in sensitivity or other "
-                f"analyses only, {f['pending']['studies']} pending (numbers not yet found) and "
+                f"analyses only, {f['shown']['studies']} shown but not pooled in any analysis, "
+                f"{f['pending']['studies']} pending (numbers not yet found) and "
                 f"{f['excluded']['studies']} excluded. A study with rows in several states is counted once, "
-                "in its best state (headline pool > other analyses > pending > excluded).")
+                "in its best state (headline pool > other analyses > shown, not pooled > pending > excluded).")
 
     def table_html(self) -> str:
         """:meth:`table` as an escaped HTML table whose reason and analyses columns wrap."""
