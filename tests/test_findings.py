@@ -1,7 +1,9 @@
 """Summary of findings (glumeta.views.findings): each outcome row holds analyze()'s numbers; participants,
 control risks and the computed reasons are recomputed here; judged GRADE domains are "not assessed"."""
 
+import html
 import math
+import re
 
 import pytest
 
@@ -72,7 +74,13 @@ def test_reasons_are_computed(sof, name, a):
     why = " | ".join(sof.loc[(name, a.id), "reasons"])
     d = a.display()
     null = 1 if a.measure in ("RR", "OR") else 0
-    assert ("imprecision" in why) == (d["ci_lower"] <= null <= d["ci_upper"])
+    from glumeta.views.findings import OIS_EVENTS, OIS_PARTICIPANTS, events
+
+    n = sof.loc[(name, a.id), "participants"]
+    ev = events(a.rows) if a.measure in ("RR", "OR") else None
+    small = (ev < OIS_EVENTS) if ev is not None else n < OIS_PARTICIPANTS
+    assert ("imprecision" in why) == ((d["ci_lower"] <= null <= d["ci_upper"]) or small)
+    assert ("small information size" in why) == small
     pi_crosses = d["pi_lower"] is not None and d["pi_lower"] <= null <= d["pi_upper"]
     assert ("inconsistency" in why) == ((a.k > 1 and a.i2 >= 50) or pi_crosses)
     assert ("single study" in why) == (a.k == 1)
@@ -88,3 +96,65 @@ def test_table_and_html():
     assert out.count(f"<i>{NOT_ASSESSED}</i>") == len(MAINS) * len(JUDGED_DOMAINS)
     for _, a in MAINS:
         assert a.label.replace("&", "&amp;") in out
+
+
+def test_remission_with_27_patients_is_imprecise(sof):
+    """Hu 2016's remission row (k = 1, 27 patients, 12 events): the CI excludes 1 but the information is far
+    below GRADE's optimal-information-size rule of thumb, so imprecision is a computed reason (audit 18, C)."""
+    r = sof.loc[("ketamine_escitalopram", "overall:remission")]
+    assert r["participants"] == 27
+    assert any(x.startswith("imprecision: small information size: 12 events in 27 participants") for x in r["reasons"])
+
+
+def test_effect_column_models_and_study_counts():
+    """The column is "Effect (95% CI)" (it holds MDs and SMDs, not only ratios); each row shows its own
+    model (no footer joining two model strings); a single study reads "Single study (not pooled)"; the
+    blood-glutamate cohort is "1 study", not "1 trial" (audit 18, C; audit 16, 3)."""
+    view = findings_html()
+    out = view._repr_html_()
+    assert "Relative effect" not in out and "<th>Effect<br>(95% CI)</th>" in out
+    assert "Intervals as analysed" not in out
+    models = re.findall(r'<small class="glumeta-sof-model">(.*?)</small>', out)
+    assert len(models) == len(MAINS)
+    for m, (_, a) in zip(models, MAINS):
+        assert m == html.escape(a.model)
+        assert m.count("Random effects") <= 1
+        if a.k == 1:
+            assert m == "Single study (not pooled)"
+    assert " trial)" not in out and " trials)" not in out
+    blood = re.search(r'data-analysis="blood_glutamate:overall">(.*?)</tr>', out).group(1)
+    assert "k = 1 (1 study)" in blood
+    assert out.count('class="glumeta-sof-outcome"') == len(MAINS)
+
+
+def test_findings_page_warns_about_an_analysis_it_leaves_out(tmp_path):
+    """A new analysis table the page does not declare is never silently missing: the directive warns
+    with the page's name (Sphinx build in a temporary project)."""
+    import io
+    import os
+    from unittest import mock
+
+    from sphinx.application import Sphinx
+
+    from glumeta.book.directives import findings_names, left_out_message
+    from glumeta.data.workbook import Workbook
+
+    shown, missing = findings_names(Workbook(declared=["esketamine_madrs", "nitrous_oxide_hamd", "reported"]))
+    assert shown == ["esketamine_madrs", "nitrous_oxide_hamd"]
+    assert missing == ["blood_glutamate", "ketamine_escitalopram"]
+    assert findings_names(Workbook(declared=list(Workbook().analyses())))[1] == []
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "conf.py").write_text("extensions = ['glumeta.book.directives']\n", encoding="utf-8")
+    (src / "index.rst").write_text("Summary\n=======\n\n.. glumeta-findings::\n", encoding="utf-8")
+    warnings = io.StringIO()
+    env = Workbook(declared=["esketamine_madrs", "nitrous_oxide_hamd"], in_book=True).env()
+    with mock.patch.dict(os.environ, env):
+        app = Sphinx(str(src), str(src), str(tmp_path / "out"), str(tmp_path / "doctrees"), "html",
+                     status=io.StringIO(), warning=warnings, freshenv=True)
+        app.build()
+    text = warnings.getvalue()
+    assert left_out_message("index", missing) in text
+    html_out = (tmp_path / "out" / "index.html").read_text(encoding="utf-8")
+    assert html_out.count('class="glumeta-sof-outcome"') == 2

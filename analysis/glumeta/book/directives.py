@@ -50,7 +50,7 @@ from docutils import nodes
 from docutils.parsers.rst import directives
 from sphinx.util.docutils import SphinxDirective
 
-__all__ = ["setup"]
+__all__ = ["setup", "findings_names", "left_out_message"]
 
 
 class _HTML(SphinxDirective):
@@ -145,15 +145,44 @@ class Synthesis(_HTML):
         return view.numbers_html()
 
 
+def findings_names(wb) -> tuple[list[str], list[str]]:
+    """The analysis tables a summary-of-findings page shows (those its front matter declares) and
+    those it leaves out (every other analysis table of the workbook *wb*).
+
+    Examples
+    --------
+    >>> from glumeta.data.workbook import Workbook
+    >>> findings_names(Workbook(declared=["esketamine_madrs", "reported"]))
+    (['esketamine_madrs'], ['blood_glutamate', 'nitrous_oxide_hamd', 'ketamine_escitalopram'])
+    """
+    every = list(wb.analyses())
+    if wb.declared is None:
+        return every, []
+    return [n for n in every if n in wb.declared], [n for n in every if n not in wb.declared]
+
+
+def left_out_message(page: str, missing) -> str:
+    """The build warning of a summary-of-findings page that leaves out analysis tables."""
+    return (f"{page}: the summary of findings leaves out analysis table(s) {', '.join(missing)}: add them under "
+            "'glumeta: data:' in the page's front matter so that every analysis has its row")
+
+
 class Findings(_HTML):
-    """The summary-of-findings table of the data files the page declares (:func:`glumeta.views.findings.findings_html`)."""
+    """The summary-of-findings table of the data files the page declares (:func:`glumeta.views.findings.findings_html`).
+    An analysis table the page does not declare is never silently left out: the build warns, naming the
+    page and the table (:func:`left_out_message`)."""
 
     def html(self):
+        from sphinx.util import logging
+
         from ..views.findings import findings_html
         from ..data.workbook import Workbook
 
         wb = Workbook.from_env()  # the page's declared tables, set for it by glumeta.book.sphinxext
-        names = [n for n in wb.analyses() if wb.declared is None or n in wb.declared]
+        names, missing = findings_names(wb)
+        if missing:
+            logging.getLogger(__name__).warning(left_out_message(self.env.docname, missing),
+                                                location=self.get_location())
         return findings_html(names, wb)._repr_html_()
 
 

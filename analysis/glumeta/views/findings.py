@@ -4,21 +4,26 @@ Each row is a main analysis of a data file (:func:`glumeta.stats.plan.is_main`: 
 ``overall:<outcome>``), exactly as :func:`glumeta.stats.plan.analyze` pools it, in the layout
 of a GRADE summary-of-findings table (Cochrane Handbook ch. 14; Guyatt et al. 2011):
 
-* **k and trials**: pooled comparisons and distinct ``study_id``;
+* **k and studies**: pooled comparisons and distinct ``study_id`` (trials or, for an observational
+  comparison, cohorts: the table says "studies", as Cochrane's summary-of-findings tables do);
 * **participants**: over the pooled rows, arm 1 plus arm 2, with two rules so that no
   patient is counted twice: a control group shared by several comparisons of one trial
   (same ``shared_control`` key and time) is counted once; a crossover row counts its
   patients once, as the larger of its two session counts (each patient is in both arms).
   Rows whose arm sizes are not in the data are named;
 * **effect**: the pooled estimate and its interval on the reader's scale
-  (:meth:`glumeta.stats.plan.Analysis.display`), with the model that produced it; the prediction
-  interval where the plan defines one (k ≥ 3);
+  (:meth:`glumeta.stats.plan.Analysis.display`; a ratio, a mean difference or an SMD), with the
+  model that produced it (:attr:`glumeta.stats.models.PoolResult.model`, "Single study (not
+  pooled)" for k = 1), one per row; the prediction interval where the plan defines one;
 * **absolute effect** (binary outcomes): the control-group risk of the pooled rows
   (events / total in arm 2, a shared control counted once) and the implied risk with the
   intervention per 1,000, ``RR × control risk`` (``OR·CR / (1 − CR + OR·CR)`` for an odds
   ratio), with its interval from the ratio's interval (Cochrane Handbook §14.1.5.1; GRADE
   handbook §5.2.1). A risk above 1,000 per 1,000 is shown capped, and said so;
-* **reasons to be less certain, computed**: imprecision (the interval includes no effect),
+* **reasons to be less certain, computed**: imprecision (the interval includes no effect; or
+  the information is small: fewer than 300 events for a binary outcome, fewer than 400
+  participants for a continuous one — the rule of thumb for an optimal information size of
+  GRADE guidelines 6, Guyatt et al. 2011, §5.2.2 of the GRADE handbook),
   inconsistency (I² ≥ 50 %, or a prediction interval that includes no effect), few studies
   (k < 5 or fewer than 5 trials; a single study is not pooled), converted or derived numbers
   and skew-flagged conversions, rows from secondary sources, and pending rows that would
@@ -29,6 +34,9 @@ of a GRADE summary-of-findings table (Cochrane Handbook ch. 14; Guyatt et al. 20
 
 References
 ----------
+Guyatt GH, Oxman AD, Kunz R, et al. GRADE guidelines 6. Rating the quality of evidence—imprecision.
+J Clin Epidemiol 2011;64:1283–1293. doi:10.1016/j.jclinepi.2011.01.012
+
 Guyatt GH, Oxman AD, Santesso N, et al. GRADE guidelines: 12. Preparing summary of findings
 tables—binary outcomes. J Clin Epidemiol 2013;66:158–172. doi:10.1016/j.jclinepi.2012.01.012
 
@@ -54,13 +62,18 @@ from ..formatting import fmt, fmt_ci, fmt_i2, fmt_n, fmt_per1000
 from ..stats.plan import Analysis, analyze, is_main
 from ..data.workbook import Dataset, current
 
-__all__ = ["NOT_ASSESSED", "JUDGED_DOMAINS", "participants", "control_risk", "absolute_risk", "reasons",
+__all__ = ["NOT_ASSESSED", "JUDGED_DOMAINS", "OIS_EVENTS", "OIS_PARTICIPANTS", "events", "participants", "control_risk", "absolute_risk", "reasons",
            "findings", "findings_table", "findings_html", "FindingsView"]
 
 NOT_ASSESSED = "not assessed"
 
 #: GRADE domains that need a reviewer's judgment; the table shows them as "not assessed".
 JUDGED_DOMAINS = ("risk of bias (overall)", "indirectness", "publication bias", "certainty (GRADE)")
+
+#: Rule-of-thumb optimal information sizes (GRADE guidelines 6, Guyatt et al. 2011): fewer total events
+#: (binary outcome) or participants (continuous outcome) than these is a reason to be less certain.
+OIS_EVENTS = 300
+OIS_PARTICIPANTS = 400
 
 #: Conversions and derivations that make a number less certain (keys of :data:`glumeta.views.bias.CONCERNS`).
 CONVERTED = {"median_iqr": "mean/SD from median/IQR", "skewed": "skew-flagged median/IQR",
@@ -147,6 +160,34 @@ def control_risk(rows) -> float | None:
     return events / total if total else None
 
 
+def events(rows) -> int | None:
+    """Total events of pooled binary rows (arm 1 plus arm 2, a shared control counted once);
+    ``None`` for continuous outcomes or when a count is missing.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> events(pd.DataFrame({"study_id": ["a"], "event1_used": [10], "event2_used": [2]}))
+    12
+    """
+    if "event1_used" not in rows or "event2_used" not in rows:
+        return None
+    total, seen = 0, set()
+    for r in rows.to_dict("records"):
+        e1, e2 = _num(r.get("event1_used")), _num(r.get("event2_used"))
+        if e1 is None or e2 is None:
+            return None
+        total += int(e1)
+        key = r.get("shared_control")
+        if isinstance(key, str) and key:
+            ck = (r.get("study_id"), key, r.get("time"))
+            if ck in seen:
+                continue
+            seen.add(ck)
+        total += int(e2)
+    return total
+
+
 def absolute_risk(ratio: float, cr: float, measure: str = "RR") -> float:
     """Risk with the intervention implied by a *ratio* (RR or OR) and a control risk *cr*
     (Cochrane Handbook §14.1.5.1): ``RR·CR`` or ``OR·CR / (1 − CR + OR·CR)``.
@@ -177,9 +218,19 @@ def reasons(a: Analysis) -> list[str]:
     null = _null(a.measure)
     trials = int(a.rows["study_id"].nunique())
     out = []
+    imp = []
     if _includes(d["ci_lower"], d["ci_upper"], null):
-        out.append(f"imprecision: the 95% CI ({fmt_ci(d['ci_lower'], d['ci_upper'])}) includes no effect "
-                   f"({fmt(null, 0)})")
+        imp.append(f"the 95% CI ({fmt_ci(d['ci_lower'], d['ci_upper'])}) includes no effect ({fmt(null, 0)})")
+    n, missing = participants(a.rows)
+    ev = events(a.rows) if a.measure in RATIO else None
+    if ev is not None and ev < OIS_EVENTS:
+        imp.append(f"small information size: {ev} events in {fmt_n(n)} participants (fewer than {OIS_EVENTS} events, "
+                   "the rule of thumb of GRADE guidelines 6)")
+    elif ev is None and a.measure not in RATIO and n < OIS_PARTICIPANTS:
+        imp.append(f"small information size: {fmt_n(n)} participants{' with known arm sizes' if missing else ''} "
+                   f"(fewer than {OIS_PARTICIPANTS}, the rule of thumb of GRADE guidelines 6)")
+    if imp:
+        out.append("imprecision: " + "; ".join(imp))
     inc = []
     if a.i2 is not None and math.isfinite(a.i2) and a.i2 >= 50:
         inc.append(f"I² = {fmt_i2(a.i2)}% (≥ 50%)")
@@ -191,7 +242,7 @@ def reasons(a: Analysis) -> list[str]:
         out.append("a single study (k = 1): nothing is pooled, and no heterogeneity can be estimated")
     elif a.k < 5 or trials < 5:
         out.append(f"few studies: k = {a.k} comparison{'s' if a.k != 1 else ''} from {trials} "
-                   f"trial{'s' if trials != 1 else ''} (fewer than 5)")
+                   f"stud{'ies' if trials != 1 else 'y'} (fewer than 5)")
     rows = a.rows.to_dict("records")
     keys = [row_concerns(r) for r in rows]
     conv = [f"{CONVERTED[k]} ({sum(k in c for c in keys)} of {len(rows)} rows)" for k in CONVERTED
@@ -261,8 +312,7 @@ def findings(names=None, workbook=None):
 
 def _effect_text(r) -> str:
     ci = fmt_ci(r["ci_lower"], r["ci_upper"])
-    s = f"{r['measure']} {fmt(r['estimate'])} (95% CI {ci})"
-    return s + ("; one study, not pooled" if r["k"] == 1 else "")
+    return f"{r['measure']} {fmt(r['estimate'])} (95% CI {ci}); {r['model']}"
 
 
 def findings_table(names=None, workbook=None, frame=None):
@@ -285,7 +335,7 @@ def findings_table(names=None, workbook=None, frame=None):
               else f"– (k = {r['k']}; needs k ≥ 3)")
         rows.append({
             "comparison": r["comparison"], "outcome (headline pool)": r["outcome"],
-            "k (trials)": f"{r['k']} ({r['trials']})", "participants": part,
+            "k (studies)": f"{r['k']} ({r['trials']})", "participants": part,
             "effect (95% CI)": _effect_text(r), "prediction interval": pi,
             "absolute effect (per 1,000)": absolute,
             "I²": f"{fmt_i2(r['i2'])}%" if math.isfinite(r["i2"]) else "–",
@@ -304,24 +354,25 @@ class FindingsView:
 
     def _repr_html_(self) -> str:
         """Two table rows per outcome, so that the table fits the text column: the numbers
-        (outcome; studies and participants; relative effect with PI and I²; absolute effect),
+        (outcome; studies and participants; effect with its model, PI and I²; absolute effect),
         then, across the row, the computed reasons to be less certain and the GRADE domains
         left to a reviewer ("not assessed")."""
         t = self.table
         esc = html.escape
         wrap = ' style="white-space:normal"'
-        head = ("<th>Outcome</th><th>Studies<br>(participants)</th><th>Relative effect<br>(95% CI)</th>"
+        head = ("<th>Outcome</th><th>Studies<br>(participants)</th><th>Effect<br>(95% CI)</th>"
                 "<th>Absolute effect<br>(per 1,000)</th>")
         body = []
         for (i, r), why in zip(t.iterrows(), self.frame["reasons"]):
             f = self.frame.loc[i]
             outcome = (f'<td style="white-space:normal;min-width:11em"><b>{esc(r["outcome (headline pool)"])}</b>'
                        f"<br><small>{esc(r['comparison'])}</small></td>")
-            studies = (f"<td>k = {f['k']} ({f['trials']} trial{'s' if f['trials'] != 1 else ''})<br>"
+            studies = (f"<td>k = {f['k']} ({f['trials']} stud{'ies' if f['trials'] != 1 else 'y'})<br>"
                        f"{esc(r['participants'])} participants</td>")
             ci = fmt_ci(f["ci_lower"], f["ci_upper"])
-            single = "<br><small>one study, not pooled</small>" if f["k"] == 1 else ""
-            effect = (f"<td>{esc(f['measure'])} {esc(fmt(f['estimate']))}<br>({esc(ci)}){single}"
+            model = f'<br><small class="glumeta-sof-model">{esc(f["model"])}</small>'
+            effect = ('<td style="white-space:normal;min-width:12em">'
+                      f"{esc(f['measure'])} {esc(fmt(f['estimate']))}<br>({esc(ci)}){model}"
                       f"<br><small>prediction interval:<br>{esc(r['prediction interval'])}<br>"
                       f"I² {esc(r['I²'])}</small></td>")
             if math.isfinite(f["control_risk"]):
@@ -330,16 +381,15 @@ class FindingsView:
                             f"{fmt_per1000(f['risk_upper'])})</small></td>")
             else:
                 absolute = "<td>–<br><small>continuous outcome</small></td>"
-            body.append(f"<tr>{outcome}{studies}{effect}{absolute}</tr>")
+            body.append(f'<tr class="glumeta-sof-outcome" data-analysis="{esc(f["file"])}:{esc(f["id"])}">'
+                        f"{outcome}{studies}{effect}{absolute}</tr>")
             reasons_html = ("<ul>" + "".join(f"<li>{esc(x)}</li>" for x in why) + "</ul>") if why else " none found."
             judged = "; ".join(f"{esc(dom)}: <i>{esc(r[dom])}</i>" for dom in JUDGED_DOMAINS)
             body.append(f'<tr class="glumeta-sof-why"><td colspan="4"{wrap}><b>Reasons to be less certain</b> '
                         f"(computed from the data):{reasons_html}<b>GRADE judgments</b> (they need a reviewer): "
                         f"{judged}.</td></tr>")
-        models = "; ".join(esc(m) for m in dict.fromkeys(self.frame["model"])) if len(self.frame) else ""
         return ('<div class="glumeta-table glumeta-sof"><table class="table"><thead><tr>' + head +
-                "</tr></thead><tbody>" + "".join(body) + "</tbody></table></div>"
-                + (f'<p class="glumeta-sof-model">Intervals as analysed: {models}.</p>' if models else ""))
+                "</tr></thead><tbody>" + "".join(body) + "</tbody></table></div>")
 
     def __repr__(self) -> str:
         return f"<summary of findings: {len(self.table)} outcomes>"
