@@ -1,0 +1,128 @@
+"""Review-question rules (issue 18, audit 18 item 1c/2c): rows that answer another question are refused by
+`glumeta check` or kept out of the headline, in temporary copies of data/ (never data/ itself)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from bookutil import copy_data, edit_csv
+from glumeta.data.workbook import Workbook
+from glumeta.stats.plan import Analysis, analyze, is_main
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "data"
+
+
+def _errors(d, name):
+    from glumeta.data.validate import validate
+
+    return "\n".join(str(p) for p in validate(Workbook(d), [name]) if p.severity == "error")
+
+
+def _index(name, **match) -> int:
+    rows = list(csv.DictReader(open(DATA / f"{name}.csv", encoding="utf-8")))
+    return next(i for i, r in enumerate(rows, start=1) if all(r[k] == v for k, v in match.items()))
+
+
+def _set(i, values):
+    def f(rows):
+        for col, v in values.items():
+            rows[i][rows[0].index(col)] = v
+        return rows
+    return f
+
+
+def _pools(d, name):
+    return {a.id: a for a in analyze(Workbook(d).dataset(name)) if isinstance(a, Analysis)}
+
+
+# ---- nitrous oxide: the comparator must be a placebo gas
+
+def test_n2o_vs_midazolam_is_refused_and_never_in_the_headline(tmp_path):
+    d = copy_data(tmp_path)
+    before = _pools(d, "nitrous_oxide_hamd")["overall"]
+    i = _index("nitrous_oxide_hamd", study_id="nagele2015", time="24 h")
+    edit_csv(d, "nitrous_oxide_hamd", _set(i, {"comparison": "50% N2O vs midazolam"}))
+    errs = _errors(d, "nitrous_oxide_hamd")
+    assert f"nitrous_oxide_hamd.csv:{i + 1}: column 'comparison': value '50% N2O vs midazolam'" in errs
+    assert "contradicts the review question" in errs and "placebo gas" in errs
+    from glumeta.data.tables import DataError
+
+    with pytest.raises(DataError, match="contradicts the review question"):  # never pooled: analyze refuses it
+        _pools(d, "nitrous_oxide_hamd")
+    edit_csv(d, "nitrous_oxide_hamd", _set(i, {"status": "excluded", "exclusion_reason": "active comparator"}))
+    assert _errors(d, "nitrous_oxide_hamd") == ""
+    main = _pools(d, "nitrous_oxide_hamd")["overall"]
+    assert main.k == before.k - 1 and "nagele2015" not in set(main.rows["study_id"])
+
+
+@pytest.mark.parametrize("comparison", ["50% N2O vs placebo", "N2O vs 100% O2", "50% N2O vs air/oxygen",
+                                        "N2O (25% or 50%) vs oxygen/air"])
+def test_placebo_gases_of_the_data_pass(comparison):
+    from glumeta.data.rules import condition_holds
+
+    pkg = Workbook(DATA).dataset("nitrous_oxide_hamd").resource["schema"]
+    req = pkg["glumeta:rules"]["fits_review_question"]["require"][0]
+    assert condition_holds(req, comparison)
+    assert not condition_holds(req, comparison.split(" vs ")[0] + " vs ketamine")
+
+
+# ---- ketamine: added to an SSRI, against placebo on the same SSRI
+
+@pytest.mark.parametrize("comparison", ["ketamine vs midazolam", "ketamine + escitalopram vs saline + sertraline",
+                                        "ketamine vs saline"])
+def test_ketamine_row_that_is_not_an_ssri_add_on_is_refused(tmp_path, comparison):
+    d = copy_data(tmp_path)
+    i = _index("ketamine_escitalopram", study_id="hu2016", outcome="response")
+    edit_csv(d, "ketamine_escitalopram", _set(i, {"comparison": comparison}))
+    errs = _errors(d, "ketamine_escitalopram")
+    assert f"ketamine_escitalopram.csv:{i + 1}: column 'comparison'" in errs
+    assert "contradicts the review question" in errs and "added to an SSRI" in errs
+
+
+def test_murrough_2013_is_an_excluded_record_without_numbers():
+    """Murrough 2013 (i.v. ketamine vs midazolam, arm split NOT FOUND) is listed, excluded with its reason,
+    and holds no number: no arm sizes, counts or percentages are invented."""
+    from glumeta.data.tables import load
+    from glumeta.views.flow import flow_studies
+
+    df = load("ketamine_escitalopram")
+    m = df[df["study_id"] == "murrough2013"]
+    assert len(m) == 1
+    r = m.iloc[0]
+    assert r["status"] == "excluded" and "midazolam" in r["exclusion_reason"] and "no SSRI" in r["exclusion_reason"]
+    for c in ("event_arm1", "totaln_arm1", "pct_arm1", "event_arm2", "totaln_arm2", "pct_arm2", "p"):
+        assert r[c] is __import__("pandas").NA or r[c] != r[c], c
+    assert "NOT FOUND" in r["locator"] and "7.95" in r["locator"]
+    s = flow_studies("ketamine_escitalopram").set_index("study_id")
+    assert s.loc["murrough2013", "state"] == "excluded"
+    assert _errors(DATA, "ketamine_escitalopram") == ""
+
+
+# ---- esketamine monotherapy (Janik 2025): outside the add-on headline once its numbers are filled in
+
+def test_janik_monotherapy_filled_in_stays_out_of_every_add_on_pool(tmp_path):
+    d = copy_data(tmp_path)
+    before = _pools(d, "esketamine_madrs")
+    # placeholder SEs in a temporary copy, only to make the rows poolable (data/ keeps them pending)
+    for time_cmp, se in (("esketamine 56 mg monotherapy vs placebo", "1.5"),
+                         ("esketamine 84 mg monotherapy vs placebo", "1.5")):
+        i = _index("esketamine_madrs", study_id="janik2025", comparison=time_cmp)
+        edit_csv(d, "esketamine_madrs", _set(i, {"status": "complete", "md_se": se, "p": "", "p_prefix": "",
+                                                       "n_arm1": "90", "n_arm2": "180"}))
+    after = _pools(d, "esketamine_madrs")
+    assert after.keys() == before.keys()
+    for aid, a in after.items():
+        assert "janik2025" not in set(a.rows["study_id"]), aid
+        assert a.k == before[aid].k, aid
+    out = after["overall"].outside
+    reasons = set(out.loc[out["study_id"] == "janik2025", "reason"])
+    assert reasons == {"esketamine monotherapy (no background antidepressant): another intervention, "
+                       "shown in its own group"}
+    from glumeta.views.flow import flow_studies
+
+    s = flow_studies(Workbook(d).dataset("esketamine_madrs")).set_index("study_id")
+    assert s.loc["janik2025", "state"] == "shown"
