@@ -87,3 +87,58 @@ def test_header_only_table_means_not_assessed_everywhere(tmp_path):
     t = bias_table(Workbook(data).dataset("esketamine_madrs"))
     assert (t["published risk of bias"] == NOT_ASSESSED).all()
     assert (t["source"] == "").all()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_incomplete_domain_sets_say_so(name):
+    """Cochrane RoB 1 has 7 domains: a study with only some recorded says "k of 7 domains recorded"
+    (counted independently from risk_of_bias.csv), in the table and the HTML (audit 18, 3c)."""
+    rob = [r for r in _csv(DATA / "risk_of_bias.csv") if r["file"] == name]
+    t = bias_table(name).set_index("study_id")
+    out = bias_html(name)._repr_html_()
+    for sid in {r["study_id"] for r in rob}:
+        k = len({r["domain"] for r in rob if r["study_id"] == sid})
+        text = t.loc[sid, "published risk of bias"]
+        assert "RoB 1" in text
+        if k < 7:
+            phrase = f"{k} of 7 domains recorded (Cochrane RoB 1); the other {7 - k} are not in the data"
+            assert phrase in text and phrase in out
+        else:
+            assert "domains recorded" not in text
+
+
+def test_completers_come_from_the_declared_column_not_a_text_search(tmp_path):
+    """The completers concern reads the declared n_basis column (values cited from the rows' sources):
+    Arabzadeh 2018's remission row is flagged too (its notes do not say 'completers'), and the word
+    'completers' in free text no longer flags a row."""
+    k = bias_table("ketamine_escitalopram").set_index("study_id")
+    assert "completers" in k.loc["arabzadeh2018", "concern_keys"]
+    assert not any("(rows:" in x for x in k.loc["arabzadeh2018", "concern_texts"] if "completers" in x)
+    raw = _csv(DATA / "ketamine_escitalopram.csv")
+    assert {r["n_basis"] for r in raw if r["study_id"] == "arabzadeh2018"} == {"completers"}
+    data = tmp_path / "data"
+    shutil.copytree(DATA, data)
+    p = data / "ketamine_escitalopram.csv"
+    rows = list(csv.reader(open(p, encoding="utf-8", newline="")))
+    col = rows[0].index("n_basis")
+    for r in rows[1:]:
+        if r[0] == "hu2016":
+            r[col] = ""
+    with open(p, "w", encoding="utf-8", newline="") as fh:
+        csv.writer(fh, lineterminator="\n").writerows(rows)
+    t = bias_table(Workbook(data).dataset("ketamine_escitalopram")).set_index("study_id")
+    assert "completers" not in t.loc["hu2016", "concern_keys"]  # its locator still says 'completers'
+
+
+def test_missing_arm_sizes_are_a_data_concern():
+    n = bias_table("nitrous_oxide_hamd").set_index("study_id")
+    assert "missing_n" in n.loc["myles2025", "concern_keys"]
+    assert n.loc["myles2025", "data concerns"] != "none found in the numbers"
+    for name in NAMES:
+        raw = _csv(DATA / f"{name}.csv")
+        t = bias_table(name).set_index("study_id")
+        c1, c2 = ("totaln_arm1", "totaln_arm2") if "totaln_arm1" in raw[0] else ("n_arm1", "n_arm2")
+        for sid in t.index:
+            complete = [r for r in raw if r["study_id"] == sid and r["status"] == "complete"]
+            missing = any(not (r[c1] and r[c2]) for r in complete)
+            assert ("missing_n" in t.loc[sid, "concern_keys"]) == missing, (name, sid)

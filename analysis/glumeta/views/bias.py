@@ -21,6 +21,9 @@ References
 Higgins JPT, Altman DG, Gøtzsche PC, et al. The Cochrane Collaboration's tool for assessing
 risk of bias in randomised trials. BMJ 2011;343:d5928. doi:10.1136/bmj.d5928
 
+Sterne JAC, Savović J, Page MJ, et al. RoB 2: a revised tool for assessing risk of bias in randomised
+trials. BMJ 2019;366:l4898. doi:10.1136/bmj.l4898
+
 Higgins JPT, Thomas J, Chandler J, et al. (eds). Cochrane Handbook for Systematic Reviews of
 Interventions, version 6.4, 2023: ch. 8 (risk of bias), §6.5.2 (SDs from SEs, CIs, p values),
 §10.5.3 (skewed data), §23.3.4 (multiple-arm trials).
@@ -37,7 +40,7 @@ import re
 from ..stats.escalc import escalc
 from ..data.workbook import current, resolve
 
-__all__ = ["NOT_ASSESSED", "CONCERNS", "judgments_table", "published", "row_concerns", "bias_table", "bias_html", "BiasView"]
+__all__ = ["NOT_ASSESSED", "CONCERNS", "TOOL_DOMAINS", "domains_of", "coverage", "judgments_table", "published", "row_concerns", "bias_table", "bias_html", "BiasView"]
 
 NOT_ASSESSED = "not assessed"
 
@@ -46,9 +49,11 @@ CONCERNS = (
     ("secondary", "numbers (e.g. arm sizes) read from a secondary source (review, registry or news item), "
                   "not the trial report",
      lambda r: bool(r.get("secondary"))),
-    ("completers", "arm sizes are completers only, not all randomised (the row's locator or notes say "
-                   "'completers')",
-     lambda r: bool(re.search(r"\bcompleters\b", f"{r.get('locator') or ''} {r.get('notes') or ''}", re.I))),
+    ("completers", "arm sizes are completers only, not all randomised (the row's declared n_basis, "
+                   "from its cited source)",
+     lambda r: r.get("n_basis") == "completers"),
+    ("missing_n", "arm sizes not in the data: its participants cannot be counted and no SMD can be formed",
+     lambda r: _missing_n(r)),
     ("derived_counts", "event counts derived from printed percentages",
      lambda r: "derived from" in str(r.get("derivation", ""))),
     ("sd_from_sem", "SD computed from an SEM (SD = SEM·√n)",
@@ -62,6 +67,52 @@ CONCERNS = (
     ("shared_control", "a control group shared by several comparisons, split between them",
      lambda r: "shared control (" in str(r.get("derivation", ""))),
 )
+
+
+def _missing_n(r) -> bool:
+    cols = ("totaln_arm1", "totaln_arm2") if "totaln_arm1" in r else ("n_arm1", "n_arm2")
+    for c in cols:
+        v = r.get(c)
+        try:
+            if v is None or v != v or not float(v) > 0:
+                return True
+        except (TypeError, ValueError):
+            return True
+    return False
+
+
+#: The domains of each risk-of-bias tool (matched in the ``tool`` cell, case and hyphens ignored):
+#: Cochrane RoB 1 (Higgins et al. 2011) has 7, RoB 2 (Sterne et al. 2019) 5, so that a study with only
+#: some domains recorded says so instead of looking completely assessed.
+TOOL_DOMAINS = {"rob 1": 7, "rob 2": 5}
+
+
+def domains_of(tool: str) -> int | None:
+    """The number of domains of a risk-of-bias *tool* (:data:`TOOL_DOMAINS`), ``None`` when unknown.
+
+    Examples
+    --------
+    >>> domains_of("Cochrane RoB 1"), domains_of("RoB-2"), domains_of("ROBINS-I")
+    (7, 5, None)
+    """
+    t = re.sub(r"\s+", " ", str(tool).lower().replace("-", " "))
+    for name, n in TOOL_DOMAINS.items():
+        if re.search(rf"\b{name}\b", t):
+            return n
+    return None
+
+
+def coverage(g) -> str:
+    """How many of its tool's domains a study's published judgments *g* record, e.g. "3 of 7 domains
+    recorded (Cochrane RoB 1); the other 4 are not in the data"; "" when every domain is recorded or the
+    tool is unknown."""
+    parts = []
+    for tool, t in g.groupby("tool", sort=False):
+        n = domains_of(tool)
+        k = int(t["domain"].nunique())
+        if n and k < n:
+            parts.append(f"{k} of {n} domains recorded ({tool}); the other {n - k} are not in the data")
+    return "; ".join(parts)
 
 
 def judgments_table(workbook=None) -> str:
@@ -99,8 +150,10 @@ def row_concerns(row) -> list[str]:
     Examples
     --------
     >>> row_concerns({"status": "complete", "yi": 0.1, "derivation": "SE from the exact p (normal approximation)",
-    ...               "secondary": False, "skewed": False})
+    ...               "secondary": False, "skewed": False, "n_arm1": 20, "n_arm2": 22})
     ['se_from_p']
+    >>> row_concerns({"status": "complete", "yi": 0.1, "n_arm1": None, "n_arm2": 22, "n_basis": "completers"})
+    ['completers', 'missing_n']
     >>> row_concerns({"status": "pending", "yi": float("nan"), "secondary": True})
     []
     """
@@ -116,7 +169,8 @@ _TEXT = {k: t for k, t, _ in CONCERNS}
 def _judgment_summary(g) -> str:
     tools = "; ".join(dict.fromkeys(g["tool"]))
     parts = "; ".join(f"{d}: {j}" for d, j in zip(g["domain"], g["judgment"]))
-    return f"{parts} ({tools})"
+    cov = coverage(g)
+    return f"{parts} ({tools})" + (f"; {cov}" if cov else "")
 
 
 def bias_table(data):
@@ -194,7 +248,9 @@ class BiasView:
                     src = (f'<a href="{html.escape(url)}">source</a>' if url else html.escape(str(x["source"])))
                     items.append(f"<li>{html.escape(x['domain'])}: <b>{html.escape(x['judgment'])}</b> "
                                  f"({html.escape(x['tool'])}; {src})</li>")
-                rob = f'<ul class="glumeta-rob">{"".join(items)}</ul>'
+                cov = coverage(j)
+                rob = (f'<ul class="glumeta-rob">{"".join(items)}</ul>'
+                       + (f'<p class="glumeta-rob-coverage"><b>{html.escape(cov)}</b>.</p>' if cov else ""))
             else:
                 rob = f"<i>{NOT_ASSESSED}</i>"
             texts = r["concern_texts"]
