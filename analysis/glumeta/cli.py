@@ -85,17 +85,25 @@ def _cmd_analyze(args) -> int:
     return 0
 
 
+def _book_dir(args) -> Path:
+    """``--book-dir`` as an absolute path (default: this repository). A chapter runs with its own
+    folder as working directory, so a relative book or data folder would point elsewhere there
+    (a build from ``--book-dir .`` wrote the chapters' figures under ``book/_build``)."""
+    from .paths import REPO
+
+    return Path(args.book_dir or REPO).resolve()
+
+
 def _cmd_build(args) -> int:
     from .book.build import build
 
-    return build(all_=args.all, workbook=args.workbook, root=args.book_dir)
+    return build(all_=args.all, workbook=args.workbook, root=_book_dir(args))
 
 
 def _cmd_serve(args) -> int:
-    from .paths import REPO
     from .book.serve import serve
 
-    return serve(Path(args.book_dir or REPO), args.workbook.folder, host=args.host, port=args.port)
+    return serve(_book_dir(args), Path(args.workbook.folder).resolve(), host=args.host, port=args.port)
 
 
 def _cmd_ledger(args) -> int:
@@ -133,23 +141,23 @@ def _cmd_ledger(args) -> int:
 
 
 def _cmd_new(args) -> int:
-    from .paths import REPO
     from .book.scaffold import new
 
-    book = Path(args.book_dir or REPO)
     try:
-        paths = new(args.name, args.measure, workbook=args.workbook, book_dir=book, title=args.title)
+        paths = new(args.name, args.measure, workbook=args.workbook, book_dir=_book_dir(args), title=args.title)
     except ValueError as exc:
         print(f"glumeta new: {exc}", file=sys.stderr)
         return 1
-    package, csv_path, chapter, toc = paths
+    package, csv_path, chapter, toc, *pages = paths
     print(f"glumeta new: analysis {args.name!r} ({args.measure.upper()})")
     print(f"  {package}: resource {args.name!r} added (columns, representations, rules, analysis plan)")
     print(f"  {csv_path}: header written; add one row per study")
     print(f"  {chapter}: chapter written")
     print(f"  {toc}: chapter listed")
+    for page in pages:
+        print(f"  {page}: {args.name!r} added to the tables it reads (front matter 'glumeta: data:')")
     print("Next: fill in the CSV, then `glumeta check`, `glumeta analyze "
-          f"{args.name}` and `make book` (see the book's appendix 'Add an analysis').")
+          f"{args.name}` and `glumeta build` (see the book's appendix 'Add an analysis').")
     return 0
 
 

@@ -25,9 +25,11 @@ def build(all_: bool = False, workbook=None, root: Path | None = None, jobs: int
     from ..data.validate import validate
     from ..data.workbook import ENV_BUILD, ENV_DATA, Workbook
 
-    root = Path(root or REPO)
+    # absolute: chapters execute with their own folder as working directory, where a relative
+    # book or data folder would name another place (figures under book/_build, dead links)
+    root = Path(root or REPO).resolve()
     wb = workbook or Workbook()
-    d = wb.folder
+    d = Path(wb.folder).resolve()
     probs = validate(wb)
     errors = [p for p in probs if p.severity == "error"]
     for p in probs:

@@ -10,9 +10,14 @@ A new analysis is three declarations and no code (see :meth:`glumeta.data.workbo
 3. ``book/NAME.md``, a chapter from ``templates/chapter.md`` making the same
    :class:`glumeta.views.chapter.Chapter` calls as the other chapters, listed in ``_toc.yml``.
 
-:func:`new` writes all three and nothing else. The package file is edited in place: the
-resource is appended to ``resources`` and every other byte of the file is kept, so that a
-``git diff`` shows only the new resource.
+A page that reads *every* analysis table (the introduction's summary, the summary of findings,
+the ledger) says so in its front matter (``glumeta: data: [...]``): a page reads only the tables
+it declares. :func:`new` adds NAME to the list of each such page (:func:`add_to_pages`), so that
+the new analysis gets its row there.
+
+:func:`new` writes these and nothing else. Every file is edited in place: the resource is
+appended to ``resources``, NAME is inserted into a page's ``data:`` list, and every other byte is
+kept, so that a ``git diff`` shows only the additions.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ import re
 from pathlib import Path
 from string import Template
 
-__all__ = ["MEASURES", "resource", "new"]
+__all__ = ["MEASURES", "resource", "new", "pages_listing_all", "add_to_pages"]
 
 #: Effect measures a scaffolded analysis can declare, with the word the chapter uses.
 MEASURES = {"SMD": "SMD (Hedges' g)", "MD": "mean difference", "RR": "risk ratio", "OR": "odds ratio",
@@ -226,6 +231,93 @@ def add_to_toc(toc: Path, name: str) -> None:
     _write(toc, new)
 
 
+_FRONT = re.compile(r"\A---[ \t]*\n(.*?\n)---[ \t]*(\n|\Z)", re.S)
+
+
+def _declared(text: str) -> list[str] | None:
+    """The ``glumeta: data:`` list of a page's front matter (None without one)."""
+    import yaml
+
+    m = _FRONT.match(text)
+    if not m:
+        return None
+    try:
+        meta = yaml.safe_load(m.group(1)) or {}
+    except yaml.YAMLError:
+        return None
+    g = meta.get("glumeta") if isinstance(meta, dict) else None
+    if not isinstance(g, dict) or not isinstance(g.get("data"), list):
+        return None
+    return [str(x) for x in g["data"]]
+
+
+def _insert_declared(text: str, after: str, name: str) -> str | None:
+    """*text* with *name* inserted after the item *after* of its front matter's ``data:`` list,
+    every other byte kept; None when the list is in a layout this does not edit (a flow list
+    ``data: [a, b]`` on one line, or a block list of ``- a`` lines, are edited)."""
+    m = _FRONT.match(text)
+    front, start = m.group(1), m.start(1)
+    g = re.search(r"^glumeta:[ \t]*\n((?:[ \t]+.*\n|[ \t]*\n)*)", front, re.M)
+    if not g:
+        return None
+    block, bstart = g.group(1), start + g.start(1)
+    flow = re.search(r"^([ \t]+data:[ \t]*\[)([^\]\n]*)\][ \t]*(#.*)?$", block, re.M)
+    if flow:
+        items, pos = [], bstart + flow.start(2)
+        for part in flow.group(2).split(","):
+            items.append((part.strip().strip("'\""), pos + len(part.rstrip())))
+            pos += len(part) + 1
+        ends = [end for value, end in items if value == after]
+        if not ends:
+            return None
+        return text[:ends[0]] + f", {name}" + text[ends[0]:]
+    blk = re.search(r"^([ \t]+)data:[ \t]*\n((?:\1[ \t]*- .*\n)+)", block, re.M)
+    if blk:
+        pos = bstart + blk.start(2)
+        for line in blk.group(2).splitlines(keepends=True):
+            item = re.match(r"^([ \t]*- )(.*?)[ \t]*(#.*)?$", line.rstrip("\n"))
+            pos += len(line)
+            if item.group(2).strip("'\"") == after:
+                return text[:pos] + f"{item.group(1)}{name}\n" + text[pos:]
+    return None
+
+
+def pages_listing_all(book_dir: Path, analyses) -> list[Path]:
+    """The pages under ``book_dir/book`` whose front matter declares every table of *analyses* (the
+    pages that show something of each analysis: the introduction's summary, the summary of
+    findings, the ledger)."""
+    analyses = set(analyses)
+    if not analyses:
+        return []
+    out = []
+    for page in sorted((Path(book_dir) / "book").glob("*.md")):
+        dec = _declared(page.read_text(encoding="utf-8"))
+        if dec is not None and analyses <= set(dec):
+            out.append(page)
+    return out
+
+
+def add_to_pages(book_dir: Path, name: str, analyses) -> dict[Path, str]:
+    """The new text of every page that lists all of *analyses* (:func:`pages_listing_all`), with
+    *name* added to its ``data:`` list after the last of them; nothing is written. Raises
+    ``ValueError`` for a page whose list cannot be edited in place (then add *name* by hand)."""
+    out = {}
+    for page in pages_listing_all(book_dir, analyses):
+        text = page.read_text(encoding="utf-8")
+        dec = _declared(text)
+        if name in dec:
+            continue
+        last = [d for d in dec if d in set(analyses)][-1]
+        new_text = _insert_declared(text, last, name)
+        want = dec[:dec.index(last) + 1] + [name] + dec[dec.index(last) + 1:]
+        if new_text is None or _declared(new_text) != want or \
+                _FRONT.sub("", new_text, count=1) != _FRONT.sub("", text, count=1):
+            raise ValueError(f"{page}: cannot add {name!r} to its front matter 'glumeta: data:' list; "
+                             "add it by hand")
+        out[page] = new_text
+    return out
+
+
 def chapter_text(name: str, measure: str, title: str) -> str:
     """``book/<name>.md`` from ``templates/chapter.md``."""
     tpl = Template((Path(__file__).parent / "templates" / "chapter.md").read_text(encoding="utf-8"))
@@ -236,13 +328,15 @@ def chapter_text(name: str, measure: str, title: str) -> str:
 
 def new(name: str, measure: str, *, workbook, book_dir: Path, title: str | None = None) -> list[Path]:
     """Scaffold analysis *name* in *workbook* (:class:`glumeta.data.workbook.Workbook`, whose folder
-    receives the resource and the CSV) and the book at *book_dir*: resource, CSV header, chapter and
-    ``_toc.yml`` entry; returns the paths written. Refuses (``ValueError``) a bad name or one that
-    exists in any of the four places."""
+    receives the resource and the CSV) and the book at *book_dir*: resource, CSV header, chapter,
+    ``_toc.yml`` entry, and *name* in the front matter of every page that lists all the analyses
+    (:func:`add_to_pages`); returns the paths written (package, CSV, chapter, toc, then those
+    pages). Refuses (``ValueError``), before writing anything, a bad name, one that exists in any
+    of the four places, or a page list it cannot edit."""
     measure = measure.upper()
     if not _NAME.match(name):
         raise ValueError(f"name {name!r}: use lower-case letters, digits and underscores, starting with a letter")
-    data_dir, book_dir = workbook.folder, Path(book_dir)
+    data_dir, book_dir = Path(workbook.folder).resolve(), Path(book_dir).resolve()
     package, csv_path = data_dir / "datapackage.json", data_dir / f"{name}.csv"
     chapter, toc = book_dir / "book" / f"{name}.md", book_dir / "_toc.yml"
     for p in (package, toc):
@@ -254,8 +348,13 @@ def new(name: str, measure: str, *, workbook, book_dir: Path, title: str | None 
     res = resource(name, measure, title)
     header = ",".join(f["name"] for f in res["schema"]["fields"]) + "\n"
     text = chapter_text(name, measure, res["title"])
-    add_resource(package, res)  # first: it refuses a name the package already has
+    pkg = json.loads(package.read_text(encoding="utf-8"))
+    analyses = [r["name"] for r in pkg.get("resources", []) if "glumeta:analysis" in (r.get("schema") or {})]
+    pages = add_to_pages(book_dir, name, analyses)  # computed first: nothing is written if one fails
+    add_resource(package, res)  # first write: it refuses a name the package already has
     csv_path.write_text(header, encoding="utf-8")
     chapter.write_text(text, encoding="utf-8")
     add_to_toc(toc, name)
-    return [package, csv_path, chapter, toc]
+    for page, page_text in pages.items():
+        _write(page, page_text)
+    return [package, csv_path, chapter, toc, *pages]
