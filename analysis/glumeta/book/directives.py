@@ -22,6 +22,7 @@ Usage in MyST::
     ```{glumeta-synthesis}
     :part: rows | numbers | forest | sensitivity
     ```
+    The prediction interval is {glumeta-synthesis-text}`syn_pi`.
     ```{glumeta-dictionary}
     ```
     ```{glumeta-environment}
@@ -50,7 +51,7 @@ from docutils import nodes
 from docutils.parsers.rst import directives
 from sphinx.util.docutils import SphinxDirective
 
-__all__ = ["setup", "findings_names", "left_out_message"]
+__all__ = ["setup", "findings_names", "left_out_message", "synthesis_texts", "synthesis_role"]
 
 
 class _HTML(SphinxDirective):
@@ -123,6 +124,52 @@ class Environment(_HTML):
                 f"{html.escape(ref['r_version'])} (script: <code>{html.escape(ref['generated_by'])}</code>).</p>")
 
 
+def _synthesis_view(env):
+    """The page's :class:`glumeta.views.html.SynthesisView`, computed once per page read."""
+    from ..views.html import SynthesisView as View
+
+    view = env.temp_data.get("glumeta_synthesis")  # temp_data lives for one page's read
+    if view is None:
+        view = env.temp_data["glumeta_synthesis"] = View()
+    return view
+
+
+def synthesis_texts(view) -> dict:
+    """The texts the synthesis prose quotes, by name: :meth:`SynthesisView.glue_texts` plus ``syn_pi``
+    (the prediction interval of the all-drug pool, or why there is none) and ``syn_pi_rule``.
+
+    Examples
+    --------
+    >>> from glumeta.views.html import SynthesisView
+    >>> t = synthesis_texts(SynthesisView())
+    >>> {"syn_est", "syn_ci", "syn_pi", "syn_pi_rule"} <= set(t)
+    True
+    """
+    import math
+
+    from ..formatting import fmt_ci
+
+    out = dict(view.glue_texts())
+    o = view.result["overall"]
+    ok = o.pi_lower is not None and math.isfinite(o.pi_lower) and math.isfinite(o.pi_upper)
+    out["syn_pi"] = fmt_ci(o.pi_lower, o.pi_upper) if ok else f"not defined (k = {o.k})"
+    out["syn_pi_rule"] = str(getattr(o, "pi_rule", "t(k-2)")).replace("k-2", "k − 2")
+    return out
+
+
+def synthesis_role(name, rawtext, text, lineno, inliner, options=None, content=()):
+    """The role ``glumeta-synthesis-text`` (e.g. with the text ``syn_pi``): a number of the synthesis, computed when the page is built
+    (:func:`synthesis_texts`), so the prose quotes it without typing it."""
+    env = inliner.document.settings.env
+    key = text.strip()
+    texts = synthesis_texts(_synthesis_view(env))
+    if key not in texts:
+        msg = inliner.reporter.error(f"glumeta-synthesis-text: unknown name {key!r} (known: {', '.join(sorted(texts))})",
+                                     line=lineno)
+        return [inliner.problematic(rawtext, rawtext, msg)], [msg]
+    return [nodes.Text(texts[key])], []
+
+
 class Synthesis(_HTML):
     """One part of the cross-drug synthesis (:class:`glumeta.views.html.SynthesisView`), computed once per page."""
 
@@ -130,11 +177,7 @@ class Synthesis(_HTML):
                    "part": lambda s: directives.choice(s, ("rows", "numbers", "forest", "sensitivity"))}
 
     def html(self):
-        from ..views.html import SynthesisView as View
-
-        view = self.env.temp_data.get("glumeta_synthesis")  # temp_data lives for one page's read
-        if view is None:
-            view = self.env.temp_data["glumeta_synthesis"] = View()
+        view = _synthesis_view(self.env)
         part = self.options.get("part", "numbers")
         if part == "rows":
             return view.rows_html()
@@ -226,3 +269,4 @@ def setup(app):
                       ("glumeta-environment", Environment), ("glumeta-synthesis", Synthesis),
                       ("glumeta-findings", Findings), ("glumeta-flow", Flow), ("glumeta-bias", Bias)):
         app.add_directive(name, cls)
+    app.add_role("glumeta-synthesis-text", synthesis_role)
