@@ -110,3 +110,53 @@ def test_ledger_filters(site, browser):
     assert 0 < visible < total
     assert page.locator("#ledger-table tbody tr:visible .badge-discrepant").count() == visible
     page.close()
+
+
+def _mains(book):
+    from glumeta.stats.plan import is_main
+
+    return [(name, aid) for name in CHAPTERS.values() for aid in analyze(book, name) if is_main(aid)]
+
+
+def _not_assessed(book, name):
+    from glumeta.data.workbook import Workbook
+    from glumeta.views.bias import NOT_ASSESSED, bias_table
+
+    t = bias_table(Workbook(book / "data").dataset(name))
+    return int((t["published risk of bias"] == NOT_ASSESSED).sum())
+
+
+def test_summary_of_findings_content(site, browser):
+    """What the summary-of-findings page shows, read in the browser: one outcome row per main analysis
+    (by file and id), the judged GRADE domains "not assessed" in every row, a flow diagram per data file
+    with its counted alt text, and one "not assessed" cell per study without a published judgment."""
+    base, book = site
+    page = browser.new_page(viewport={"width": 1300, "height": 900})
+    page.goto(f"{base}/book/summary_of_findings.html", wait_until="load")
+    mains = _mains(book)
+    rows = page.eval_on_selector_all(".glumeta-sof tr.glumeta-sof-outcome",
+                                     "els => els.map(e => e.getAttribute('data-analysis'))")
+    assert rows == [f"{n}:{a}" for n, a in mains]
+    assert page.locator(".glumeta-sof tr.glumeta-sof-why i:text-is('not assessed')").count() == 4 * len(mains)
+    assert page.locator(".glumeta-sof th:text-is('Relative effect')").count() == 0
+    alts = page.eval_on_selector_all("figure.glumeta-flow img", "els => els.map(e => e.alt)")
+    assert len(alts) == len(CHAPTERS)
+    for name, alt in zip(CHAPTERS.values(), alts):
+        assert re.match(rf"Flow of studies of data/{name}\.csv: \d+ studies \(\d+ rows\) listed; ", alt), alt
+    cells = page.locator("div.glumeta-table:not(.glumeta-sof) td > i:text-is('not assessed')").count()
+    assert cells == sum(_not_assessed(book, n) for n in CHAPTERS.values())
+    page.close()
+
+
+@pytest.mark.parametrize("slug", ["nitrous_oxide", "ketamine_escitalopram"])
+def test_chapter_flow_and_risk_of_bias_content(site, browser, slug):
+    base, book = site
+    name = CHAPTERS[slug]
+    page = browser.new_page(viewport={"width": 1300, "height": 900})
+    page.goto(f"{base}/book/{slug}.html", wait_until="load")
+    alts = page.eval_on_selector_all("figure.glumeta-flow img", "els => els.map(e => e.alt)")
+    assert len(alts) == 1 and alts[0].startswith(f"Flow of studies of data/{name}.csv: ")
+    assert page.locator("p.glumeta-rob-note:has-text('Risk of bias was not assessed for this workbook')").count() == 1
+    assert (page.locator("div.glumeta-table:not(.glumeta-sof) td > i:text-is('not assessed')").count()
+            == _not_assessed(book, name))
+    page.close()
