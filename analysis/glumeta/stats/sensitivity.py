@@ -13,7 +13,7 @@ from scipy import special
 from ..formatting import fmt
 from .models import METHODS, TESTS, fit_batch, pool
 
-__all__ = ["EGGER_MIN_K", "leave_one_out", "cumulative", "estimator_grid", "subgroups", "egger", "funnel_data",
+__all__ = ["EGGER_MIN_K", "n_trials", "leave_one_out", "cumulative", "estimator_grid", "subgroups", "egger", "funnel_data",
            "describe_leave_one_out", "describe_cumulative", "describe_grid", "describe_r_sensitivity"]
 
 _COLS = ("k", "estimate", "se", "ci_lower", "ci_upper", "p", "tau2", "i2", "q")
@@ -206,14 +206,33 @@ def cumulative(yi, vi, order, labels=None, method="REML", test="z"):
 
 
 def estimator_grid(yi, vi, methods=METHODS, tests=TESTS):
-    """Pooled estimate under every τ² estimator × test combination."""
+    """Pooled estimate under every τ² estimator × test combination (metafor ``rma(method=, test=)``).
+
+    The fixed-effect model (``FE``) is shown with the Wald z-test only: the Knapp–Hartung
+    adjustment and its ad hoc variant are random-effects methods (Hartung & Knapp 2001;
+    Knapp & Hartung 2003), and metafor warns that they are "not meant to be used in the context
+    of FE models"; the metafor reference (``tests/reference/metafor_reference.R``) checks FE with z
+    only. Every other estimator is crossed with every test in *tests*.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per combination: ``method``, ``test`` and the columns of
+        :func:`glumeta.stats.models.fit_batch` (``k``, ``estimate``, ``se``, CI, ``p``, ``tau2``, ``i2``, ``q``).
+
+    Examples
+    --------
+    >>> g = estimator_grid([0.1, 0.3, 0.5], [0.01, 0.02, 0.03])
+    >>> len(g), sorted(g.loc[g["method"] == "FE", "test"])
+    (13, ['z'])
+    """
     import pandas as pd
 
     yi, vi = np.asarray(yi, float), np.asarray(vi, float)
     rows = []
     for m in methods:
         for t in tests:
-            if m == "FE" and t == "knha":
+            if m == "FE" and t != "z":  # Knapp–Hartung is not meant for FE models (metafor)
                 continue
             f = fit_batch(yi[None], vi[None], None, m, t)
             rows.append({"method": m, "test": t, **{c: f[c][0] for c in _COLS}})
@@ -293,12 +312,56 @@ def funnel_data(yi, vi, estimate, level=95.0):
 EGGER_MIN_K = 10
 
 
+def n_trials(study_ids) -> int:
+    """The independent trials behind a pool's rows: distinct ``study_id`` values.
+
+    The k ≥ :data:`EGGER_MIN_K` rule for funnel-asymmetry tests (Sterne et al. 2011, BMJ 343:d4002)
+    is about independent studies: several dose arms of one trial sharing its control (Cochrane
+    Handbook §23.3.4) are one study, so ten rows from seven trials get no test.
+
+    Parameters
+    ----------
+    study_ids : sequence
+        The ``study_id`` of each row of the pool (a missing id counts as its own trial).
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> n_trials(["daly2018", "daly2018", "daly2018", "canuso2018"])
+    2
+    """
+    import pandas as pd
+
+    s = pd.Series(list(study_ids), dtype=object)
+    return int(s.dropna().nunique() + s.isna().sum())
+
+
 def _excludes_null(lo, hi) -> bool:
     return bool(lo > 0 or hi < 0)
 
 
+#: What the null value is, in the sentences below (the analysis scale: 0 is "no difference" for a
+#: difference and, on the log scale, a ratio of 1). Said positively, never "excludes no effect",
+#: a double negative a reader can take either way.
+NULL_WORDS = "0 (no difference)"
+
+
 def _conclusion(lo, hi) -> str:
-    return "excludes no effect" if _excludes_null(lo, hi) else "includes no effect"
+    return f"{'excludes' if _excludes_null(lo, hi) else 'includes'} {NULL_WORDS}"
+
+
+def _span(values, same: str = "") -> str:
+    """``"the estimate ranges from −1.00 to −0.20"``, or, when both ends print alike,
+    ``"the estimate is −0.06"`` + *same* (never a range from a number to itself).
+
+    >>> _span([-1.0, -0.2]), _span([-0.061, -0.058], " at every r")
+    ('the estimate ranges from −1.00 to −0.20', 'the estimate is −0.06 at every r')
+    """
+    lo, hi = fmt(float(np.nanmin(values))), fmt(float(np.nanmax(values)))
+    return f"the estimate is {lo}{same}" if lo == hi else f"the estimate ranges from {lo} to {hi}"
 
 
 def describe_leave_one_out(loo, full) -> str:
@@ -312,22 +375,22 @@ def describe_leave_one_out(loo, full) -> str:
     >>> loo = pd.DataFrame({"omitted": ["A", "B", "C"], "estimate": [-1.0, -0.8, -0.2],
     ...                     "ci_lower": [-1.5, -1.4, -0.9], "ci_upper": [-0.5, -0.2, 0.5]})
     >>> describe_leave_one_out(loo, NS(estimate=-0.7, ci_lower=-1.2, ci_upper=-0.2))
-    'Leaving out C moves the 95% CI to include no effect; with any one comparison left out the estimate ranges from −1.00 to −0.20 (all drops: −0.70).'
+    'Leaving out C moves the 95% CI to include 0 (no difference); with any one comparison left out the estimate ranges from −1.00 to −0.20 (all studies: −0.70).'
     """
     if loo is None or not len(loo):
         return "Leave-one-out needs at least two comparisons."
     base = _excludes_null(full.ci_lower, full.ci_upper)
     flips = [str(r.omitted) for r in loo.itertuples() if _excludes_null(r.ci_lower, r.ci_upper) != base]
     sign = [str(r.omitted) for r in loo.itertuples() if (r.estimate > 0) != (full.estimate > 0)]
-    span = f"the estimate ranges from {fmt(loo['estimate'].min())} to {fmt(loo['estimate'].max())}"
+    span = _span(loo["estimate"])
     if flips:
         to = "include" if base else "exclude"
-        head = f"Leaving out {', '.join(flips)} moves the 95% CI to {to} no effect"
+        head = f"Leaving out {', '.join(flips)} moves the 95% CI to {to} {NULL_WORDS}"
     else:
         head = f"No single comparison changes the conclusion: every leave-one-out 95% CI {_conclusion(full.ci_lower, full.ci_upper)}"
     if sign:
         head += f"; leaving out {', '.join(sign)} reverses the direction"
-    return f"{head}; with any one comparison left out {span} (all drops: {fmt(full.estimate)})."
+    return f"{head}; with any one comparison left out {span} (all studies: {fmt(full.estimate)})."
 
 
 def describe_cumulative(cum) -> str:
@@ -339,7 +402,7 @@ def describe_cumulative(cum) -> str:
     >>> cum = pd.DataFrame({"added": ["A 2015", "B 2018", "C 2020"], "k": [1, 2, 3],
     ...                     "ci_lower": [-2.0, -1.5, -1.2], "ci_upper": [0.5, -0.1, -0.3]})
     >>> describe_cumulative(cum)
-    'The cumulative 95% CI has excluded no effect since B 2018 was added (k = 2) and has not changed conclusion since.'
+    'The cumulative 95% CI has excluded 0 (no difference) since B 2018 was added (k = 2) and has not changed conclusion since.'
     """
     if cum is None or not len(cum):
         return "No cumulative analysis (no comparisons)."
@@ -352,22 +415,30 @@ def describe_cumulative(cum) -> str:
     r = cum.iloc[i]
     state = "excluded" if last else "included"
     if i == 0:
-        return f"The cumulative 95% CI has {state} no effect at every step, from the first comparison on."
-    return (f"The cumulative 95% CI has {state} no effect since {r['added']} was added (k = {int(r['k'])}) "
+        return f"The cumulative 95% CI has {state} {NULL_WORDS} at every step, from the first comparison on."
+    return (f"The cumulative 95% CI has {state} {NULL_WORDS} since {r['added']} was added (k = {int(r['k'])}) "
             f"and has not changed conclusion since.")
 
 
 def describe_grid(grid) -> str:
-    """One computed sentence on an estimator × test grid (:func:`estimator_grid`)."""
+    """One computed sentence on an estimator × test grid (:func:`estimator_grid`).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> g = pd.DataFrame({"method": ["DL", "REML"], "test": ["z", "z"], "estimate": [-0.061, -0.058],
+    ...                   "ci_lower": [-1.2, -1.1], "ci_upper": [1.1, 1.0]})
+    >>> describe_grid(g)
+    'All 2 estimator × test combinations give a 95% CI that includes 0 (no difference); the estimate is −0.06 under every one.'
+    """
     n = len(grid)
     ex = [_excludes_null(r.ci_lower, r.ci_upper) for r in grid.itertuples()]
-    span = f"the estimate ranges from {fmt(grid['estimate'].min())} to {fmt(grid['estimate'].max())}"
-    if all(ex):
-        return f"All {n} estimator × test combinations give a 95% CI that excludes no effect; {span}."
-    if not any(ex):
-        return f"None of the {n} estimator × test combinations gives a 95% CI that excludes no effect; {span}."
+    span = _span(grid["estimate"], " under every one")
+    if all(ex) or not any(ex):
+        return (f"All {n} estimator × test combinations give a 95% CI that "
+                f"{'excludes' if ex[0] else 'includes'} {NULL_WORDS}; {span}.")
     which = ", ".join(f"{r.method}/{r.test}" for r, e in zip(grid.itertuples(), ex) if e)
-    return (f"The conclusion depends on the method: the 95% CI excludes no effect only with {which} "
+    return (f"The conclusion depends on the method: the 95% CI excludes {NULL_WORDS} only with {which} "
             f"({sum(ex)} of {n}); {span}.")
 
 
@@ -380,10 +451,10 @@ def describe_r_sensitivity(sens, analysis: str) -> str:
         return ""
     ex = [_excludes_null(r.ci_lower, r.ci_upper) for r in s.itertuples()]
     rs = list(s["r"])
-    span = f"the estimate ranges from {fmt(s['estimate'].min())} to {fmt(s['estimate'].max())}"
+    span = _span(s["estimate"], " at every r")
     if all(ex) or not any(ex):
         return (f"{analysis}: at every r from {rs[0]:g} to {rs[-1]:g} the 95% CI {'excludes' if ex[0] else 'includes'} "
-                f"no effect; {span}.")
+                f"{NULL_WORDS}; {span}.")
     changes = [f"{rs[i]:g}" for i in range(1, len(rs)) if ex[i] != ex[i - 1]]
-    return (f"{analysis}: the conclusion changes at r = {', '.join(changes)} (the 95% CI excludes no effect for r in "
+    return (f"{analysis}: the conclusion changes at r = {', '.join(changes)} (the 95% CI excludes {NULL_WORDS} for r in "
             f"{', '.join(f'{r:g}' for r, e in zip(rs, ex) if e)}); {span}.")

@@ -30,7 +30,7 @@ from .html import (FigureHTML, SynthesisView, eligibility_html, frame_html, ledg
                     summary_table)
 from ..data.workbook import resolve
 
-__all__ = ["DETAIL_IDS", "Chapter", "FigureHTML", "PooledSummary", "Synthesis", "detail_id", "eligibility_html", "fmt", "fmt_ci",
+__all__ = ["DETAIL_IDS", "Chapter", "FigureHTML", "PooledSummaries", "PooledSummary", "Synthesis", "detail_id", "eligibility_html", "fmt", "fmt_ci",
            "ledger_html", "summary_table", "synthesis_forest", "table"]
 
 
@@ -217,7 +217,7 @@ class Chapter:
                   pending=self.pending_for(aid) if show_pending else None, favours=favours,
                   xlabel=xlabel, title=title, sort=sort)
         name = fig_name or views.figure_name("forest", aid)
-        alt = views.alt_text(a) + (f" Grouped by {group_by}." if group_by else "")
+        alt = views.alt_text(a, views.full_label(a, self.plan, self.analyses)) + (f" Grouped by {group_by}." if group_by else "")
         out = views.paged_forest(a, kw, self.slug, name, alt)
         self.last_figure_paths, self.last_figure = out.paths, out.fig
         return out
@@ -258,6 +258,13 @@ class Chapter:
         _glue_all(prefix, vals)
         return vals if a is None else PooledSummary(vals, a.measure)
 
+    @staticmethod
+    def summaries(*pooled):
+        """Several :class:`PooledSummary` objects (from :meth:`glue_analysis`) as one cell output, a
+        line each, so that every pooled number a chapter's prose quotes is visible when the chapter
+        is re-run in Jupyter (a glued value alone is not shown there)."""
+        return PooledSummaries(pooled)
+
     def eligibility(self):
         """The review question (PICO) and the headline pool's rules, from the schema (HTML)."""
         from IPython.display import HTML
@@ -265,7 +272,9 @@ class Chapter:
         from ..data.rules import declared
 
         req = declared(self.dataset.schema).get("fits_review_question", {}).get("require", [])
-        return HTML(eligibility_html(self.plan, req))
+        per = self.plan.get("overall", {}).get("per")
+        levels = list(dict.fromkeys(self.table[per])) if per and per in self.table else []
+        return HTML(eligibility_html(self.plan, req, levels))
 
     @property
     def plan(self) -> dict:
@@ -311,7 +320,9 @@ class Chapter:
         ``p_t``), plus ``<prefix>_verdict``. Every number comes from ``data/reported.csv`` and
         ``data/`` through the ledger."""
         row = self.checks([check_id])[check_id]
-        vals = {detail_id(k) or views.slug(k): v for k, v in row.details.items()}
+        # in the book's number style (true minus, no e-notation), as the checks table shows them
+        vals = {detail_id(k) or views.slug(k): views.display_numbers(v) if isinstance(v, str) else v
+                for k, v in row.details.items()}
         vals["verdict"] = row.verdict
         _glue_all(prefix, vals)
         return vals
@@ -333,7 +344,9 @@ class Chapter:
         sentence saying what it shows (HTML). Egger's test is run only with k ≥ 10 (Sterne et al. 2011)."""
         from IPython.display import HTML
 
-        return HTML(views.robustness_html(self.by_id.get(aid), aid, self.slug, self.method, self.test))
+        a = self.by_id.get(aid)
+        label = None if a is None else views.full_label(a, self.plan, self.analyses)
+        return HTML(views.robustness_html(a, aid, self.slug, self.method, self.test, label))
 
 
 class Synthesis(SynthesisView):
@@ -380,7 +393,13 @@ class PooledSummary(dict):
         self.measure = measure
 
     def text(self) -> str:
+        """One line: estimate, CI, prediction interval, k, p, I² and the model (the result's ``model``).
+        A single study (k = 1) is not pooled: no prediction interval, I² or τ² is printed, and it is
+        never called a random-effects model (the ``model`` of :func:`glumeta.views.html.pooled_texts`)."""
         v = self
+        if v["k"] == "1":
+            return (f"{v['label']}: {self.measure} {v['est']} (95% CI {v['ci']}); k = 1; p {v['p']}. "
+                    f"Model: {v['model']}.")
         pi = f"prediction interval {v['pi']}"
         return (f"{v['label']}: {self.measure} {v['est']} (95% CI {v['ci']}); {pi}; k = {v['k']}; "
                 f"p {v['p']}; I² = {v['i2']}%. Model: {v['model']}.")
@@ -390,6 +409,18 @@ class PooledSummary(dict):
 
     def _repr_html_(self) -> str:
         return f'<p class="glumeta-pooled">{html.escape(self.text())}</p>'
+
+
+class PooledSummaries(tuple):
+    """Several :class:`PooledSummary` lines as one cell output (:meth:`Chapter.summaries`): one line
+    each in text, one paragraph each in HTML (never a Python tuple)."""
+
+    def __repr__(self) -> str:
+        return "\n".join(s.text() if isinstance(s, PooledSummary) else str(s) for s in self)
+
+    def _repr_html_(self) -> str:
+        return "".join(s._repr_html_() if isinstance(s, PooledSummary) else f"<p>{html.escape(str(s))}</p>"
+                       for s in self)
 
 
 class _Text:

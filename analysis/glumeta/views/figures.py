@@ -19,7 +19,7 @@ __all__ = ["funnel_plot", "estimate_path_plot", "r_sensitivity_plot"]
 
 
 def funnel_plot(yi, vi, estimate: float, measure: str, title: str | None = None, egger_line=None,
-                *, style: ForestStyle = DEFAULT_STYLE):
+                *, trials: int | None = None, style: ForestStyle = DEFAULT_STYLE):
     """Funnel plot: effect size against its SE (SE axis inverted), the pseudo 95% confidence
     region ``estimate ± 1.96·SE`` (Sterne & Egger 2001) and, with k ≥ 10 (Sterne et al. 2011;
     :data:`glumeta.stats.sensitivity.EGGER_MIN_K`), Egger's regression line (Egger et al. 1997) drawn
@@ -27,7 +27,11 @@ def funnel_plot(yi, vi, estimate: float, measure: str, title: str | None = None,
 
     *egger_line*: ``None`` decides by k; ``False`` draws no line; ``True`` fits Egger's test here;
     the dict :func:`~glumeta.stats.sensitivity.egger` returned draws that fit (so that a page that
-    reports the test and draws it fits it once)."""
+    reports the test and draws it fits it once).
+
+    *trials*: the independent trials behind the points (:func:`~glumeta.stats.sensitivity.n_trials`;
+    default: one per point). The k ≥ 10 rule counts trials, not rows: ten dose-arm rows of seven
+    trials get no test."""
     import matplotlib.pyplot as plt
 
     f = funnel_data(yi, vi, estimate)
@@ -38,11 +42,13 @@ def funnel_plot(yi, vi, estimate: float, measure: str, title: str | None = None,
                          label="pseudo 95% confidence region")
         ax.axvline(estimate, color=pal.null, lw=st.line_width)
         ax.scatter(f["yi"], f["sei"], color=pal.ink, s=22, zorder=3, label="studies")
+        n = len(f["yi"]) if trials is None else int(trials)
         if egger_line is None:
-            egger_line = len(f["yi"]) >= EGGER_MIN_K
+            egger_line = n >= EGGER_MIN_K
         if not egger_line:
-            k = len(f["yi"])
-            ax.text(0.98, 0.02, f"No asymmetry test: k = {k} < {EGGER_MIN_K}" if k < EGGER_MIN_K else "No asymmetry test",
+            few = (f"k = {n} < {EGGER_MIN_K}" if trials is None or n == len(f["yi"])
+                   else f"{n} trials < {EGGER_MIN_K}")
+            ax.text(0.98, 0.02, f"No asymmetry test: {few}" if n < EGGER_MIN_K else "No asymmetry test",
                     transform=ax.transAxes,
                     ha="right", va="bottom", fontsize=st.small_size, color=pal.note)
         else:
@@ -68,22 +74,30 @@ def estimate_path_plot(frame, label_col: str, measure: str, pooled: dict, title:
 
     With more rows than a readable figure holds (the style's ``page_rows``), the estimates
     are drawn against their step (cumulative: studies added; leave-one-out: the study omitted, in
-    data order) with the 95% CI as a band, and the three rows that move the estimate most are named."""
+    data order) with the 95% CI as a band, and the three rows that move the estimate most are named.
+
+    Row labels are never cut: a label longer than the style's ``path_label`` characters wraps onto
+    two lines (:func:`glumeta.views.forest.wrap_label`, as the forest plot's), so that two arms of
+    one trial (``TRANSFORM-1 …: esketamine 84 mg, day 28`` and ``… 56 mg, day 28``) stay distinct,
+    and the rows are spaced for the lines they hold."""
     import matplotlib.pyplot as plt
+
+    from .forest import wrap_label
 
     k = len(frame)
     st, pal = style, style.palette
     if k > st.page_rows:
         return _path_band(frame, label_col, measure, pooled, title, st)
+    labels = [wrap_label(str(v), st.path_label) for v in frame[label_col]]
+    lines = max((lab.count("\n") + 1 for lab in labels), default=1)
     with plt.style.context(st.sheets), plt.rc_context(st.rc({"font.size": st.text_size})):
-        fig, ax = plt.subplots(figsize=(st.path_width, st.path_base + st.path_row * k))
+        fig, ax = plt.subplots(figsize=(st.path_width, st.path_base + st.path_row * k * (1 + 0.6 * (lines - 1))))
         y = np.arange(k)
         ax.errorbar(frame["estimate"], y, xerr=[frame["estimate"] - frame["ci_lower"], frame["ci_upper"] - frame["estimate"]],
                     fmt="s", color=pal.ink, ms=4, lw=st.whisker_width, capsize=0)
         ax.axvline(pooled.estimate, color=pal.pool, lw=1, ls="--", label="all studies")
         ax.axvline(0, color=pal.null, lw=st.line_width)
-        cut = st.path_label
-        ax.set_yticks(y, [str(v) if len(str(v)) <= cut else str(v)[:cut - 1] + "…" for v in frame[label_col]])
+        ax.set_yticks(y, labels)
         ax.invert_yaxis()
         ax.set_xlabel(measure)
         ax.set_title(title, fontsize=st.figure_title_size, loc="left")
@@ -108,10 +122,13 @@ def _path_band(frame, label_col: str, measure: str, pooled, title: str, style: F
         lo, hi = float(np.nanmin(frame["ci_lower"])), float(np.nanmax(frame["ci_upper"]))
         if lo <= 0 <= hi:  # the null line only where it is inside the range shown (else it squashes the band)
             ax.axhline(0, color=pal.null, lw=st.line_width)
+        from .forest import wrap_label
+
         far = np.argsort(-np.abs(est - pooled.estimate), kind="stable")[:3]
         for n, i in enumerate(far):
-            lab = str(frame[label_col].iloc[i]).split(":")[0]
-            ax.annotate(lab if len(lab) <= 28 else lab[:27] + "…", (x[i], est[i]), xytext=(4, (14, -16, 26)[n]),
+            # the whole label (wrapped, never cut: two arms of one trial must not read alike)
+            lab = wrap_label(str(frame[label_col].iloc[i]), st.path_label)
+            ax.annotate(lab, (x[i], est[i]), xytext=(4, (14, -16, 26)[n]),
                         textcoords="offset points", fontsize=7, color=pal.accent,
                         arrowprops=dict(arrowstyle="-", color=pal.accent, lw=0.5))
             ax.plot([x[i]], [est[i]], "o", color=pal.accent, ms=3)

@@ -26,8 +26,8 @@ from ..formatting import fmt, fmt_ci, fmt_i2, fmt_p
 from ..stats.plan import analyze, is_main, on_display_scale
 from ..data.workbook import current
 
-__all__ = ["FigureHTML", "SynthesisView", "alt_text", "checks_html", "data_table_html", "downloads_html",
-           "eligibility_html", "frame_html", "gaps_html", "ledger_html", "no_rows_md",
+__all__ = ["FigureHTML", "SynthesisView", "alt_text", "checks_html", "data_table_html", "display_numbers", "downloads_html",
+           "eligibility_html", "frame_html", "full_label", "gaps_html", "ledger_html", "no_rows_md", "sensitivity_labels",
            "paged_forest", "pooled_texts", "robustness_html", "sensitivity_html", "skew_checks_html",
            "summary_table", "version_note_md", "LEDGER_FILTER_JS"]
 
@@ -72,6 +72,29 @@ def _cell(v, digits: int) -> str:
     if v != 0 and abs(v) < 10 ** -digits:
         return f"{v:.3g}".replace("-", "−")
     return fmt(v, digits) if math.isfinite(v) else f"{v:.{digits}f}".replace("-", "−")
+
+
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+_E_NOTATION = re.compile(r"(?<![\w.])([-−]?\d+(?:\.\d+)?)[eE]([-+−]?)0*(\d+)\b")
+_HYPHEN_MINUS = re.compile(r"(?<![\w.)\]])-(?=\.?\d)")
+
+
+def display_numbers(text: str) -> str:
+    """A computed text (a ledger check's worked numbers or explanation) in the book's number style
+    (:mod:`glumeta.formatting`): a true minus sign (U+2212) for a hyphen-minus before a number, and
+    powers of ten for e-notation (``1.5e-20`` → ``1.5×10⁻²⁰``). Words (``t-test``, ``k-2``) and
+    ranges between numbers (``1-2``) are left alone.
+
+    Examples
+    --------
+    >>> display_numbers("-0.28 to -0.01; p = 1.5e-20; 3.5e-02; t-test on k-2 df")
+    '−0.28 to −0.01; p = 1.5×10⁻²⁰; 3.5×10⁻²; t-test on k-2 df'
+    """
+    def power(m):
+        sign = "-" if m.group(2) in ("-", "−") else ""
+        return f"{m.group(1)}×10{(sign + m.group(3)).translate(_SUPERSCRIPT)}"
+
+    return _HYPHEN_MINUS.sub("−", _E_NOTATION.sub(power, str(text)))
 
 
 def frame_html(df, digits: int = 3) -> str:
@@ -153,9 +176,41 @@ def _condition(r: dict) -> str:
             f"matching “{r['matches']}”" if "matches" in r else f"equal to {r.get('equals')}")
 
 
-def eligibility_html(plan: dict, require=()) -> str:
+def sensitivity_labels(plan: dict, levels=()) -> list[str]:
+    """The labels of the declared sensitivity pools of *plan*, their templates filled
+    (:func:`glumeta.stats.escalc.label_format`) the way :func:`glumeta.stats.plan.analyze` fills them:
+    with the ``measure`` and, when the headline is per level of a column (``overall.per``), once
+    for each of *levels* (duplicates dropped).
+
+    Examples
+    --------
+    >>> plan = {"measure": "RR", "overall": {"per": "outcome"}, "eligibility": {"sensitivity": [
+    ...     {"id": "any", "label": "{outcome:capitalize}, any schedule ({measure})"}]}}
+    >>> sensitivity_labels(plan, ["response", "remission"])
+    ['Response, any schedule (RR)', 'Remission, any schedule (RR)']
+    """
+    from ..stats.escalc import label_format
+
+    per = plan.get("overall", {}).get("per")
+    base = {"measure": plan.get("measure", "")}
+    levels = [lv for lv in levels if not is_missing(lv)]
+    contexts = [dict(base, **{per: lv}) for lv in levels] if per and levels else [base]
+    out = []
+    for x in plan.get("eligibility", {}).get("sensitivity", []):
+        template = x.get("label", x["id"])
+        for ctx in contexts:
+            try:
+                out.append(label_format(template, ctx))
+            except (KeyError, IndexError, ValueError):  # a field the plan cannot fill: the pool's id
+                out.append(x["id"])
+    return list(dict.fromkeys(out))
+
+
+def eligibility_html(plan: dict, require=(), levels=()) -> str:
     """PICO and primary-pool rules of an analysis plan (``glumeta:analysis``) as an HTML list; *require*
-    are the checks every row that is not excluded must pass (``fits_review_question`` in ``glumeta:rules``)."""
+    are the checks every row that is not excluded must pass (``fits_review_question`` in ``glumeta:rules``);
+    *levels* the values of the column the headline is pooled per (``overall.per``), which fill the
+    sensitivity pools' label templates (:func:`sensitivity_labels`)."""
     el = plan.get("eligibility", {})
     items = [f"<li><b>{k.capitalize()}:</b> {html.escape(str(el[k]))}</li>"
              for k in ("population", "intervention", "comparator", "outcome", "design") if el.get(k)]
@@ -171,7 +226,7 @@ def eligibility_html(plan: dict, require=()) -> str:
                      "Shi et al. (2023); such rows are shown and pooled only in a sensitivity analysis</li>")
     rules.append("<li>at most one comparison per trial, unless the comparisons are parallel arms sharing one "
                  "control group, which is then split (Cochrane Handbook §23.3.4)</li>")
-    sens = "".join(f"<li>{html.escape(x.get('label', x['id']))}</li>" for x in el.get("sensitivity", []))
+    sens = "".join(f"<li>{html.escape(lab)}</li>" for lab in sensitivity_labels(plan, levels))
     return ('<div class="glumeta-eligibility"><p><b>Review question</b></p><ul>' + "".join(items) + "</ul>"
             + (f"<p><b>Every row that is not excluded must have</b> (<code>glumeta check</code> refuses it "
                f"otherwise)</p><ul>{req}</ul>" if req else "")
@@ -215,23 +270,50 @@ def skew_checks_html(table) -> str:
 # ---------------------------------------------------------------- pooled analyses
 def pooled_texts(a, nd: int = 2) -> dict:
     """The pooled numbers of analysis *a* as the prose quotes them, by stable key (``est``, ``ci``,
-    ``k``, ``p``, ``i2``, ``tau2``, ``pending``, ``model``, ``label``, ``abs``, ``dir``, ``excl``,
+    ``k``, ``df``, ``p``, ``i2``, ``tau2``, ``pending``, ``model``, ``label``, ``abs``, ``dir``, ``excl``,
     ``pi``); ratio measures on the ratio scale. ``None`` gives ``n/a`` for the keys a missing
     analysis can be asked for."""
     if a is None:  # e.g. every row of that outcome removed from the data
-        return {k: "n/a" for k in ("est", "ci", "k", "p", "i2", "tau2", "pi", "pending", "model", "label")}
+        return {k: "n/a" for k in ("est", "ci", "k", "df", "p", "i2", "tau2", "pi", "pending", "model", "label")}
     d = a.display()
     null = 1 if a.measure in RATIO else 0
     return {
         "est": fmt(d["estimate"], nd), "ci": fmt_ci(d["ci_lower"], d["ci_upper"], nd), "k": str(a.k),
-        "p": fmt_p(a.p, label=""), "i2": fmt_i2(a.i2),
-        "tau2": fmt(a.tau2, 3), "pending": str(a.pending), "model": a.model, "label": a.label,
+        # degrees of freedom of the test (k − 1 for HKSJ; "–" for a z-test or a single study)
+        "df": str(int(a.df)) if getattr(a, "df", None) is not None and math.isfinite(a.df) and a.k > 1 else "–",
+        "p": fmt_p(a.p, label=""), "i2": fmt_i2(a.i2) if a.k > 1 else "–",
+        "tau2": fmt(a.tau2, 3), "pending": str(a.pending), "model": _model_words(a), "label": a.label,
         # words without double negatives: "4.31 points lower", not "lowered by −4.31"
         "abs": fmt(abs(d["estimate"]), nd), "dir": "lower" if d["estimate"] < 0 else "higher",
         "excl": "excludes" if (d["ci_lower"] > null or d["ci_upper"] < null) else "includes",
-        "pi": (fmt_ci(d["pi_lower"], d["pi_upper"], nd) if d["pi_lower"] is not None
-               else f"not computed (k = {a.k}; a prediction interval needs k ≥ 3)"),
+        "pi": (fmt_ci(d["pi_lower"], d["pi_upper"], nd) if _has_pi(d) else f"not computed ({_no_pi_reason(a)})"),
     }
+
+
+def _has_pi(d: dict) -> bool:
+    """Does the display-scale dict *d* (:func:`glumeta.stats.plan.on_display_scale`) hold a prediction interval?"""
+    lo = d.get("pi_lower")
+    return lo is not None and math.isfinite(lo)
+
+
+def _no_pi_reason(a) -> str:
+    """Why analysis *a* has no prediction interval (t on k − 2 df, Higgins et al. 2009)."""
+    if a.k < 3:
+        return f"k = {a.k}; a prediction interval needs k ≥ 3"
+    trials = getattr(a, "trials", None)
+    if trials is not None and trials < 3:
+        return (f"k = {a.k} comparisons from {trials} trial{'s' if trials != 1 else ''}; "
+                "a prediction interval needs at least 3 trials")
+    return f"k = {a.k}"
+
+
+def _model_words(a) -> str:
+    """The model of analysis *a* as a table or sentence names it: its ``model``, except that a single
+    study (k = 1) is never called a random-effects model (it is not pooled)."""
+    m = a.model
+    if a.k == 1 and "not pooled" not in m.lower():
+        return "Single study, not pooled"
+    return m
 
 
 def subgroup_texts(t) -> dict:
@@ -256,9 +338,11 @@ def sensitivity_html(analyses, level: str | None = None) -> str:
         d = a.display()
         rows.append({"analysis": a.label, "k": a.k, "estimate": fmt(d["estimate"]),
                      "95% CI": fmt_ci(d["ci_lower"], d["ci_upper"]),
-                     "prediction interval": fmt_ci(d["pi_lower"], d["pi_upper"]) if d["pi_lower"] is not None else "– (k < 3)",
+                     "prediction interval": (fmt_ci(d["pi_lower"], d["pi_upper"]) if _has_pi(d) else
+                                             "– (single study)" if a.k == 1 else "– (k < 3)" if a.k < 3
+                                             else "– (< 3 trials)"),
                      "p": fmt_p(a.p, label=""), "I² %": fmt_i2(a.i2) if a.k > 1 else "–",
-                     "test": a.test})
+                     "test": "– (single study)" if a.k == 1 else a.test})
     return frame_html(pd.DataFrame(rows))
 
 
@@ -276,13 +360,15 @@ def summary_table(names=None, workbook=None):
             if not is_main(a.id):
                 continue
             d = on_display_scale(a)
+            one = a.k == 1  # a single study: not pooled, so no PI, I² or random-effects model
             rows.append({"data file": name, "headline pool (endpoint)": a.label, "measure": a.measure, "k": a.k,
                          "estimate": fmt(d["estimate"]), "95% CI": fmt_ci(d["ci_lower"], d["ci_upper"]),
-                         "prediction interval": (fmt_ci(d["pi_lower"], d["pi_upper"]) if d["pi_lower"] is not None
-                                                 else "– (k < 3)"),
-                         "p": fmt_p(a.p, label=""), "I² %": fmt_i2(a.i2),
+                         "prediction interval": ("– (single study)" if one else
+                                                 fmt_ci(d["pi_lower"], d["pi_upper"]) if _has_pi(d)
+                                                 else "– (k < 3)" if a.k < 3 else "– (< 3 trials)"),
+                         "p": fmt_p(a.p, label=""), "I² %": "–" if one else fmt_i2(a.i2),
                          "not pooled (other endpoint/design)": 0 if a.outside is None else len(a.outside),
-                         "pending rows": a.pending, "model": a.model})
+                         "pending rows": a.pending, "model": _model_words(a)})
     return pd.DataFrame(rows)
 
 
@@ -299,8 +385,11 @@ def checks_html(checks: dict, check_ids) -> str:
     a row per check, the columns headed by the details' display labels."""
     import pandas as pd
 
-    rows = [dict(checks[c].details, verdict=checks[c].verdict) for c in check_ids]
-    return frame_html(pd.DataFrame(rows))
+    rows = [dict({k: display_numbers(v) if isinstance(v, str) else v for k, v in checks[c].details.items()},
+                 verdict=checks[c].verdict) for c in check_ids]
+    # a detail one check has and another lacks is shown as "–", never "nan"
+    frame = pd.DataFrame(rows)
+    return frame_html(frame.astype(object).where(frame.notna(), "–"))
 
 
 def ledger_html(analysis: str | None = None, filters: bool = False, tables: dict | None = None,
@@ -319,7 +408,7 @@ def ledger_html(analysis: str | None = None, filters: bool = False, tables: dict
         body.append(
             f'<tr data-document="{html.escape(r.document)}" data-verdict="{html.escape(r.verdict)}">'
             f"<td><code>{html.escape(r.check_id)}</code><br><small>{html.escape(_short_doc(r.document))}</small></td>"
-            f"<td>{html.escape(r.quantity)}</td><td>{html.escape(r.reported)}</td><td>{html.escape(r.computed_text)}</td>"
+            f"<td>{html.escape(r.quantity)}</td><td>{html.escape(r.reported)}</td><td>{html.escape(display_numbers(r.computed_text))}</td>"
             f'<td><span class="{cls}">{html.escape(r.verdict)}</span></td>'
             f"<td class='glumeta-wrap'><i>“{html.escape(r.quote)}”</i><br>{html.escape(r.explanation)}</td></tr>")
     summ = " · ".join(f'<span class="badge-{k.replace(" ", "-")}">{html.escape(k)}</span> {v}'
@@ -346,21 +435,53 @@ def no_rows_md(aid: str, name: str) -> str:
     return f"*No complete rows for this analysis (`{aid}`) in `data/{name}.csv`: nothing to plot.*"
 
 
-def alt_text(a) -> str:
-    """A forest plot's alt text: the pooled result of analysis *a* in words."""
+def full_label(a, plan: dict | None = None, analyses=()) -> str:
+    """The label of analysis *a* naming its outcome: a secondary analysis whose label leaves the
+    outcome out (``"At day 28"``, ``"Including skew-flagged median/IQR conversions"``) gets the
+    outcome of the plan's eligibility (its words before the first bracket, comma or semicolon) in
+    front: ``"MADRS change from baseline, at day 28"``. A label that starts as a headline pool's
+    label does (``"Response (OR)"`` beside ``"Response (RR)"``) is kept.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace as NS
+    >>> plan = {"eligibility": {"outcome": "MADRS change from baseline (mean difference, points)"}}
+    >>> main = NS(id="overall", label="MADRS change at 24 h (MD)")
+    >>> full_label(NS(id="time:day 28", label="At day 28"), plan, [main])
+    'MADRS change from baseline, at day 28'
+    >>> full_label(main, plan, [main])
+    'MADRS change at 24 h (MD)'
+    """
+    if plan is None or is_main(a.id):
+        return a.label
+    heads = {x.label.split()[0].lower() for x in analyses if is_main(x.id) and x.label.split()}
+    words = a.label.split()
+    if not words or words[0].lower() in heads:
+        return a.label
+    outcome = re.split(r"\s*[(;,]", str(plan.get("eligibility", {}).get("outcome", "")), maxsplit=1)[0].strip()
+    if not outcome:
+        return a.label
+    return f"{outcome[:1].upper()}{outcome[1:]}, {a.label[:1].lower()}{a.label[1:]}"
+
+
+def alt_text(a, label: str | None = None) -> str:
+    """A forest plot's alt text: the pooled result of analysis *a* in words, under *label* (default:
+    its own; a chapter passes :func:`full_label`, which names the outcome). Entries are separated by
+    semicolons (a study label may hold commas)."""
+    label = label or a.label
     d = on_display_scale(a)
     est, lo, hi = d["estimate"], d["ci_lower"], d["ci_upper"]
     labels = list(a.rows["label"])
-    names = ", ".join(labels[:12]) + ("…" if len(labels) > 12 else "")
+    names = "; ".join(labels[:12]) + ("…" if len(labels) > 12 else "")
     out = getattr(a, "outside", None)
     beside = ""
     if out is not None and len(out):
         shown = list(dict.fromkeys(out["study"] if "study" in out else out["label"]))
-        beside = f" Shown beside it, not pooled: {', '.join(map(str, shown[:12]))}{'…' if len(shown) > 12 else ''}."
+        beside = f" Shown beside it, not pooled: {'; '.join(map(str, shown[:12]))}{'…' if len(shown) > 12 else ''}."
     if a.k == 1:
-        return (f"Forest plot of {a.label}: one comparison ({names}), {a.measure} {fmt(est)} (95% CI {fmt_ci(lo, hi)}); "
+        return (f"Forest plot of {label}: one comparison ({names}), {a.measure} {fmt(est)} (95% CI {fmt_ci(lo, hi)}); "
                 f"not pooled.{beside}")
-    return (f"Forest plot of {a.label}: {a.k} comparisons ({names}); pooled {a.measure} "
+    return (f"Forest plot of {label}: {a.k} comparisons ({names}); pooled {a.measure} "
             f"{fmt(est)} (95% CI {fmt_ci(lo, hi)}), I² {fmt_i2(a.i2)}%.{beside}")
 
 
@@ -462,16 +583,19 @@ def _long_table(frame, estimate: float, slug_: str, name: str) -> str:
             + frame_html(top.drop(columns="_d").head(PAGE_ROWS // 5)))
 
 
-def robustness_html(a, aid: str, slug_: str, method: str, test: str) -> str:
+def robustness_html(a, aid: str, slug_: str, method: str, test: str, label: str | None = None) -> str:
     """Estimator grid, leave-one-out, cumulative and funnel for analysis *a* (id *aid*, ``None`` when
     it has no rows), each with a computed sentence saying what it shows; figures are saved under
-    ``_build/figures/<slug>/``. Egger's test is run only with k ≥ 10 (Sterne et al. 2011)."""
+    ``_build/figures/<slug>/``. Egger's test is run only with at least 10 independent trials (Sterne et
+    al. 2011), counted by ``study_id`` (:func:`glumeta.stats.sensitivity.n_trials`): the dose arms of one
+    trial are not independent studies."""
     from .forest import save_figure
     from ..stats.sensitivity import (EGGER_MIN_K, cumulative, describe_cumulative, describe_grid,
-                              describe_leave_one_out, egger, estimator_grid, leave_one_out)
+                                     describe_leave_one_out, egger, estimator_grid, leave_one_out, n_trials)
 
     if a is None:
         return f"<p><i>No complete rows for {html.escape(aid)}.</i></p>"
+    label = label or a.label  # the figures' alt texts name it (a chapter passes full_label)
     rows = a.rows
     vi = rows["vi"]
     if a.k < 2:
@@ -485,22 +609,24 @@ def robustness_html(a, aid: str, slug_: str, method: str, test: str) -> str:
         loo = leave_one_out(rows["yi"], vi, labels=rows["label"], method=method, test=test)
         cum = cumulative(rows["yi"], vi, rows["year"], labels=rows["label"], method=method, test=test)
         out += ["<p><b>Leave-one-out</b></p>", _long_table(loo, a.estimate, slug_, f"leave-one-out-{aid}")]
-        eg = egger(rows["yi"], vi) if a.k >= EGGER_MIN_K else None
+        trials = n_trials(rows["study_id"]) if "study_id" in rows else a.k
+        k_words = f"k = {a.k}" if trials == a.k else f"k = {a.k} comparisons from {trials} trials"
+        eg = egger(rows["yi"], vi) if trials >= EGGER_MIN_K else None
         if eg is None:
-            funnel_note = (f"No funnel-asymmetry test: Egger's test needs at least {EGGER_MIN_K} studies "
-                           f"(Sterne et al. 2011); here k = {a.k}, so the plot is shown for inspection only.")
+            funnel_note = (f"No funnel-asymmetry test: Egger's test needs at least {EGGER_MIN_K} independent "
+                           f"trials (Sterne et al. 2011); here {k_words}, so the plot is shown for inspection only.")
         else:
-            funnel_note = (f"Egger's test (k = {a.k}): slope {fmt(eg['slope'])} (SE {fmt(eg['se'])}), "
+            funnel_note = (f"Egger's test ({k_words}): slope {fmt(eg['slope'])} (SE {fmt(eg['se'])}), "
                            f"t({eg['df']}) = {fmt(eg['t'])}, {fmt_p(eg['p'])}.")
         figs = [("funnel", funnel_plot(rows["yi"], vi, a.estimate, a.measure, "Funnel plot",
-                                         egger_line=eg if eg is not None else False),
-                 f"Funnel plot of {a.label}: each comparison's effect against its standard error, with the pseudo 95% region.",
+                                         egger_line=eg if eg is not None else False, trials=trials),
+                 f"Funnel plot of {label}: each comparison's effect against its standard error, with the pseudo 95% region.",
                  funnel_note),
                 ("leave-one-out", estimate_path_plot(loo, "omitted", a.measure, a, "Leave one out (omitted)"),
-                 f"Leave-one-out estimates of {a.label}: the pooled estimate with each comparison left out in turn.",
+                 f"Leave-one-out estimates of {label}: the pooled estimate with each comparison left out in turn.",
                  describe_leave_one_out(loo, a)),
                 ("cumulative", estimate_path_plot(cum, "added", a.measure, a, "Cumulative by year (added)"),
-                 f"Cumulative meta-analysis of {a.label}: the pooled estimate as comparisons are added by year.",
+                 f"Cumulative meta-analysis of {label}: the pooled estimate as comparisons are added by year.",
                  describe_cumulative(cum))]
         for name, fig, alt, sentence in figs:
             paths = save_figure(fig, slug_, figure_name(name, aid), formats=("svg", "pdf", "png"))
