@@ -114,7 +114,7 @@ def test_effect_column_models_and_study_counts():
     out = view._repr_html_()
     assert "Relative effect" not in out and "<th>Effect<br>(95% CI)</th>" in out
     assert "Intervals as analysed" not in out
-    models = re.findall(r'<small class="glumeta-sof-model">(.*?)</small>', out)
+    models = re.findall(r'<span class="glumeta-sof-model">(.*?)</span>', out)
     assert len(models) == len(MAINS)
     for m, (_, a) in zip(models, MAINS):
         assert m == html.escape(a.model)

@@ -370,11 +370,11 @@ class FindingsView:
             studies = (f"<td>k = {f['k']} ({f['trials']} stud{'ies' if f['trials'] != 1 else 'y'})<br>"
                        f"{esc(r['participants'])} participants</td>")
             ci = fmt_ci(f["ci_lower"], f["ci_upper"])
-            model = f'<br><small class="glumeta-sof-model">{esc(f["model"])}</small>'
+            model = f'<small>Model: <span class="glumeta-sof-model">{esc(f["model"])}</span></small>'
             effect = ('<td style="white-space:normal;min-width:12em">'
-                      f"{esc(f['measure'])} {esc(fmt(f['estimate']))}<br>({esc(ci)}){model}"
-                      f"<br><small>prediction interval:<br>{esc(r['prediction interval'])}<br>"
-                      f"I² {esc(r['I²'])}</small></td>")
+                      f"<b>{esc(f['measure'])} {esc(fmt(f['estimate']))}</b><br>({esc(ci)})"
+                      f"<br><small>prediction interval: {esc(r['prediction interval'])}<br>"
+                      f"I² {esc(r['I²'])}</small><hr style=\"margin:0.3em 0\">{model}</td>")
             if math.isfinite(f["control_risk"]):
                 absolute = (f"<td>control: {fmt_per1000(f['control_risk'])}<br>with the intervention: "
                             f"{fmt_per1000(f['risk_intervention'])}<br><small>(95% CI {fmt_per1000(f['risk_lower'])} to "
