@@ -58,7 +58,9 @@ out <- list()
 for (id in unique(d$analysis[d$row_type == "pooled"])) {
   s <- d[d$row_type == "study" & d$included & d$analysis == id, ]
   p <- d[d$row_type == "pooled" & d$analysis == id, ]
-  fit <- rma(yi, vi, data = s, method = p$method, test = p$test)
+  # a single study (k = 1) names no tau^2 estimator: any gives tau^2 = 0, the study itself
+  fit <- rma(yi, vi, data = s, method = if (is.na(p$method) || p$method == "") "REML" else p$method,
+             test = p$test)
   out[[id]] <- list(k = fit$k, estimate = as.numeric(fit$b), se = fit$se, ci_lower = fit$ci.lb,
                     ci_upper = fit$ci.ub, tau2 = fit$tau2, weights = as.numeric(weights(fit)),
                     csv = list(estimate = p$yi, se = p$sei, ci_lower = p$ci_lower, ci_upper = p$ci_upper,
@@ -150,4 +152,54 @@ def test_pooled_results_csv_beside_the_study_csv(tmp_path, monkeypatch):
     for aid, a in js.items():
         if "estimate" in a:
             assert abs(float(by_id[aid]["estimate"]) - a["estimate"]) < 1e-12
-            assert by_id[aid]["test"] == a["test"] and by_id[aid]["model"] == a["model"]
+            assert by_id[aid]["model"] == a["model"]
+            if a["k"] == 1:  # a single study: not a pool (test_single_study_rows_say_not_pooled)
+                assert a["model"] == "Single study (not pooled)"
+                assert (by_id[aid]["test"], by_id[aid]["method"], by_id[aid]["tau2"]) == ("z", "", "")
+            else:
+                assert by_id[aid]["test"] == a["test"] and by_id[aid]["method"] == a["method"]
+
+
+def test_single_study_rows_say_not_pooled(tmp_path):
+    """A main analysis of one study (k = 1) is written as what it is, in the study-level CSV
+    (`analyze --csv`) and in the pooled-results CSV: 'Single study (not pooled)', the study's own
+    estimate and normal-theory CI (test z), and no τ² estimator, τ², I², Q or prediction interval.
+    The data: one row of metafor's dat.bcg in an analysis scaffolded in a copy of the repository."""
+    from bookutil import copy_book
+    from glumeta.data.workbook import Workbook
+    from glumeta.stats.plan import analyze
+    from glumeta.views.export import pooled_frame
+
+    book = copy_book(tmp_path / "book")
+    data = book / "data"
+    r = glumeta("new", "one_trial", "--measure", "RR", "--book-dir", book, "--data-dir", data)
+    assert r.returncode == 0, r.stderr
+    with (data / "one_trial.csv").open("a", encoding="utf-8", newline="") as fh:
+        header = (data / "one_trial.csv").read_text(encoding="utf-8").strip().split(",")
+        row = dict.fromkeys(header, "") | {
+            "study_id": "aronson-1948", "study": "Aronson 1948", "year": "1948", "status": "complete",
+            "event_arm1": "4", "totaln_arm1": "123", "event_arm2": "11", "totaln_arm2": "139",
+            "source": "metafor dat.bcg (Colditz et al. 1994, JAMA 271:698-702)", "locator": "row 1 of the data set",
+            "secondary": "true"}
+        csv.DictWriter(fh, fieldnames=header, lineterminator="\n").writerow(row)
+    r = glumeta("analyze", "one_trial", "--csv", "-", "--data-dir", data)
+    assert r.returncode == 0, r.stderr
+    rows = list(csv.DictReader(io.StringIO(r.stdout)))
+    study = [x for x in rows if x["row_type"] == "study" and x["included"] == "TRUE"]
+    (p,) = [x for x in rows if x["row_type"] == "pooled"]
+    assert len(study) == 1 and p["k"] == "1"
+    assert p["model"] == "Single study (not pooled)"
+    assert p["derivation"].startswith("single study, not pooled")
+    assert p["test"] == "z"
+    for col in ("method", "pi_rule", "pi_lower", "pi_upper", "tau2", "i2", "q", "q_df", "q_p", "df"):
+        assert p[col] == "", col
+    for a, b in (("yi", "yi"), ("ci_lower", "ci_lower"), ("ci_upper", "ci_upper"), ("sei", "sei")):
+        assert float(p[a]) == pytest.approx(float(study[0][b]), rel=1e-9), a
+    js = json.loads(glumeta("analyze", "one_trial", "--json", "--data-dir", data).stdout)
+    assert {a["id"]: a for a in js["analyses"]}["overall"]["model"] == "Single study (not pooled)"
+
+    pf = pooled_frame(analyze(Workbook(data).dataset("one_trial")))
+    one = pf[pf["k"] == 1]
+    assert len(one) and set(one["model"]) == {"Single study (not pooled)"} and set(one["test"]) == {"z"}
+    for col in ("method", "pi_rule", "pi_lower", "pi_upper", "tau2", "tau2_ci", "i2", "i2_ci", "h2", "q"):
+        assert set(one[col]) == {""}, col

@@ -31,8 +31,35 @@ def neutralise(value):
 
 
 #: Pooled-result fields written on a ``pooled`` row (``getattr`` of the analysis; absent ones are skipped).
-POOLED_FIELDS = ("method", "test", "pi_rule", "k", "z_or_t", "df", "p", "pi_lower", "pi_upper", "tau2", "i2", "q",
-                 "q_df", "q_p")
+POOLED_FIELDS = ("model", "method", "test", "pi_rule", "k", "z_or_t", "df", "p", "pi_lower", "pi_upper", "tau2", "i2",
+                 "q", "q_df", "q_p")
+
+#: What a single study (k = 1) does not have: no τ² is estimated (so no estimator), no
+#: heterogeneity, no prediction interval and no Hartung–Knapp correction (it needs k ≥ 2).
+SINGLE_STUDY_BLANK = ("method", "pi_rule", "pi_lower", "pi_upper", "df", "tau2", "tau2_ci", "i2", "i2_ci", "h2",
+                      "h2_ci", "q", "q_df", "q_p")
+
+
+def single_study(rec: dict) -> dict:
+    """*rec*, a pooled row of an analysis with k = 1, as what it is: the one study's own estimate
+    and normal-theory 95% CI, not a pool. The τ² estimator, τ², I², H², Q and the prediction
+    interval are left empty and the test is ``z`` (as metafor's ``rma`` sets it for k = 1); the
+    ``model`` column says ``Single study (not pooled)`` (:attr:`glumeta.stats.models.PoolResult.model`).
+
+    Examples
+    --------
+    >>> r = single_study({"k": 1, "method": "REML", "test": "adhoc", "tau2": 0.0, "i2": float("nan"),
+    ...                   "model": "Single study (not pooled)"})
+    >>> r["method"], r["test"], r["tau2"], r["model"]
+    ('', 'z', '', 'Single study (not pooled)')
+    """
+    out = dict(rec)
+    for f in SINGLE_STUDY_BLANK:
+        if f in out:
+            out[f] = ""
+    if "test" in out:
+        out["test"] = "z"
+    return out
 
 
 def main_analyses(analyses) -> list:
@@ -68,8 +95,12 @@ def results_frame(table, analyses=None):
       eligibility rules (written as R and spreadsheets read a logical);
     * ``weight``: its weight in that pool, in percent;
     * on a ``pooled`` row, ``yi`` is the pooled estimate, ``sei`` its SE, ``vi`` = SE², ``ci_*`` its
-      CI, ``label`` the analysis label, and the model is stated: ``method`` (τ² estimator), ``test``,
-      ``pi_rule``, ``k``, ``p``, ``pi_*``, ``tau2``, ``i2``, ``q``.
+      CI, ``label`` the analysis label, and the model is stated: ``model`` (in words), ``method`` (τ²
+      estimator), ``test``, ``pi_rule``, ``k``, ``p``, ``pi_*``, ``tau2``, ``i2``, ``q``;
+    * a main analysis of a single study (k = 1) is not a pool: its row says so (``model``
+      ``Single study (not pooled)``, the derivation ``single study, not pooled``), carries the study's
+      own estimate and normal-theory CI (``test`` ``z``) and leaves the estimator, τ², I², Q and the
+      prediction interval empty (:func:`single_study`).
 
     Effects are on the analysis scale (log RR and log OR for ratios), as ``yi`` is.
     """
@@ -95,6 +126,10 @@ def results_frame(table, analyses=None):
                "ci_lower": a.ci_lower, "ci_upper": a.ci_upper,
                "weight": 100.0, "derivation": f"pooled: {a.k} included study row(s) of analysis {a.id}"}
         rec.update({f: getattr(a, f) for f in POOLED_FIELDS if hasattr(a, f)})
+        if a.k == 1:
+            rec = single_study(rec)
+            rec["derivation"] = (f"single study, not pooled: the one included study row of analysis {a.id}, "
+                                 "its own estimate and 95% CI")
         pooled.append(rec)
     # TRUE/FALSE: read as logical by R's read.csv and as booleans by spreadsheets
     out["included"] = ["TRUE" if v else "FALSE" for v in out["included"].astype(bool)]
@@ -122,6 +157,8 @@ def pooled_frame(analyses):
             if isinstance(v, (list, tuple)):  # CIs of τ², I², H²; subgroup levels
                 d[k] = "; ".join("" if x is None else str(x) for x in v)
         d["row_type"] = "pooled" if hasattr(a, "estimate") else "subgroup test"
+        if d["row_type"] == "pooled" and d.get("k") == 1:
+            d = single_study(d)
         rows.append(d)
     df = pd.DataFrame(rows)
     first = [c for c in ("row_type", "id", "label", "measure", "model", "method", "test", "pi_rule", "k") if c in df]
