@@ -126,7 +126,9 @@ def test_ledger_computed_column_in_book_style():
 
     out = views.ledger_html(workbook=current())
     computed = [html.unescape(row[3]) for row in re.findall(r"<tr data-[^>]*>" + r"<td>(.*?)</td>" * 4, out)]
-    assert len(computed) > 50
+    # the explanation (after the verbatim quote) is computed too
+    computed += [html.unescape(e) for e in re.findall(r"</i><br>(.*?)</td></tr>", out)]
+    assert len(computed) > 100
     for c in computed:
         assert not re.search(r"(?<![\w.)\]])-\.?\d", c), c
         assert not re.search(r"\d[eE][-+−]?\d", c), c
@@ -188,6 +190,12 @@ def test_funnel_plot_counts_trials():
 
 
 # ---------------------------------------------------------------- 8. estimator grid
+def test_robustness_grid_prints_p_without_e_notation(chapters):
+    out = html.unescape(chapters["esketamine_madrs"].robustness("overall").data)
+    grid = out.split("Leave-one-out")[0]
+    assert not re.search(r"\d[eE][-+−]?\d", grid), re.findall(r"\S*\d[eE][-+−]?\d\S*", grid)
+
+
 def test_estimator_grid_has_fe_with_z_only():
     from glumeta.stats.models import METHODS, TESTS
     from glumeta.stats.sensitivity import estimator_grid

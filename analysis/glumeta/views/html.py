@@ -410,7 +410,7 @@ def ledger_html(analysis: str | None = None, filters: bool = False, tables: dict
             f"<td><code>{html.escape(r.check_id)}</code><br><small>{html.escape(_short_doc(r.document))}</small></td>"
             f"<td>{html.escape(r.quantity)}</td><td>{html.escape(r.reported)}</td><td>{html.escape(display_numbers(r.computed_text))}</td>"
             f'<td><span class="{cls}">{html.escape(r.verdict)}</span></td>'
-            f"<td class='glumeta-wrap'><i>“{html.escape(r.quote)}”</i><br>{html.escape(r.explanation)}</td></tr>")
+            f"<td class='glumeta-wrap'><i>“{html.escape(r.quote)}”</i><br>{html.escape(display_numbers(r.explanation))}</td></tr>")
     summ = " · ".join(f'<span class="badge-{k.replace(" ", "-")}">{html.escape(k)}</span> {v}'
                       + (f" ({distinct[k]} finding{'s' if distinct[k] != 1 else ''})" if k == "discrepant" and distinct[k] != v else "")
                       for k, v in counts.items())
@@ -601,7 +601,8 @@ def robustness_html(a, aid: str, slug_: str, method: str, test: str, label: str 
     if a.k < 2:
         return f"<p>One comparison (k = {a.k}): no estimator grid, leave-one-out or cumulative analysis.</p>"
     grid = estimator_grid(rows["yi"], vi)
-    out = ["<p><b>Estimator grid</b> (τ² estimator × test)</p>", frame_html(grid),
+    shown = grid.assign(p=[fmt_p(p, label="") for p in grid["p"]])  # "< 0.001", not e-notation
+    out = ["<p><b>Estimator grid</b> (τ² estimator × test)</p>", frame_html(shown),
            f'<p class="glumeta-robust">{html.escape(describe_grid(grid))}</p>']
     if len(rows) > 2:
         from .figures import estimate_path_plot, funnel_plot
