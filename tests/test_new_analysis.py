@@ -68,6 +68,11 @@ def test_new_analysis_builds_without_touching_glumeta(tmp_path):
         "overall": {"label": "Every comparison at 24 h (MD)"},
         "forest_columns": [{"header": "Arm", "template": "{comparison:arm}", "width": 1.6, "align": "left"},
                            {"header": "N act.", "template": "{n_arm1}"}, {"header": "N ctrl", "template": "{n_arm2}"}]}
+    from glumeta.book.scaffold import add_to_pages
+
+    analyses = [r["name"] for r in pkg["resources"] if "glumeta:analysis" in r["schema"]]
+    for pg, text in add_to_pages(book, NEW, analyses).items():  # the pages that read every analysis
+        pg.write_text(text, encoding="utf-8")
     pkg["resources"].append(res)
     (data / "datapackage.json").write_text(json.dumps(pkg, indent=2, ensure_ascii=False), encoding="utf-8")
     (book / "book" / "new_analysis.md").write_text(CHAPTER, encoding="utf-8")
