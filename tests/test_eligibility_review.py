@@ -126,3 +126,15 @@ def test_janik_monotherapy_filled_in_stays_out_of_every_add_on_pool(tmp_path):
 
     s = flow_studies(Workbook(d).dataset("esketamine_madrs")).set_index("study_id")
     assert s.loc["janik2025", "state"] == "shown"
+
+
+def test_a_shared_control_row_without_arm_sizes_is_a_located_error(tmp_path):
+    """Janik 2025's doses share one placebo group: filled in with an SE but no arm sizes, the split
+    of the shared control (Cochrane Handbook §23.3.4) cannot be made, so glumeta check names the
+    file, line, column and control group (it crashed with a TypeError in escalc)."""
+    d = copy_data(tmp_path)
+    i = _index("esketamine_madrs", study_id="janik2025", comparison="esketamine 56 mg monotherapy vs placebo")
+    edit_csv(d, "esketamine_madrs", _set(i, {"status": "complete", "md_se": "1.5", "p": "", "p_prefix": ""}))
+    err = _errors(d, "esketamine_madrs")
+    assert f"esketamine_madrs.csv:{i + 1}" in err and "n_arm1" in err and "janik2025-placebo" in err
+    assert "n_arm2" in err

@@ -280,6 +280,20 @@ def sd_sem_consistent(row, line, report, *, max_relative_gap=0.02, arms=(1, 2)):
                 report(line, f"sd_arm{k}", sd, f"SD and SEM are both given and contradict each other{implied}; give one")
 
 
+@rule("shared_control_needs_arm_sizes")
+def shared_control_needs_arm_sizes(row, line, report):
+    """A complete parallel-group row that shares its control group (``shared_control``) gives both
+    arm sizes: splitting the control between the comparisons (Cochrane Handbook §23.3.4) needs
+    ``n_arm1`` and ``n_arm2``, and pooling the row unsplit would count the control patients twice."""
+    if row.get("status") != "complete" or row.get("shared_control") is None or row.get("design") == "crossover":
+        return
+    for col in ("n_arm1", "n_arm2"):
+        if row.get(col) is None:
+            report(line, col, "", f"the row shares control group '{row.get('shared_control')}', whose split "
+                                  "between the comparisons needs both arm sizes; give the analysed n from the "
+                                  "source, or set status to 'pending' until it is found")
+
+
 @rule("arm_representation_per_arm")
 def arm_representation_per_arm(row, line, report, *, arms=(1, 2)):
     """A complete row gives one representation per arm (mean or median, not both): a warning."""
