@@ -110,6 +110,7 @@ def test_a_pool_of_some_arms_splits_the_shared_control_between_those_arms():
     a pool that admits two of Daly 2018's three 24 h dose arms splits its placebo group of 33 in two,
     not in three as the whole file does (the over-split inflated the arms' variances)."""
     import numpy as np
+    import pandas as pd
 
     from glumeta.data.workbook import Workbook
     from glumeta.stats.escalc import escalc
@@ -120,15 +121,31 @@ def test_a_pool_of_some_arms_splits_the_shared_control_between_those_arms():
     daly = tab[(tab["study_id"] == "daly2018") & (tab["time"] == "24 h") & tab["yi"].notna()]
     assert list(daly["control_share"]) == [3.0, 3.0, 3.0]
     two = daly.iloc[:2]
-    a = pool_frame("two-arms", "two arms", two, "MD")
+    other = tab[(tab["study_id"] == "aspire1") & (tab["time"] == "24 h") & tab["yi"].notna()]
+    assert len(other) == 1
+    a = pool_frame("two-arms", "two arms", pd.concat([two, other]), "MD")
     n1, n2 = two["n_arm1"].to_numpy(float), two["n_arm2"].to_numpy(float)
     want = two["vi_unsplit"].to_numpy() * (1 / n1 + 2 / n2) / (1 / n1 + 1 / n2)
-    assert np.allclose(a.rows["vi"], want) and list(a.rows["control_share"]) == [2.0, 2.0]
-    assert all("split over 2 comparisons" in d for d in a.rows["derivation"])
-    assert np.isclose(a.estimate, pool(two["yi"], want, method="REML", test=a.test).estimate)
-    # all three arms: the file's split, rows unchanged
-    full = pool_frame("three-arms", "three arms", daly, "MD")
-    assert np.allclose(full.rows["vi"], daly["vi"])
+    assert np.allclose(a.rows["vi"].iloc[:2], want) and list(a.rows["control_share"]) == [2.0, 2.0, 1.0]
+    assert all("split over 2 comparisons" in d for d in a.rows["derivation"].iloc[:2])
+    assert a.k_text == "k = 3 comparisons from 2 trials" and not a.pi_defined
+    assert np.isclose(a.estimate, pool(list(two["yi"]) + list(other["yi"]), list(want) + list(other["vi"]),
+                                       method="REML", test=a.test).estimate)
+    # all three arms with another trial: the file's split, rows unchanged
+    full = pool_frame("three-arms", "three arms", pd.concat([daly, other]), "MD")
+    assert np.allclose(full.rows["vi"].iloc[:3], daly["vi"])
+
+
+def test_the_dose_arms_of_one_trial_are_combined_not_pooled():
+    """A pool that holds only one trial's dose arms (Daly 2018 at its period-1 endpoint; the
+    treatment-resistant subgroup) has no between-trial variance to estimate: its arms are combined
+    into the trial's one comparison (glumeta.stats.multiarm) and it is shown as a single study."""
+    a = {x.id: x for x in analyze("esketamine_madrs")}
+    for aid in ("time:period-1 endpoint", "population:treatment-resistant"):
+        p = a[aid]
+        assert p.k == 1 and p.trials == 1 and p.model == "Single study (not pooled)", aid
+        assert "combined into one comparison" in p.rows["derivation"].iloc[0]
+        assert p.rows["n_arm1"].iloc[0] == 34 and p.rows["n_arm2"].iloc[0] == 33
 
 
 def test_cached_pools_name_their_file_relative_to_each_callers_directory(tmp_path, monkeypatch):
@@ -151,3 +168,19 @@ def test_cached_pools_name_their_file_relative_to_each_callers_directory(tmp_pat
         assert list(a.rows["yi"]) == list(b.rows["yi"])
         if a.outside is not None and len(a.outside):
             assert set(b.outside["file"]) == set(b.rows["file"])
+
+
+def test_gls_combination_is_the_combined_group_under_a_common_sd():
+    """Closed form (not the same formula again): with one SD σ in every group, the GLS combination of
+    K arms against a shared control is the sample-size-weighted mean of the arms' differences with
+    variance σ²(1/N + 1/n_c) — the combined-group comparison of Cochrane Handbook §23.3.4 without
+    the between-arm spread term of its combined SD (Sherman–Morrison on V = σ²(D + 11ᵀ/n_c))."""
+    import numpy as np
+
+    from glumeta.stats.multiarm import gls_combine
+
+    sigma2, n, n_c, y = 100.0, np.array([10.0, 30.0, 25.0]), 20.0, np.array([-4.0, -7.0, -1.0])
+    v = sigma2 * (1 / n + 1 / n_c)
+    est, var = gls_combine(y, v, n, n_c)
+    assert np.isclose(est, (n * y).sum() / n.sum())
+    assert np.isclose(var, sigma2 * (1 / n.sum() + 1 / n_c))

@@ -43,10 +43,11 @@ fit_one <- function(yi, vi, method, test, trials = length(yi)) {
   # Prediction interval with t(k - 2) (Higgins, Thompson & Spiegelhalter 2009, eq. 12;
   # IntHout et al. 2016): mu +- qt(.975, k - 2) * sqrt(tau2 + se_wald^2); only k >= 3 and
   # random-effects models (NA otherwise), and only from at least 3 independent trials (dose
-  # arms of one trial sharing a control count once). Computed from the fitted object, not by predict().
+  # arms of one trial sharing a control count once), on trials - 2 df. Computed from the fitted
+  # object, not by predict().
   pi_t <- c(NA, NA)
   if (method != "FE" && r$k >= 3 && trials >= 3)
-    pi_t <- as.numeric(r$b) + c(-1, 1) * qt(0.975, r$k - 2) * sqrt(r$tau2 + se_wald^2)
+    pi_t <- as.numeric(r$b) + c(-1, 1) * qt(0.975, min(trials, r$k) - 2) * sqrt(r$tau2 + se_wald^2)
   e <- list(method = method, test = test, k = r$k, estimate = as.numeric(r$b), se = r$se,
             ci_lower = r$ci.lb, ci_upper = r$ci.ub,
             # predict() gives no PI for FE models: NA (null in JSON, skipped by the tests)
@@ -249,8 +250,13 @@ check_independent <- function(s, what) {
 pool_rows <- function(s, what, measure, tests = WB_TESTS, split = TRUE, methods = METHODS) {
   if (nrow(s) == 0) return(NULL)  # no rows: no analysis (assigning NULL adds no list element)
   check_independent(s, what)
-  v <- if (split) split_vi(s) else s$vi
   trials <- if ("study_id" %in% names(s)) length(unique(s$study_id)) else nrow(s)
+  if (trials == 1 && nrow(s) > 1 && measure == "MD" && "shared_control" %in% names(s)) {
+    # one trial's dose arms: combined into its one comparison (no between-study variance to fit)
+    comb <- combine_arms(s)
+    if (!is.null(comb)) { s <- comb; split <- FALSE }
+  }
+  v <- if (split) split_vi(s) else s$vi
   list(measure = measure, keys = I(s$key), fits = fit_grid(s$yi, v, methods, tests, trials))
 }
 

@@ -204,7 +204,7 @@ def _tau2(method, Y, V, M, k, Q, sw1, W1):
     raise ValueError(f"unknown method {method!r}; choose from {METHODS}")
 
 
-def fit_batch(Y, V, M=None, method="REML", test="z", level=95.0, pi="t(k-2)"):
+def fit_batch(Y, V, M=None, method="REML", test="z", level=95.0, pi="t(k-2)", trials=None):
     """Fit one model per batch row of masked data (vectorised).
 
     Parameters
@@ -228,6 +228,11 @@ def fit_batch(Y, V, M=None, method="REML", test="z", level=95.0, pi="t(k-2)"):
         Spiegelhalter 2009; IntHout et al. 2016), NaN for k < 3 and for common-effect models.
         ``predict``: metafor 3.8 ``predict.rma``: ``μ ± crit·√(τ² + SE²)`` with the test's crit
         and SE (Riley et al. 2011 without the df change).
+    trials : int or array (B,), optional
+        Independent trials behind each batch row's studies (several dose arms of one trial
+        against a split shared control count once); default: k. The ``t(k-2)`` interval needs 3
+        trials and uses ``trials − 2`` df: the spread between trials that it predicts is estimated
+        from the trials, not from the arms (Higgins et al. 2009; IntHout et al. 2016).
 
     Returns
     -------
@@ -323,9 +328,10 @@ def fit_batch(Y, V, M=None, method="REML", test="z", level=95.0, pi="t(k-2)"):
     if pi == "predict":
         pi_half = crit * np.sqrt(se**2 + tau2)
     else:
-        ok = (k >= 3) & (method != "FE")
+        n_tr = k if trials is None else np.minimum(np.broadcast_to(np.asarray(trials), k.shape), k)
+        ok = (k >= 3) & (n_tr >= 3) & (method != "FE")
         with np.errstate(invalid="ignore"):
-            crit_pi = special.stdtrit(np.where(ok, k - 2, 1).astype(float), 1 - alpha / 2)
+            crit_pi = special.stdtrit(np.where(ok, n_tr - 2, 1).astype(float), 1 - alpha / 2)
         pi_half = np.where(ok, crit_pi * np.sqrt(se_wald**2 + tau2), np.nan)
     return {
         "k": k,
@@ -626,9 +632,10 @@ def pool(yi, vi, method="REML", test="z", level=95.0, measure="GEN", pi="t(k-2)"
         for a caller that shows none of them (the synthesis page's r-sensitivity grid).
     trials : int, optional
         Independent trials behind the rows (dose arms of one trial sharing a control count
-        once). With fewer than 3 the t(k − 2) prediction interval is not given (NaN), whatever k:
-        it predicts a new *trial*'s effect, and the arms of one or two trials say nothing about
-        the spread between trials (Higgins et al. 2009; IntHout et al. 2016).
+        once). The t(k − 2) prediction interval then uses ``trials − 2`` df, and is not given
+        (NaN) with fewer than 3 trials, whatever k: it predicts a new *trial*'s effect, and the
+        arms of one or two trials say nothing about the spread between trials (Higgins et al.
+        2009; IntHout et al. 2016). ``pi="predict"`` (metafor's) ignores it.
 
     Returns
     -------
@@ -698,18 +705,15 @@ def pool(yi, vi, method="REML", test="z", level=95.0, measure="GEN", pi="t(k-2)"
         raise ValueError("yi and vi must be non-empty 1-d arrays of equal length")
     if np.any(~np.isfinite(yi)) or np.any(~np.isfinite(vi)) or np.any(vi <= 0):
         raise ValueError("yi must be finite and vi finite and positive")
-    fit = fit_batch(yi[None, :], vi[None, :], None, method, test, level, pi)
+    fit = fit_batch(yi[None, :], vi[None, :], None, method, test, level, pi,
+                    None if trials is None else np.array([int(trials)]))
     ci = tau2_confint(fit, level) if method != "FE" and tau2_ci else {
         "tau2": (np.array([np.nan]),) * 2, "i2": (np.array([np.nan]),) * 2, "h2": (np.array([np.nan]),) * 2}
     g = {k: v[0] for k, v in fit.items() if not k.startswith("_") and k != "weights"}
-    # the book's rule (t on k − 2 df) gives no prediction interval from fewer than 3 trials;
-    # pi="predict" stays metafor's predict() for comparison, whatever the trials
-    few = pi == "t(k-2)" and trials is not None and trials < 3
     return PoolResult(
         measure=measure, method=method, test=test, pi_rule=pi, level=level, k=int(g["k"]),
         estimate=_f(g["estimate"]), se=_f(g["se"]), ci_lower=_f(g["ci_lower"]), ci_upper=_f(g["ci_upper"]),
-        pi_lower=_f(g["pi_lower"]) if few is False else math.nan,
-        pi_upper=_f(g["pi_upper"]) if few is False else math.nan, z_or_t=_f(g["z_or_t"]),
+        pi_lower=_f(g["pi_lower"]), pi_upper=_f(g["pi_upper"]), z_or_t=_f(g["z_or_t"]),
         df=None if test == "z" or not math.isfinite(g["df"]) else _f(g["df"]), p=_f(g["p"]), tau2=_f(g["tau2"]),
         tau2_ci=(_f(ci["tau2"][0][0]), _f(ci["tau2"][1][0])), i2=_f(g["i2"]),
         i2_ci=(_f(ci["i2"][0][0]), _f(ci["i2"][1][0])), h2=_f(g["h2"]),

@@ -5,7 +5,7 @@ correlated comparisons. The book's main pools split the shared control between t
 (Cochrane Handbook §23.3.4, the "split the shared group" option; :func:`glumeta.stats.escalc.split_shared_control`),
 which removes the double counting of the control patients but not the correlation. The
 Handbook recommends, in most situations, combining the arms into a single comparison
-instead. This module does that for mean differences, as a sensitivity analysis: the K
+instead. This module approximates that for mean differences, as a sensitivity analysis: the K
 contrasts of one trial against its shared control are combined by generalised least squares
 with their covariance (Gleser & Olkin 2009, "Stochastically dependent effect sizes", in
 *The Handbook of Research Synthesis and Meta-Analysis*, 2nd ed., ch. 19, multiple-treatment
@@ -20,7 +20,9 @@ within each contrast (the assumption that turns a reported SE into an SD, Cochra
 Then, with ``V`` the K × K matrix (``v_i`` on the diagonal) and ``1`` a vector of ones,
 ``ŷ = (1ᵀV⁻¹1)⁻¹ 1ᵀV⁻¹ y`` and ``Var(ŷ) = (1ᵀV⁻¹1)⁻¹`` — a common-effect combination within
 the trial (the arms are taken to estimate one effect of the intervention, as combining the
-groups does).
+groups does). With one SD σ in every group, it is the sample-size-weighted mean of the arms with
+variance ``σ²(1/N + 1/n_c)``: the Handbook's combined group (Table 6.5.a) without the between-arm
+spread term of its combined SD.
 """
 
 from __future__ import annotations
@@ -141,7 +143,7 @@ def combine_arms(rows):
 
     Notes
     -----
-    Cochrane Handbook §23.3.4 recommends combining the arms into one comparison; the book pools
+    Cochrane Handbook §23.3.4 recommends combining the groups into one comparison (approximated here); the book pools
     the split-control rows and shows this as a sensitivity analysis (``sensitivity:arms-combined``).
 
     Examples

@@ -168,6 +168,10 @@ def pool_frame(aid: str, label: str, rows, measure: str, method: str = "REML", t
         raise ValueError(f"analysis {aid!r}: {problem}")
     rows = _split_within(rows)
     trials = int(rows["study_id"].nunique()) if "study_id" in rows else None
+    if trials == 1 and len(rows) > 1 and measure in COMBINABLE and arm_groups(rows):
+        # the dose arms of one trial are not studies to pool with a between-study variance:
+        # combined into the trial's one comparison (glumeta.stats.multiarm), shown as a single study
+        rows = combine_arms(rows)
     r = pool(rows["yi"].to_numpy(float), rows["vi"].to_numpy(float), method=method, test=test, measure=measure,
              pi=pi, tau2_ci=tau2_ci, trials=trials)
     rows = rows.reset_index(drop=True).copy()
