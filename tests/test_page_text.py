@@ -64,6 +64,7 @@ def test_a_single_study_is_not_called_pooled(chapters):
         assert a.k == 1
         t = PooledSummary(views.pooled_texts(a), a.measure).text()
         assert "k = 1" in t and "not pooled" in t.lower(), t
+        assert views.pooled_texts(a)["model"] == a.model == "Single study (not pooled)"
         for bad in ("I²", "–%", "prediction interval", "τ²", "Random effects", "Hartung", "HKSJ"):
             assert bad not in t, f"{aid}: {bad!r} in {t!r}"
     bg = chapters["blood_glutamate"].by_id["overall"]
@@ -79,11 +80,53 @@ def test_summary_and_sensitivity_rows_of_a_single_study():
     from glumeta.data.workbook import current
 
     df = views.summary_table(list(CHAPTERS), current())
-    one = df[df["k"] == 1]
+    one = df[df["k"] == "k = 1"]
     assert len(one) >= 1
     assert set(one["I² %"]) == {"–"}
     assert not one["model"].str.contains("Random effects|Hartung|HKSJ").any(), list(one["model"])
     assert one["prediction interval"].str.contains("single study").all()
+
+
+def test_k_says_what_it_counts(chapters):
+    """k counts comparisons: where dose arms share a control, every line a page prints says so
+    ("k = 6 comparisons from 4 trials", PoolResult.k_text): the PooledSummary line, the glued
+    ``_ktext``, the summary table's and the sensitivity table's rows (reviewer, item 6)."""
+    from glumeta.data.workbook import current
+
+    esk = chapters["esketamine_madrs"].by_id["overall"]
+    assert esk.k_text == f"k = {esk.k} comparisons from {esk.trials} trials" and esk.trials < esk.k
+    vals = views.pooled_texts(esk)
+    assert vals["ktext"] == esk.k_text and vals["k"] == str(esk.k)  # the old key stays
+    t = PooledSummary(vals, esk.measure).text()
+    assert esk.k_text in t and f"; k = {esk.k};" not in t
+    df = views.summary_table(list(CHAPTERS), current())
+    assert esk.k_text in df["k"].tolist()
+    assert esk.k_text in _text(views.sensitivity_html(chapters["esketamine_madrs"].analyses))
+    assert views.pooled_texts(None)["ktext"] == "n/a"
+
+
+#: the chapters of this file's owner: their prose quotes a ``_k`` glue only as comparisons
+OWN_CHAPTERS = [BOOK / f"{p}.md" for p in ("nitrous_oxide", "ketamine_escitalopram", "blood_glutamate")]
+
+
+@pytest.mark.parametrize("page", OWN_CHAPTERS, ids=lambda p: p.stem)
+def test_a_k_glue_is_never_called_trials(page):
+    """``<prefix>_k`` is the number of comparisons: the prose never calls it trials or studies (it
+    quotes ``<prefix>_ktext``, which says both), and never prints a bare "k = <prefix>_k"."""
+    prose = _prose(page)
+    assert not re.findall(r"\{glue:text\}`[a-z0-9_]+_k`\s+(?:trials?|stud(?:y|ies))\b", prose)
+    assert not re.findall(r"k = \{glue:text\}`[a-z0-9_]+_k`", prose)
+
+
+def test_the_synthesis_pi_reason_counts_trials():
+    """The synthesis's glued PI text uses the one no-PI rule (views.html.no_pi_reason)."""
+    from glumeta.book.directives import synthesis_texts
+    from glumeta.stats.models import pool
+
+    r = pool([0.1, 0.3, 0.5], [0.01, 0.02, 0.03], trials=1)
+    view = NS(glue_texts=dict, result={"overall": r})
+    assert synthesis_texts(view)["syn_pi"] == ("not defined (k = 3 comparisons from 1 trial; "
+                                               "a prediction interval needs at least 3 trials)")
 
 
 def test_sensitivity_table_of_a_single_study(chapters):

@@ -148,11 +148,12 @@ def synthesis_texts(view) -> dict:
     import math
 
     from ..formatting import fmt_ci
+    from ..views.html import no_pi_reason
 
     out = dict(view.glue_texts())
     o = view.result["overall"]
     ok = o.pi_lower is not None and math.isfinite(o.pi_lower) and math.isfinite(o.pi_upper)
-    out["syn_pi"] = fmt_ci(o.pi_lower, o.pi_upper) if ok else f"not defined (k = {o.k})"
+    out["syn_pi"] = fmt_ci(o.pi_lower, o.pi_upper) if ok else f"not defined ({no_pi_reason(o)})"
     out["syn_pi_rule"] = str(getattr(o, "pi_rule", "t(k-2)")).replace("k-2", "k − 2")
     return out
 

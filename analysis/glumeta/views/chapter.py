@@ -248,8 +248,10 @@ class Chapter:
 
     # ---------------------------------------------------------------- numbers
     def glue_analysis(self, aid: str, prefix: str, nd: int = 2):
-        """Glue the pooled numbers of analysis *aid* as ``<prefix>_est``, ``_ci``, ``_p``, ``_k``, ``_i2``, ``_tau2``
-        (and the other keys of :func:`glumeta.views.html.pooled_texts`).
+        """Glue the pooled numbers of analysis *aid* as ``<prefix>_est``, ``_ci``, ``_p``, ``_k``, ``_ktext``,
+        ``_i2``, ``_tau2`` (and the other keys of :func:`glumeta.views.html.pooled_texts`). ``_k`` is the
+        number of comparisons; prose that says what k counts quotes ``_ktext`` ("k = 6 comparisons from
+        4 trials", or "k = 2" when every comparison is its own trial).
 
         Ratio measures are glued on the ratio scale.
         """
@@ -360,7 +362,7 @@ class Synthesis(SynthesisView):
         return HTML(self.rows_html())
 
     def glue(self) -> None:
-        """Glue ``syn_est/_ci/_k`` (all drugs), ``syn0_*``, ``syn1_*``… (each drug), ``syn_sg_p`` and ``syn_r``."""
+        """Glue ``syn_est/_ci/_k/_ktext`` (all drugs), ``syn0_*``, ``syn1_*``… (each drug), ``syn_sg_p`` and ``syn_r``."""
         for name, v in self.glue_texts().items():
             _glue(name, v)
 
@@ -393,15 +395,17 @@ class PooledSummary(dict):
         self.measure = measure
 
     def text(self) -> str:
-        """One line: estimate, CI, prediction interval, k, p, I² and the model (the result's ``model``).
+        """One line: estimate, CI, prediction interval, k (as ``ktext``: "k = 6 comparisons from 4 trials"
+        when dose arms share a control), p, I² and the model (the result's ``model``).
         A single study (k = 1) is not pooled: no prediction interval, I² or τ² is printed, and it is
         never called a random-effects model (the ``model`` of :func:`glumeta.views.html.pooled_texts`)."""
         v = self
+        k_text = v.get("ktext") or f"k = {v['k']}"
         if v["k"] == "1":
-            return (f"{v['label']}: {self.measure} {v['est']} (95% CI {v['ci']}); k = 1; p {v['p']}. "
+            return (f"{v['label']}: {self.measure} {v['est']} (95% CI {v['ci']}); {k_text}; p {v['p']}. "
                     f"Model: {v['model']}.")
         pi = f"prediction interval {v['pi']}"
-        return (f"{v['label']}: {self.measure} {v['est']} (95% CI {v['ci']}); {pi}; k = {v['k']}; "
+        return (f"{v['label']}: {self.measure} {v['est']} (95% CI {v['ci']}); {pi}; {k_text}; "
                 f"p {v['p']}; I² = {v['i2']}%. Model: {v['model']}.")
 
     def __repr__(self) -> str:

@@ -4,8 +4,9 @@ Each row is a main analysis of a data file (:func:`glumeta.stats.plan.is_main`: 
 ``overall:<outcome>``), exactly as :func:`glumeta.stats.plan.analyze` pools it, in the layout
 of a GRADE summary-of-findings table (Cochrane Handbook ch. 14; Guyatt et al. 2011):
 
-* **k and studies**: pooled comparisons and distinct ``study_id`` (trials or, for an observational
-  comparison, cohorts: the table says "studies", as Cochrane's summary-of-findings tables do);
+* **k and studies**: pooled comparisons and the independent studies behind them
+  (:attr:`glumeta.stats.models.PoolResult.trials`: trials or, for an observational comparison,
+  cohorts: the table says "studies", as Cochrane's summary-of-findings tables do);
 * **participants**: over the pooled rows, arm 1 plus arm 2, with two rules so that no
   patient is counted twice: a control group shared by several comparisons of one trial
   (same ``shared_control`` key and time) is counted once; a crossover row counts its
@@ -14,16 +15,20 @@ of a GRADE summary-of-findings table (Cochrane Handbook ch. 14; Guyatt et al. 20
 * **effect**: the pooled estimate and its interval on the reader's scale
   (:meth:`glumeta.stats.plan.Analysis.display`; a ratio, a mean difference or an SMD), with the
   model that produced it (:attr:`glumeta.stats.models.PoolResult.model`, "Single study (not
-  pooled)" for k = 1), one per row; the prediction interval where the plan defines one;
+  pooled)" for k = 1), one per row; the prediction interval where the plan defines one, or why
+  there is none (:func:`glumeta.views.html.no_pi_reason`, the same words as every other table);
 * **absolute effect** (binary outcomes): the control-group risk of the pooled rows
   (events / total in arm 2, a shared control counted once) and the implied risk with the
   intervention per 1,000, ``RR × control risk`` (``OR·CR / (1 − CR + OR·CR)`` for an odds
   ratio), with its interval from the ratio's interval (Cochrane Handbook §14.1.5.1; GRADE
-  handbook §5.2.1). A risk above 1,000 per 1,000 is shown capped, and said so;
-* **reasons to be less certain, computed**: imprecision (the interval includes no effect; or
-  the information is small: fewer than 300 events for a binary outcome, fewer than 400
-  participants for a continuous one — the rule of thumb for an optimal information size of
-  GRADE guidelines 6, Guyatt et al. 2011, §5.2.2 of the GRADE handbook),
+  guidelines 12, Guyatt et al. 2013). A risk above 1,000 per 1,000 is shown capped, and said so;
+* **reasons to be less certain, computed**: imprecision (GRADE handbook §5.2.4, Schünemann et al.
+  2013: the interval includes no effect; or the information is small, the optimal-information-size
+  criterion applied as GRADE guidelines 6 frames it, Guyatt et al. 2011: fewer than 300 events for
+  a binary outcome, fewer than 400 participants for a continuous one — its rule of thumb. An
+  outcome is binary when its rows carry event counts (the ``event*`` columns of the effect frame),
+  whatever the measure — an RD is binary — and when a count is missing the events are "unknown"
+  and the 400-participant rule is applied instead: :func:`information_size`),
   inconsistency (I² ≥ 50 %, or a prediction interval that includes no effect), few studies
   (k < 5 or fewer than 5 trials; a single study is not pooled), converted or derived numbers
   and skew-flagged conversions, rows from secondary sources, and pending rows that would
@@ -44,8 +49,8 @@ Schünemann HJ, Higgins JPT, Vist GE, et al. Chapter 14: Completing 'Summary of 
 and grading the certainty of the evidence. In: Cochrane Handbook for Systematic Reviews of
 Interventions, version 6.4, 2023 (§14.1.5: absolute effects from a control-group risk).
 
-Schünemann H, Brożek J, Guyatt G, Oxman A (eds). GRADE handbook, 2013 (§5.2: imprecision,
-inconsistency; §5.2.1 absolute effects).
+Schünemann H, Brożek J, Guyatt G, Oxman A (eds). GRADE handbook for grading quality of evidence
+and strength of recommendations, 2013 (§5.2.2 inconsistency, §5.2.4 imprecision).
 
 IntHout J, Ioannidis JPA, Rovers MM, Goeman JJ. Plea for routinely presenting prediction
 intervals in meta-analysis. BMJ Open 2016;6:e010247.
@@ -57,13 +62,15 @@ import html
 import math
 
 from .bias import row_concerns
+from .html import no_pi_reason
 from ..stats.escalc import RATIO
 from ..formatting import fmt, fmt_ci, fmt_i2, fmt_n, fmt_per1000
 from ..stats.plan import Analysis, analyze, is_main
 from ..data.workbook import Dataset, current
 
-__all__ = ["NOT_ASSESSED", "JUDGED_DOMAINS", "OIS_EVENTS", "OIS_PARTICIPANTS", "events", "participants", "control_risk", "absolute_risk", "reasons",
-           "findings", "findings_table", "findings_html", "FindingsView"]
+__all__ = ["NOT_ASSESSED", "JUDGED_DOMAINS", "OIS_EVENTS", "OIS_PARTICIPANTS", "events", "participants", "control_risk",
+           "absolute_risk", "is_binary", "information_size", "reasons", "findings", "findings_table", "findings_html",
+           "FindingsView"]
 
 NOT_ASSESSED = "not assessed"
 
@@ -74,6 +81,13 @@ JUDGED_DOMAINS = ("risk of bias (overall)", "indirectness", "publication bias", 
 #: (binary outcome) or participants (continuous outcome) than these is a reason to be less certain.
 OIS_EVENTS = 300
 OIS_PARTICIPANTS = 400
+
+#: Event-count columns of an effect frame (used counts, then as reported): a pool whose rows carry
+#: them is binary, whatever its measure (RR, OR or RD).
+EVENT_COLUMNS = ("event1_used", "event2_used", "event_arm1", "event_arm2")
+
+#: Measures of a binary outcome (a pool of these whose rows lost every count is still binary).
+BINARY_MEASURES = frozenset({"RR", "OR", "RD"})
 
 #: Conversions and derivations that make a number less certain (keys of :data:`glumeta.views.bias.CONCERNS`).
 CONVERTED = {"median_iqr": "mean/SD from median/IQR", "skewed": "skew-flagged median/IQR",
@@ -212,23 +226,70 @@ def _includes(lo, hi, null) -> bool:
     return lo is not None and hi is not None and lo <= null <= hi
 
 
+def is_binary(rows, measure: str | None = None) -> bool:
+    """Is the outcome of pooled effect-frame *rows* binary: do the rows carry event counts
+    (:data:`EVENT_COLUMNS`, with at least one count)? Rows with the columns but no count are binary
+    when *measure* is (:data:`BINARY_MEASURES`), continuous otherwise (a file holding both kinds).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> is_binary(pd.DataFrame({"event1_used": [3], "event2_used": [1]}), "RD")
+    True
+    >>> is_binary(pd.DataFrame({"n_arm1": [20], "n_arm2": [20]}), "MD")
+    False
+    """
+    cols = [c for c in EVENT_COLUMNS if c in rows]
+    if not cols:
+        return False
+    return any(rows[c].notna().any() for c in cols) or measure in BINARY_MEASURES
+
+
+def information_size(rows, measure: str | None = None) -> str | None:
+    """The small-information reason of pooled effect-frame *rows*, or ``None`` when the information
+    reaches the rule of thumb of GRADE guidelines 6 (Guyatt et al. 2011): at least
+    :data:`OIS_EVENTS` events for a binary outcome (:func:`is_binary`), at least
+    :data:`OIS_PARTICIPANTS` participants for a continuous one. A binary pool with a count missing
+    has its events "unknown" and is held to the participants' rule instead.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> rows = pd.DataFrame({"study_id": ["a"], "n_arm1": [150], "n_arm2": [150],
+    ...                      "event1_used": [200], "event2_used": [99]})
+    >>> information_size(rows, "RD")
+    'small information size: 299 events in 300 participants (fewer than 300 events, the rule of thumb of GRADE guidelines 6)'
+    >>> information_size(rows.assign(event2_used=[100]), "RD") is None
+    True
+    """
+    n, missing = participants(rows)
+    known = " with known arm sizes" if missing else ""
+    rule = f"(fewer than {OIS_PARTICIPANTS}, the rule of thumb of GRADE guidelines 6)"
+    if not is_binary(rows, measure):
+        return (f"small information size: {fmt_n(n)} participants{known} {rule}"
+                if n < OIS_PARTICIPANTS else None)
+    ev = events(rows)
+    if ev is None:
+        return (f"small information size: events unknown (a count is missing); {fmt_n(n)} participants{known} {rule}"
+                if n < OIS_PARTICIPANTS else None)
+    if ev < OIS_EVENTS:
+        return (f"small information size: {ev} events in {fmt_n(n)} participants{known} (fewer than {OIS_EVENTS} "
+                "events, the rule of thumb of GRADE guidelines 6)")
+    return None
+
+
 def reasons(a: Analysis) -> list[str]:
     """Reasons to be less certain of analysis *a* that its numbers show (see the module docstring)."""
     d = a.display()
     null = _null(a.measure)
-    trials = int(a.rows["study_id"].nunique())
+    trials = a.trials if a.trials is not None else a.k
     out = []
     imp = []
     if _includes(d["ci_lower"], d["ci_upper"], null):
         imp.append(f"the 95% CI ({fmt_ci(d['ci_lower'], d['ci_upper'])}) includes no effect ({fmt(null, 0)})")
-    n, missing = participants(a.rows)
-    ev = events(a.rows) if a.measure in RATIO else None
-    if ev is not None and ev < OIS_EVENTS:
-        imp.append(f"small information size: {ev} events in {fmt_n(n)} participants (fewer than {OIS_EVENTS} events, "
-                   "the rule of thumb of GRADE guidelines 6)")
-    elif ev is None and a.measure not in RATIO and n < OIS_PARTICIPANTS:
-        imp.append(f"small information size: {fmt_n(n)} participants{' with known arm sizes' if missing else ''} "
-                   f"(fewer than {OIS_PARTICIPANTS}, the rule of thumb of GRADE guidelines 6)")
+    small = information_size(a.rows, a.measure)
+    if small:
+        imp.append(small)
     if imp:
         out.append("imprecision: " + "; ".join(imp))
     inc = []
@@ -268,11 +329,13 @@ def findings(names=None, workbook=None):
     (*names*: Datasets or table names; default every analysis of *workbook*, itself by default the
     current one).
 
-    Numeric columns: ``k``, ``trials``, ``participants``, ``estimate``, ``ci_lower``, ``ci_upper``,
+    Numeric columns: ``k`` (comparisons), ``trials`` (the independent studies behind them,
+    :attr:`~glumeta.stats.models.PoolResult.trials`), ``participants``, ``estimate``, ``ci_lower``, ``ci_upper``,
     ``pi_lower``, ``pi_upper`` (display scale), ``i2``, ``control_risk``, ``risk_intervention``,
     ``risk_lower``, ``risk_upper`` (per 1, uncapped; NaN for continuous outcomes). Text columns:
-    ``file``, ``id``, ``comparison``, ``outcome``, ``measure``, ``model``, ``missing_n`` (rows without
-    arm sizes), ``reasons`` (a list), and one column per :data:`JUDGED_DOMAINS` ("not assessed").
+    ``file``, ``id``, ``comparison``, ``outcome``, ``measure``, ``model``, ``k_text``, ``pi_reason`` (why there
+    is no prediction interval, :func:`glumeta.views.html.no_pi_reason`; empty when there is one),
+    ``missing_n`` (rows without arm sizes), ``reasons`` (a list), and one column per :data:`JUDGED_DOMAINS` ("not assessed").
 
     Examples
     --------
@@ -298,7 +361,8 @@ def findings(names=None, workbook=None):
             risk = [absolute_risk(d[k], cr, a.measure) if cr is not None else nan
                     for k in ("estimate", "ci_lower", "ci_upper")]
             rec = {"file": name, "id": a.id, "comparison": _title(ds), "outcome": a.label,
-                   "measure": a.measure, "k": a.k, "trials": int(a.rows["study_id"].nunique()),
+                   "measure": a.measure, "k": a.k, "trials": a.trials if a.trials is not None else a.k,
+                   "k_text": a.k_text, "pi_reason": "" if d["pi_lower"] is not None else no_pi_reason(a),
                    "participants": n, "missing_n": missing,
                    **{k: (d[k] if d[k] is not None else nan) for k in
                       ("estimate", "ci_lower", "ci_upper", "pi_lower", "pi_upper")},
@@ -332,7 +396,7 @@ def findings_table(names=None, workbook=None, frame=None):
         part = fmt_n(r['participants']) + (f" (+ rows without arm sizes: {', '.join(r['missing_n'])})"
                                            if r["missing_n"] else "")
         pi = (fmt_ci(r["pi_lower"], r["pi_upper"]) if math.isfinite(r["pi_lower"])
-              else f"– (k = {r['k']}; needs k ≥ 3)")
+              else f"– ({r['pi_reason'] or 'not computed'})")
         rows.append({
             "comparison": r["comparison"], "outcome (headline pool)": r["outcome"],
             "k (studies)": f"{r['k']} ({r['trials']})", "participants": part,

@@ -27,7 +27,8 @@ from ..stats.plan import analyze, is_main, on_display_scale
 from ..data.workbook import current
 
 __all__ = ["FigureHTML", "SynthesisView", "alt_text", "checks_html", "data_table_html", "display_numbers", "downloads_html",
-           "eligibility_html", "frame_html", "full_label", "gaps_html", "ledger_html", "no_rows_md", "sensitivity_labels",
+           "eligibility_html", "frame_html", "full_label", "gaps_html", "ledger_html", "no_pi_reason", "no_rows_md",
+           "pi_cell", "sensitivity_labels",
            "paged_forest", "pooled_texts", "robustness_html", "sensitivity_html", "skew_checks_html",
            "summary_table", "version_note_md", "LEDGER_FILTER_JS"]
 
@@ -270,11 +271,14 @@ def skew_checks_html(table) -> str:
 # ---------------------------------------------------------------- pooled analyses
 def pooled_texts(a, nd: int = 2) -> dict:
     """The pooled numbers of analysis *a* as the prose quotes them, by stable key (``est``, ``ci``,
-    ``k``, ``df``, ``p``, ``i2``, ``tau2``, ``pending``, ``model``, ``label``, ``abs``, ``dir``, ``excl``,
-    ``pi``); ratio measures on the ratio scale. ``None`` gives ``n/a`` for the keys a missing
+    ``k``, ``ktext``, ``df``, ``p``, ``i2``, ``tau2``, ``pending``, ``model``, ``label``, ``abs``, ``dir``,
+    ``excl``, ``pi``); ratio measures on the ratio scale. ``k`` is the number of comparisons; ``ktext``
+    says what k counts (:attr:`glumeta.stats.models.PoolResult.k_text`: ``"k = 6 comparisons from 4
+    trials"`` when dose arms share a control), and is what a page prints. ``None`` gives ``n/a`` for the keys a missing
     analysis can be asked for."""
     if a is None:  # e.g. every row of that outcome removed from the data
-        return {k: "n/a" for k in ("est", "ci", "k", "df", "p", "i2", "tau2", "pi", "pending", "model", "label")}
+        return {k: "n/a" for k in ("est", "ci", "k", "ktext", "df", "p", "i2", "tau2", "pi", "pending", "model",
+                                    "label")}
     d = a.display()
     null = 1 if a.measure in RATIO else 0
     return {
@@ -282,11 +286,12 @@ def pooled_texts(a, nd: int = 2) -> dict:
         # degrees of freedom of the test (k − 1 for HKSJ; "–" for a z-test or a single study)
         "df": str(int(a.df)) if getattr(a, "df", None) is not None and math.isfinite(a.df) and a.k > 1 else "–",
         "p": fmt_p(a.p, label=""), "i2": fmt_i2(a.i2) if a.k > 1 else "–",
-        "tau2": fmt(a.tau2, 3), "pending": str(a.pending), "model": _model_words(a), "label": a.label,
+        "tau2": fmt(a.tau2, 3), "pending": str(a.pending), "model": a.model, "label": a.label,
+        "ktext": getattr(a, "k_text", f"k = {a.k}"),
         # words without double negatives: "4.31 points lower", not "lowered by −4.31"
         "abs": fmt(abs(d["estimate"]), nd), "dir": "lower" if d["estimate"] < 0 else "higher",
         "excl": "excludes" if (d["ci_lower"] > null or d["ci_upper"] < null) else "includes",
-        "pi": (fmt_ci(d["pi_lower"], d["pi_upper"], nd) if _has_pi(d) else f"not computed ({_no_pi_reason(a)})"),
+        "pi": (fmt_ci(d["pi_lower"], d["pi_upper"], nd) if _has_pi(d) else f"not computed ({no_pi_reason(a)})"),
     }
 
 
@@ -296,24 +301,46 @@ def _has_pi(d: dict) -> bool:
     return lo is not None and math.isfinite(lo)
 
 
-def _no_pi_reason(a) -> str:
-    """Why analysis *a* has no prediction interval (t on k − 2 df, Higgins et al. 2009)."""
-    if a.k < 3:
-        return f"k = {a.k}; a prediction interval needs k ≥ 3"
+def no_pi_reason(a) -> str:
+    """Why analysis *a* has no prediction interval, in words: the one rule every table and sentence
+    of the book quotes (the summary, sensitivity and summary-of-findings tables, the pooled texts a
+    chapter glues, the synthesis). The book's interval is t on k − 2 df (Higgins et al. 2009) and
+    predicts a new *trial*'s effect, so it needs a random-effects pool of k ≥ 3 comparisons from at
+    least 3 independent trials (:attr:`glumeta.stats.models.PoolResult.pi_defined`; the dose arms of
+    one or two trials say nothing about the spread between trials).
+
+    Reads ``a.k``, ``a.trials`` (``None``: every row taken for a trial), ``a.method`` and
+    ``a.k_text``.
+
+    Examples
+    --------
+    >>> from glumeta.stats.models import pool
+    >>> no_pi_reason(pool([0.1, 0.3, 0.5], [0.01, 0.02, 0.03], trials=1))
+    'k = 3 comparisons from 1 trial; a prediction interval needs at least 3 trials'
+    >>> no_pi_reason(pool([0.1, 0.3], [0.01, 0.02]))
+    'k = 2; a prediction interval needs k ≥ 3'
+    >>> no_pi_reason(pool([0.1], [0.01]))
+    'a single study: nothing is pooled'
+    """
+    k = a.k
     trials = getattr(a, "trials", None)
+    k_text = getattr(a, "k_text", f"k = {k}")
+    if k == 1:
+        return "a single study: nothing is pooled"
+    if k < 3:
+        return f"{k_text}; a prediction interval needs k ≥ 3"
     if trials is not None and trials < 3:
-        return (f"k = {a.k} comparisons from {trials} trial{'s' if trials != 1 else ''}; "
-                "a prediction interval needs at least 3 trials")
-    return f"k = {a.k}"
+        return f"{k_text}; a prediction interval needs at least 3 trials"
+    if getattr(a, "method", None) == "FE":
+        return f"{k_text}; a common-effect model predicts no spread between trials"
+    return k_text
 
 
-def _model_words(a) -> str:
-    """The model of analysis *a* as a table or sentence names it: its ``model``, except that a single
-    study (k = 1) is never called a random-effects model (it is not pooled)."""
-    m = a.model
-    if a.k == 1 and "not pooled" not in m.lower():
-        return "Single study, not pooled"
-    return m
+def pi_cell(a, nd: int = 2) -> str:
+    """A table cell for the prediction interval of analysis *a*: the interval, or ``– (<why not>)``
+    (:func:`no_pi_reason`)."""
+    d = on_display_scale(a)
+    return fmt_ci(d["pi_lower"], d["pi_upper"], nd) if _has_pi(d) else f"– ({no_pi_reason(a)})"
 
 
 def subgroup_texts(t) -> dict:
@@ -336,19 +363,18 @@ def sensitivity_html(analyses, level: str | None = None) -> str:
         if a is None:
             continue
         d = a.display()
-        rows.append({"analysis": a.label, "k": a.k, "estimate": fmt(d["estimate"]),
+        rows.append({"analysis": a.label, "k": a.k_text, "estimate": fmt(d["estimate"]),
                      "95% CI": fmt_ci(d["ci_lower"], d["ci_upper"]),
-                     "prediction interval": (fmt_ci(d["pi_lower"], d["pi_upper"]) if _has_pi(d) else
-                                             "– (single study)" if a.k == 1 else "– (k < 3)" if a.k < 3
-                                             else "– (< 3 trials)"),
+                     "prediction interval": pi_cell(a),
                      "p": fmt_p(a.p, label=""), "I² %": fmt_i2(a.i2) if a.k > 1 else "–",
                      "test": "– (single study)" if a.k == 1 else a.test})
     return frame_html(pd.DataFrame(rows))
 
 
 def summary_table(names=None, workbook=None):
-    """One row per data file's main analysis (or analyses): k, estimate, CI, I², pending rows (a
-    DataFrame). *names* default to the tables of *workbook* (default: the current one) that have
+    """One row per data file's main analysis (or analyses): k (its ``k_text``: "k = 6 comparisons from
+    4 trials" when dose arms share a control), estimate, CI, prediction interval (or why there is none,
+    :func:`no_pi_reason`), I², pending rows (a DataFrame). *names* default to the tables of *workbook* (default: the current one) that have
     analyses and that the page declares."""
     import pandas as pd
 
@@ -361,14 +387,12 @@ def summary_table(names=None, workbook=None):
                 continue
             d = on_display_scale(a)
             one = a.k == 1  # a single study: not pooled, so no PI, I² or random-effects model
-            rows.append({"data file": name, "headline pool (endpoint)": a.label, "measure": a.measure, "k": a.k,
+            rows.append({"data file": name, "headline pool (endpoint)": a.label, "measure": a.measure, "k": a.k_text,
                          "estimate": fmt(d["estimate"]), "95% CI": fmt_ci(d["ci_lower"], d["ci_upper"]),
-                         "prediction interval": ("– (single study)" if one else
-                                                 fmt_ci(d["pi_lower"], d["pi_upper"]) if _has_pi(d)
-                                                 else "– (k < 3)" if a.k < 3 else "– (< 3 trials)"),
+                         "prediction interval": pi_cell(a),
                          "p": fmt_p(a.p, label=""), "I² %": "–" if one else fmt_i2(a.i2),
                          "not pooled (other endpoint/design)": 0 if a.outside is None else len(a.outside),
-                         "pending rows": a.pending, "model": _model_words(a)})
+                         "pending rows": a.pending, "model": a.model})
     return pd.DataFrame(rows)
 
 
@@ -655,8 +679,9 @@ class SynthesisView:
                                 "ci_lower", "ci_upper", "derivation"]])
 
     def glue_texts(self) -> dict:
-        """The texts the prose quotes, by glue name: ``syn_est/_ci/_k`` (all drugs), ``syn0_*``,
-        ``syn1_*``… (each drug, in the order of the result), ``syn_sg_p`` and ``syn_r``."""
+        """The texts the prose quotes, by glue name: ``syn_est/_ci/_k/_ktext`` (all drugs), ``syn0_*``,
+        ``syn1_*``… (each drug, in the order of the result), ``syn_sg_p`` and ``syn_r``. ``_k`` is the
+        number of comparisons, ``_ktext`` says what it counts (``"k = 6 comparisons from 4 trials"``)."""
         s = self.result
         drugs = [a for k, a in s.items() if k.startswith("drug:")]
         out = {}
@@ -664,6 +689,7 @@ class SynthesisView:
             out[f"{key}_est"] = fmt(a.estimate)
             out[f"{key}_ci"] = fmt_ci(a.ci_lower, a.ci_upper)
             out[f"{key}_k"] = str(a.k)
+            out[f"{key}_ktext"] = a.k_text
         out["syn_sg_p"] = fmt(s["subgroups:drug"].p)
         out["syn_r"] = f"{self.r:g}"
         return out
@@ -672,7 +698,7 @@ class SynthesisView:
         """The pooled results in a sentence: all drugs, each drug, and the between-drug test."""
         s = self.result
         o = s["overall"]
-        drugs = "; ".join(f"{html.escape(a.label)} {fmt(a.estimate)} ({fmt_ci(a.ci_lower, a.ci_upper)}; k = {a.k})"
+        drugs = "; ".join(f"{html.escape(a.label)} {fmt(a.estimate)} ({fmt_ci(a.ci_lower, a.ci_upper)}; {a.k_text})"
                           for k, a in s.items() if k.startswith("drug:"))
         het = (f"Heterogeneity: τ² = {fmt(o.tau2, 3)}, I² = {fmt_i2(o.i2)}%, Q = {fmt(o.q)} on {o.q_df} df "
                f"({fmt_p(o.q_p)}).")
@@ -682,7 +708,7 @@ class SynthesisView:
                     "from these data', not 'no heterogeneity' (the Q-profile CI for τ² is "
                     f"{fmt_ci(o.tau2_ci[0], o.tau2_ci[1], 3)}).")
         return (f"<p>With r = {self.r:g}, the pooled SMD at 24 h is <b>{fmt(o.estimate)}</b> (95% CI "
-                f"{fmt_ci(o.ci_lower, o.ci_upper)}; k = {o.k}; {html.escape(o.model)}). By drug: {drugs}. Test for a "
+                f"{fmt_ci(o.ci_lower, o.ci_upper)}; {o.k_text}; {html.escape(o.model)}). By drug: {drugs}. Test for a "
                 f"difference between drugs: p = {fmt(s['subgroups:drug'].p)}. {html.escape(het)}</p>")
 
     def forest(self) -> FigureHTML:
