@@ -611,8 +611,8 @@ def robustness_html(a, aid: str, slug_: str, method: str, test: str, label: str 
     """Estimator grid, leave-one-out, cumulative and funnel for analysis *a* (id *aid*, ``None`` when
     it has no rows), each with a computed sentence saying what it shows; figures are saved under
     ``_build/figures/<slug>/``. Egger's test is run only with at least 10 independent trials (Sterne et
-    al. 2011), counted by ``study_id`` (:func:`glumeta.stats.sensitivity.n_trials`): the dose arms of one
-    trial are not independent studies."""
+    al. 2011): the pool's :attr:`~glumeta.stats.models.PoolResult.trials`, else counted by ``study_id``
+    (:func:`glumeta.stats.sensitivity.n_trials`): the dose arms of one trial are not independent studies."""
     from .forest import save_figure
     from ..stats.sensitivity import (EGGER_MIN_K, cumulative, describe_cumulative, describe_grid,
                                      describe_leave_one_out, egger, estimator_grid, leave_one_out, n_trials)
@@ -634,7 +634,9 @@ def robustness_html(a, aid: str, slug_: str, method: str, test: str, label: str 
         loo = leave_one_out(rows["yi"], vi, labels=rows["label"], method=method, test=test)
         cum = cumulative(rows["yi"], vi, rows["year"], labels=rows["label"], method=method, test=test)
         out += ["<p><b>Leave-one-out</b></p>", _long_table(loo, a.estimate, slug_, f"leave-one-out-{aid}")]
-        trials = n_trials(rows["study_id"]) if "study_id" in rows else a.k
+        trials = getattr(a, "trials", None)  # the pool's own count (PoolResult.trials) when it has one
+        if trials is None:
+            trials = n_trials(rows["study_id"]) if "study_id" in rows else a.k
         k_words = f"k = {a.k}" if trials == a.k else f"k = {a.k} comparisons from {trials} trials"
         eg = egger(rows["yi"], vi) if trials >= EGGER_MIN_K else None
         if eg is None:
