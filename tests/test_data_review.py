@@ -123,7 +123,7 @@ def test_excluded_rows_get_no_effect():
 # ----------------------------------------------------------------------------- schedule
 
 @pytest.mark.parametrize("name,good", [("nitrous_oxide_hamd", ("single session", "repeated sessions")),
-                                       ("ketamine_escitalopram", ("single infusion", "daily oral"))])
+                                       ("ketamine_escitalopram", ("single infusion", "daily oral", "not stated"))])
 def test_schedule_is_declared_with_its_vocabulary(name, good):
     t = read(name)
     spec = {f["name"]: f for f in t.schema["fields"]}["schedule"]
@@ -156,6 +156,28 @@ def test_schedule_of_the_existing_trials():
     ket = {r["study_id"]: r["schedule"] for r in csv.DictReader(open(DATA / "ketamine_escitalopram.csv", encoding="utf-8"))}
     assert ket["hu2016"] == ket["talati2019"] == "single infusion"
     assert ket["arabzadeh2018"] == "daily oral"
+    assert ket["murrough2013"] == "not stated"  # its listing gives no dose, route or schedule
+
+
+def test_not_stated_schedule_never_enters_the_single_infusion_pool(tmp_path):
+    """A row whose source gives no schedule ('not stated') is kept out of the single-infusion headline,
+    with its own reason (not the daily-oral one), and the any-schedule sensitivity pool admits it."""
+    from glumeta.stats.plan import Analysis, analyze
+
+    d = _copy(tmp_path)
+    i = _row_of("ketamine_escitalopram", "arabzadeh2018", outcome="response")
+    _edit(d, "ketamine_escitalopram", _set({"schedule": "not stated"}, i))
+    assert _errors(d, "ketamine_escitalopram") == ""
+    pools = {a.id: a for a in analyze(Workbook(d).dataset("ketamine_escitalopram")) if isinstance(a, Analysis)}
+
+    def reason(pool):
+        out = pools[pool].outside
+        assert "arabzadeh2018" not in set(pools[pool].rows["study_id"])
+        return set(out.loc[out["study_id"] == "arabzadeh2018", "reason"])
+
+    assert reason("overall:response") == {"schedule not stated in the cited source, so not shown to be a single infusion"}
+    assert reason("overall:remission") == {"daily oral ketamine, not a single infusion (another intervention)"}
+    assert "arabzadeh2018" in set(pools["sensitivity:any-schedule:response"].rows["study_id"])
 
 
 # ----------------------------------------------------------------------------- the trials found later
