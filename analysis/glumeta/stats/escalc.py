@@ -54,7 +54,7 @@ import numpy as np
 from . import effects as es
 from ..constants import Z975
 from ..counts import count_from_percentage
-from ..data.tables import DataError, _shown, is_missing, read
+from ..data.tables import DataError, Problem, _shown, is_missing, read
 from ..data.workbook import resolve
 from ..data.validate import derivation_problems
 
@@ -340,6 +340,14 @@ def split_shared_control(frame):
     shares : numpy.ndarray
         Per row, K: the number of comparisons sharing its control group (1 when not shared).
 
+    Raises
+    ------
+    glumeta.data.tables.DataError
+        A row to be split lacks ``n_arm1`` or ``n_arm2`` (or gives one that is not a positive
+        number): located to file, line, column and control group, with what to do (a file that
+        declares the rule ``shared_control_needs_arm_sizes`` has ``glumeta check`` refuse such a
+        row before it gets here).
+
     Notes
     -----
     Splitting the control group, ``n2' = n2/K``, keeps each patient in one comparison of a pool
@@ -376,17 +384,56 @@ def split_shared_control(frame):
             continue
         if not is_missing(key) and key and np.isfinite(y):
             groups.setdefault((key, t), []).append(pos)
-    for (key, _t), positions in groups.items():
+    problems = []
+    for (key, t), positions in groups.items():
         K = len(positions)
         if K < 2:
             continue
         for pos in positions:
-            n1 = float(frame["n_arm1"].iloc[pos])
-            n2 = float(frame["n_arm2"].iloc[pos])
+            sizes = {c: _arm_size(frame, c, pos) for c in ("n_arm1", "n_arm2")}
+            missing = [c for c, n in sizes.items() if n is None]
+            if missing:
+                # a file that does not declare shared_control_needs_arm_sizes reaches here with a
+                # complete row whose split cannot be made: say where, instead of a TypeError or NaN
+                problems += [_missing_arm_size(frame, pos, c, key, t, K) for c in missing]
+                continue
+            n1, n2 = sizes["n_arm1"], sizes["n_arm2"]
             vi[pos] *= (1 / n1 + K / n2) / (1 / n1 + 1 / n2)
             notes[pos] = f"shared control ({key}, n = {n2:g}) split over {K} comparisons: n2 = {n2 / K:g}"
             shares[pos] = K
+    if problems:
+        raise DataError(problems)
     return vi, notes, shares
+
+
+def _arm_size(frame, column, pos):
+    """The arm size in *column* of row *pos* as a positive finite float, or None (missing or unusable)."""
+    if column not in frame:
+        return None
+    x = frame[column].iloc[pos]
+    if is_missing(x):
+        return None
+    try:
+        n = float(x)
+    except (TypeError, ValueError):
+        return None
+    return n if math.isfinite(n) and n > 0 else None
+
+
+def _missing_arm_size(frame, pos, column, key, t, K):
+    """The located problem of a shared-control row whose arm size in *column* is missing: file and
+    line from the frame's ``file`` and ``line`` columns (an escalc frame has both; a bare frame is
+    shown as ``(frame)`` with its row position + 2, the line of a CSV with one header row)."""
+    path = str(frame["file"].iloc[pos]) if "file" in frame else "(frame)"
+    line = int(frame["line"].iloc[pos]) if "line" in frame else pos + 2
+    x = frame[column].iloc[pos] if column in frame else None
+    value = "" if is_missing(x) else str(x)
+    return Problem(path, line, column, value,
+                   f"the row shares control group '{key}' with {K - 1} other comparison(s) at {t}; splitting "
+                   "that control group between the comparisons (Cochrane Handbook §23.3.4) needs both arm "
+                   "sizes: give the analysed n from the source, or set status to 'pending' until it is found "
+                   "(declaring the rule shared_control_needs_arm_sizes in datapackage.json makes glumeta "
+                   "check report this too)")
 
 
 def with_effects(frame, yi, vi, derivation):
