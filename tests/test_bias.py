@@ -109,13 +109,17 @@ def test_incomplete_domain_sets_say_so(name):
 
 def test_completers_come_from_the_declared_column_not_a_text_search(tmp_path):
     """The completers concern reads the declared n_basis column (values cited from the rows' sources):
-    Arabzadeh 2018's remission row is flagged too (its notes do not say 'completers'), and the word
-    'completers' in free text no longer flags a row."""
+    Hu 2016's rows are completers (the source: '27 completed: … 13, … 14'), both its response and
+    remission rows are flagged; Arabzadeh 2018's basis is NOT FOUND in the sources, so its n_basis is
+    empty and it is not flagged although its notes quote '81 completed'; the word 'completers' in
+    free text no longer flags a row."""
     k = bias_table("ketamine_escitalopram").set_index("study_id")
-    assert "completers" in k.loc["arabzadeh2018", "concern_keys"]
-    assert not any("(rows:" in x for x in k.loc["arabzadeh2018", "concern_texts"] if "completers" in x)
+    assert "completers" in k.loc["hu2016", "concern_keys"]
+    assert not any("(rows:" in x for x in k.loc["hu2016", "concern_texts"] if "completers" in x)
+    assert "completers" not in k.loc["arabzadeh2018", "concern_keys"]
     raw = _csv(DATA / "ketamine_escitalopram.csv")
-    assert {r["n_basis"] for r in raw if r["study_id"] == "arabzadeh2018"} == {"completers"}
+    assert {r["n_basis"] for r in raw if r["study_id"] == "hu2016"} == {"completers"}
+    assert {r["n_basis"] for r in raw if r["study_id"] == "arabzadeh2018"} == {""}
     data = tmp_path / "data"
     shutil.copytree(DATA, data)
     p = data / "ketamine_escitalopram.csv"
