@@ -204,3 +204,12 @@ def test_no_text_runs_into_the_plot(name):
         plt.close(fig)
         drawn += 1
     assert drawn >= 3
+
+
+def test_a_pool_of_one_time_point_lists_only_its_pending_rows():
+    """Janik 2025's pending rows are at day 28: the period-1-endpoint pool must not list them as its
+    data gaps, the day-28 pool must."""
+    ch = Chapter("esketamine_madrs", "test")
+    assert "janik2025" not in set(ch.pending_for("time:period-1 endpoint")["study_id"])
+    assert "janik2025" in set(ch.pending_for("time:day 28")["study_id"])
+    assert set(ch.pending_for("time:day 28")["time"]) == {"day 28"}

@@ -183,6 +183,10 @@ class Chapter:
         if aid == "overall" or aid.startswith("overall:"):
             ok, _ = evaluate(p, rules_of(plan), relax={SKEW_RULE})
             p = p[ok]
+        elif aid.count(":") == 1 and aid.split(":")[0] in p.columns:
+            # a pool of one level of a column (time:day 28, population:…): its level's pending rows
+            col, level = aid.split(":")
+            p = p[p[col].astype(str) == level]
         return p
 
     def data_table(self, columns: list[str] | None = None):
