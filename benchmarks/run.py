@@ -94,7 +94,8 @@ def toy(tmp: Path) -> dict:
 #: The add-a-row cases: one real, cited row of each file is moved out before the cold build and
 #: appended back, one file at a time (blood glutamate is the case issue #13 measured).
 ADD_ROWS = {"blood_glutamate": "islam2020,", "esketamine_madrs": "transform3,", "nitrous_oxide_hamd": "myles2025,",
-            "ketamine_escitalopram": "arabzadeh2018,Arabzadeh 2018,2018,complete,,remission,"}
+            "ketamine_escitalopram": "arabzadeh2018,Arabzadeh 2018,2018,complete,,oral ketamine + sertraline vs "
+                                     "placebo + sertraline,remission,"}
 
 
 #: The sources measured: a snapshot of the repository taken when the run starts (see :func:`snapshot`).
