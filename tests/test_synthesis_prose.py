@@ -50,3 +50,11 @@ def test_intro_ketamine_rows_name_the_schedule_and_time_point():
     rows = t[t["data file"] == "ketamine_escitalopram"]["headline pool (endpoint)"].tolist()
     assert rows == [label.replace("{outcome:capitalize}", o.capitalize()).replace("{measure}", "RR")
                     for o in ("response", "remission")]
+
+
+def test_intro_summary_leads_with_the_pool_and_its_effect():
+    """The introduction's summary table is wider than the text: its first columns are the ones a
+    reader must see without scrolling it (the audit at 1280 px saw only data file, pool, measure, k)."""
+    t = summary_table()
+    assert list(t.columns[:3]) == ["headline pool (endpoint)", "effect (95% CI)", "k"]
+    assert all(cell.split()[0] in ("SMD", "MD", "RR", "OR", "RD") and "(" in cell for cell in t["effect (95% CI)"])

@@ -372,8 +372,9 @@ def sensitivity_html(analyses, level: str | None = None) -> str:
 
 
 def summary_table(names=None, workbook=None):
-    """One row per data file's main analysis (or analyses): k (its ``k_text``: "k = 6 comparisons from
-    4 trials" when dose arms share a control), estimate, CI, prediction interval (or why there is none,
+    """One row per data file's main analysis (or analyses), the pool and its effect with the 95% CI
+    first: k (its ``k_text``: "k = 6 comparisons from 4 trials" when dose arms share a control),
+    prediction interval (or why there is none,
     :func:`no_pi_reason`), I², pending rows (a DataFrame). *names* default to the tables of *workbook* (default: the current one) that have
     analyses and that the page declares."""
     import pandas as pd
@@ -387,12 +388,13 @@ def summary_table(names=None, workbook=None):
                 continue
             d = on_display_scale(a)
             one = a.k == 1  # a single study: not pooled, so no PI, I² or random-effects model
-            rows.append({"data file": name, "headline pool (endpoint)": a.label, "measure": a.measure, "k": a.k_text,
-                         "estimate": fmt(d["estimate"]), "95% CI": fmt_ci(d["ci_lower"], d["ci_upper"]),
-                         "prediction interval": pi_cell(a),
+            # the pool and its effect first: a reader at 1280 px sees them without scrolling the table
+            rows.append({"headline pool (endpoint)": a.label,
+                         "effect (95% CI)": f"{a.measure} {fmt(d['estimate'])} ({fmt_ci(d['ci_lower'], d['ci_upper'])})",
+                         "k": a.k_text, "prediction interval": pi_cell(a),
                          "p": fmt_p(a.p, label=""), "I² %": "–" if one else fmt_i2(a.i2),
                          "not pooled (other endpoint/design)": 0 if a.outside is None else len(a.outside),
-                         "pending rows": a.pending, "model": a.model})
+                         "pending rows": a.pending, "data file": name, "model": a.model})
     return pd.DataFrame(rows)
 
 
