@@ -187,7 +187,8 @@ def combine_arms(rows):
     if comparison is not None:
         keep["comparison"] = comparison
     keep = keep.drop(index=drop)
-    keepers = [i for i in range(len(rows)) if i not in set(drop)]
+    dropped = set(drop)
+    keepers = [i for i in range(len(rows)) if i not in dropped]
     # every remaining row stands alone now: its own variance, nothing split
     out = with_effects(keep.assign(shared_control=None), yi[keepers], vi[keepers], [how[i] for i in keepers])
     return out.reset_index(drop=True)

@@ -46,7 +46,7 @@ from .eligibility import SKEW_RULE, evaluate, rules_of
 from .escalc import RATIO, escalc, label_format, split_shared_control, with_effects
 from ..data.workbook import resolve
 from .models import DEFAULT_PI, DEFAULT_TEST, PoolResult, pool
-from .multiarm import COMBINABLE, arm_groups, combine_arms
+from .multiarm import COMBINABLE, combine_arms
 from .sensitivity import subgroups
 
 __all__ = ["Analysis", "SubgroupTest", "analyze", "dependence_problem", "is_main", "on_display_scale", "pool_frame", "time_hours"]
@@ -168,10 +168,12 @@ def pool_frame(aid: str, label: str, rows, measure: str, method: str = "REML", t
         raise ValueError(f"analysis {aid!r}: {problem}")
     rows = _split_within(rows)
     trials = int(rows["study_id"].nunique()) if "study_id" in rows else None
-    if trials == 1 and len(rows) > 1 and measure in COMBINABLE and arm_groups(rows):
+    if trials == 1 and len(rows) > 1 and measure in COMBINABLE:
         # the dose arms of one trial are not studies to pool with a between-study variance:
         # combined into the trial's one comparison (glumeta.stats.multiarm), shown as a single study
-        rows = combine_arms(rows)
+        combined = combine_arms(rows)  # None when the rows are not arms against one shared control
+        if combined is not None:
+            rows = combined
     r = pool(rows["yi"].to_numpy(float), rows["vi"].to_numpy(float), method=method, test=test, measure=measure,
              pi=pi, tau2_ci=tau2_ci, trials=trials)
     rows = rows.reset_index(drop=True).copy()
@@ -330,13 +332,13 @@ def _analyze(ds, method: str, test: str, pi: str) -> list:
             sid = f"sensitivity:{sens['id']}" if lv is None else f"sensitivity:{sens['id']}:{lv}"
             add(sid, label_format(sens.get("label", sens["id"]), ctx), at & ok)
         # several dose arms of one trial in the main pool (its shared control split, Cochrane
-        # Handbook §23.3.4): the Handbook's recommended alternative, one comparison per trial
-        # with the arms combined (glumeta.stats.multiarm), as a sensitivity analysis
-        base_rows = tab[complete & at & admitted]
-        if measure in COMBINABLE and arm_groups(base_rows):
+        # Handbook §23.3.4): one comparison per trial with the arms combined (glumeta.stats.multiarm,
+        # an approximation of the Handbook's combine-groups option), as a sensitivity analysis
+        combined = combine_arms(tab[complete & at & admitted]) if measure in COMBINABLE else None
+        if combined is not None:
             sid = "sensitivity:arms-combined" if lv is None else f"sensitivity:arms-combined:{lv}"
             out.append(pool_frame(sid, f"{label}, one comparison per trial (dose arms combined)",
-                                  combine_arms(base_rows), measure, method, test,
+                                  combined, measure, method, test,
                                   int((pending_mask & at & admitted & pend_ok).sum()), pi))
 
     by = plan.get("by")

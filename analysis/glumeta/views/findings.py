@@ -135,14 +135,22 @@ def participants(rows) -> tuple[int, list[str]]:
             total += int(max(n1, n2))
             continue
         total += int(n1)
-        key = r.get("shared_control")
-        if isinstance(key, str) and key:
-            ck = (r.get("study_id"), key, r.get("time"))
-            if ck in controls:
-                continue
-            controls.add(ck)
-        total += int(n2)
+        if _first_use_of_control(r, controls):
+            total += int(n2)
     return total, missing
+
+
+def _first_use_of_control(r: dict, seen: set) -> bool:
+    """Does row *r* bring its control arm in for the first time? A control group shared by several
+    comparisons of one trial at one time point (``shared_control``) counts once; *seen* records it."""
+    key = r.get("shared_control")
+    if not (isinstance(key, str) and key):
+        return True
+    ck = (r.get("study_id"), key, r.get("time"))
+    if ck in seen:
+        return False
+    seen.add(ck)
+    return True
 
 
 def control_risk(rows) -> float | None:
@@ -163,14 +171,9 @@ def control_risk(rows) -> float | None:
         e, n = _num(r.get("event2_used")), _num(r.get("totaln_arm2"))
         if e is None or n is None:
             return None
-        key = r.get("shared_control")
-        if isinstance(key, str) and key:
-            ck = (r.get("study_id"), key, r.get("time"))
-            if ck in seen:
-                continue
-            seen.add(ck)
-        events += e
-        total += n
+        if _first_use_of_control(r, seen):
+            events += e
+            total += n
     return events / total if total else None
 
 
@@ -192,13 +195,8 @@ def events(rows) -> int | None:
         if e1 is None or e2 is None:
             return None
         total += int(e1)
-        key = r.get("shared_control")
-        if isinstance(key, str) and key:
-            ck = (r.get("study_id"), key, r.get("time"))
-            if ck in seen:
-                continue
-            seen.add(ck)
-        total += int(e2)
+        if _first_use_of_control(r, seen):
+            total += int(e2)
     return total
 
 

@@ -132,11 +132,6 @@ def _diamond(ax, est, lo, hi, y, h, color, tr, linewidth):
     return poly
 
 
-def _k_text(a) -> str:
-    """``k = 6``, or ``k = 6 comparisons from 4 trials`` (:attr:`PoolResult.k_text`)."""
-    return getattr(a, "k_text", f"k = {a.k}")
-
-
 def layout(groups: list[ForestGroup], *, overall=None, subgroup_test=None, sort: str = "entered",
            outside: Sequence[ForestGroup] = ()) -> list[tuple]:
     """The plot's lines from top to bottom, as ``(kind, payload)``: ``header``, ``study``,
@@ -157,7 +152,7 @@ def layout(groups: list[ForestGroup], *, overall=None, subgroup_test=None, sort:
         for r in _sorted(g.rows, sort):
             lines.append(("study", r))
         if g.pooled and g.title and len(groups) > 1:
-            lines.append(("pool", (f"Subtotal ({_k_text(g.pooled)})", g.pooled, False)))
+            lines.append(("pool", (f"Subtotal ({g.pooled.k_text})", g.pooled, False)))
             lines.append(("het", g.pooled))
         if g.title and len(groups) > 1 and g.rows:
             lines.append(("gap", None))
@@ -166,7 +161,7 @@ def layout(groups: list[ForestGroup], *, overall=None, subgroup_test=None, sort:
         lines.append(("note", "One study (k = 1): nothing to pool; the study is shown as reported."))
     elif main is not None:
         label = "Random-effects model" if main.method != "FE" else "Common-effect model"
-        lines.append(("pool", (f"{label} ({_k_text(main)})", main, True)))
+        lines.append(("pool", (f"{label} ({main.k_text})", main, True)))
         if main.method != "FE":
             pi_ok = main.pi_lower is not None and math.isfinite(main.pi_lower)
             if pi_ok:
@@ -177,7 +172,7 @@ def layout(groups: list[ForestGroup], *, overall=None, subgroup_test=None, sort:
             else:
                 lines.append(("note", f"No prediction interval: it needs k ≥ 3 (t on k − 2 df); here k = {main.k}."
                               if main.k < 3 else
-                              f"No prediction interval: it needs at least 3 trials; here {_k_text(main)}."))
+                              f"No prediction interval: it needs at least 3 trials; here {main.k_text}."))
         lines.append(("het", main))
         lines.append(("test", main))
         # The model in words, one clause per line (estimator; test; prediction-interval rule), so
